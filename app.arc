@@ -1,0 +1,24 @@
+# The echo-chat app, in Architect's manifest format (arc.codes).
+# Each pragma below becomes local routes in `make sandbox` and AWS resources in `make deploy-*`.
+
+@app
+mywsapp
+
+@http
+get /              # src/http/get-index: the chat page
+
+@ws
+# $connect, $default and $disconnect are always there (src/ws/connect, default, disconnect).
+broadcast          # {"action": "broadcast", "text": ...} -> src/ws/broadcast
+
+@tables
+connections
+  connectionId *String
+  expires TTL
+
+@aws
+runtime python3.13
+architecture arm64
+region us-east-1
+memory 256
+timeout 10

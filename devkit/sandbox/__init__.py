@@ -1,0 +1,1 @@
+"""The local API Gateway + Lambda + DynamoDB: `python -m devkit sandbox`."""

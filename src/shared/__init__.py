@@ -1,0 +1,1 @@
+"""Code every function gets: in a Lambda package it is the top-level package `shared`."""

@@ -1,0 +1,53 @@
+"""The connections table: one row per open WebSocket, keyed by API Gateway's connection id.
+
+Rows carry `expires` (epoch seconds) two hours after connecting, API Gateway's maximum connection
+time, so DynamoDB's TTL removes any row whose `$disconnect` never ran.
+"""
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import boto3
+
+from shared import config
+
+MAX_CONNECTION_SECONDS = 2 * 60 * 60  # API Gateway closes every connection after 2 hours
+
+_client = None
+
+
+def _dynamodb():
+    global _client
+    if _client is None:
+        _client = boto3.client("dynamodb")
+    return _client
+
+
+def _table() -> str:
+    return config.table_name("connections")
+
+
+def save(connection_id: str, now: datetime) -> None:
+    """Record an open connection."""
+    connected_at = int(now.timestamp())
+    _dynamodb().put_item(
+        TableName=_table(),
+        Item={
+            "connectionId": {"S": connection_id},
+            "connectedAt": {"N": str(connected_at)},
+            "expires": {"N": str(connected_at + MAX_CONNECTION_SECONDS)},
+        },
+    )
+
+
+def delete(connection_id: str) -> None:
+    """Forget a connection; deleting one that is not there is not an error."""
+    _dynamodb().delete_item(TableName=_table(), Key={"connectionId": {"S": connection_id}})
+
+
+def all_ids() -> Iterator[str]:
+    """Every recorded connection id, following `Scan` pagination to the end."""
+    paginator = _dynamodb().get_paginator("scan")
+    for page in paginator.paginate(TableName=_table(), ProjectionExpression="connectionId"):
+        for item in page["Items"]:
+            yield item["connectionId"]["S"]

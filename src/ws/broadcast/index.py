@@ -1,0 +1,26 @@
+"""broadcast: send the sender's text, timestamped, to every open connection.
+
+`{"action": "broadcast", "text": ...}` reaches every row of the connections table; rows of connections
+that are gone (410) are deleted. A message that breaks the rules gets `{"error": ...}` back to its
+sender only. Always returns 200.
+"""
+
+from datetime import datetime, timezone
+
+from aws_lambda_powertools import Logger
+
+from shared import connections, messages, sender
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.connectionId")
+def handler(event, context):
+    try:
+        text = messages.parse_text(event.get("body"))
+    except messages.InvalidMessage as problem:
+        sender.send(event["requestContext"]["connectionId"], messages.error(str(problem)))
+        return {"statusCode": 200}
+    sent, gone = sender.send_to_all(connections.all_ids(), messages.broadcast(text, datetime.now(timezone.utc)))
+    logger.info("broadcast to %d connections, %d gone", sent, gone)
+    return {"statusCode": 200}

@@ -1,0 +1,24 @@
+"""$default: echo the sender's text back with a timestamp.
+
+Sends `{"text": "<ISO time> - Echoing <text>"}`, or `{"error": "<what was wrong>"}` for a message that
+breaks the rules in `shared.messages`. Always returns 200: bad input is answered, never raised.
+"""
+
+from datetime import datetime, timezone
+
+from aws_lambda_powertools import Logger
+
+from shared import messages, sender
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.connectionId")
+def handler(event, context):
+    try:
+        reply = messages.echo(messages.parse_text(event.get("body")), datetime.now(timezone.utc))
+    except messages.InvalidMessage as problem:
+        logger.info("rejected a message: %s", problem)
+        reply = messages.error(str(problem))
+    sender.send(event["requestContext"]["connectionId"], reply)
+    return {"statusCode": 200}

@@ -1,0 +1,178 @@
+"""Each handler under moto (DynamoDB, Management API), called as Lambda calls it."""
+
+import json
+import re
+
+import pytest
+
+from tests.app.conftest import TABLE, sent_to
+from tests.conftest import load_event
+from tests.fakes import ManagementApiFake
+
+ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def message_event(body, connection_id="R1kmxc2VNjMCFIA="):
+    event = load_event("ws-message")
+    event["body"] = body
+    event["requestContext"]["connectionId"] = connection_id
+    return event
+
+
+def rows(dynamodb):
+    return {item["connectionId"]["S"]: item for item in dynamodb.scan(TableName=TABLE)["Items"]}
+
+
+def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA="):
+    event = load_event("ws-connect")
+    event["requestContext"]["connectionId"] = connection_id
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("Origin")
+    if origin is not None:
+        event["headers"]["Origin"] = origin
+        event["multiValueHeaders"]["Origin"] = [origin]
+    return event
+
+
+class TestConnect:
+    def test_stores_the_connection_with_a_two_hour_expiry(self, aws, handler, lambda_context):
+        result = handler("ws/connect")(connect_event(), lambda_context)
+        assert result == {"statusCode": 200}
+        row = rows(aws)["R1kmxc2VNjMCFIA="]
+        assert int(row["expires"]["N"]) - int(row["connectedAt"]["N"]) == 2 * 60 * 60
+
+    @pytest.mark.parametrize("origin", ["https://evil.example", "http://chat.example.com", "null"])
+    def test_refuses_a_foreign_origin_with_403_and_stores_nothing(self, aws, handler, lambda_context, origin):
+        assert handler("ws/connect")(connect_event(origin), lambda_context) == {"statusCode": 403}
+        assert rows(aws) == {}
+
+    def test_origin_header_is_matched_whatever_its_case(self, aws, handler, lambda_context):
+        event = connect_event(origin=None)
+        event["headers"]["origin"] = "https://evil.example"
+        assert handler("ws/connect")(event, lambda_context) == {"statusCode": 403}
+
+    def test_accepts_a_client_that_sends_no_origin(self, aws, handler, lambda_context):
+        assert handler("ws/connect")(connect_event(origin=None), lambda_context) == {"statusCode": 200}
+        assert list(rows(aws)) == ["R1kmxc2VNjMCFIA="]
+
+    def test_an_empty_allow_list_refuses_every_browser(self, aws, handler, lambda_context, monkeypatch):
+        monkeypatch.setenv("ARC_ALLOWED_ORIGINS", "")
+        assert handler("ws/connect")(connect_event(), lambda_context) == {"statusCode": 403}
+
+
+class TestDisconnect:
+    def test_deletes_the_row_of_the_closed_connection_only(self, aws, handler, lambda_context):
+        handler("ws/connect")(connect_event(connection_id="AAAAAAAAAAAAAAA="), lambda_context)
+        handler("ws/connect")(connect_event(connection_id="R1kmxc2VNjMCFIA="), lambda_context)
+        result = handler("ws/disconnect")(load_event("ws-disconnect"), lambda_context)
+        assert result == {"statusCode": 200}
+        assert list(rows(aws)) == ["AAAAAAAAAAAAAAA="]
+
+    def test_a_connection_that_was_never_stored_is_not_an_error(self, aws, handler, lambda_context):
+        assert handler("ws/disconnect")(load_event("ws-disconnect"), lambda_context) == {"statusCode": 200}
+
+
+class TestDefault:
+    def test_echoes_the_text_with_a_javascript_style_utc_timestamp(self, aws, handler, lambda_context):
+        result = handler("ws/default")(message_event(json.dumps({"text": "hello <b>"})), lambda_context)
+        assert result == {"statusCode": 200}
+        [reply] = sent_to("R1kmxc2VNjMCFIA=")
+        assert re.fullmatch(ISO_MILLIS + r" - Echoing hello <b>", reply["text"])
+
+    @pytest.mark.parametrize(
+        "body, problem",
+        [
+            (None, "empty message"),
+            ("", "empty message"),
+            ("not json", "not valid JSON"),
+            ("[1, 2]", "must be a JSON object"),
+            ('"text"', "must be a JSON object"),
+            ("{}", 'no "text" field'),
+            ('{"text": 5}', '"text" must be a string'),
+            ('{"text": null}', '"text" must be a string'),
+            ('{"text": ["a"]}', '"text" must be a string'),
+            ('{"text": ""}', '"text" is empty'),
+            ('{"text": "   "}', '"text" is empty'),
+            (json.dumps({"text": "x" * 4001}), "the limit is 4000"),
+            ("[" * 100000 + "]" * 100000, "not valid JSON"),
+        ],
+    )
+    def test_bad_input_gets_an_error_reply_and_status_200(self, aws, handler, lambda_context, body, problem):
+        result = handler("ws/default")(message_event(body), lambda_context)
+        assert result == {"statusCode": 200}
+        [reply] = sent_to("R1kmxc2VNjMCFIA=")
+        assert list(reply) == ["error"] and problem in reply["error"]
+
+    def test_text_at_the_limit_is_echoed(self, aws, handler, lambda_context):
+        handler("ws/default")(message_event(json.dumps({"text": "y" * 4000})), lambda_context)
+        [reply] = sent_to("R1kmxc2VNjMCFIA=")
+        assert reply["text"].endswith(" - Echoing " + "y" * 4000)
+
+
+class TestBroadcast:
+    def connect(self, handler, context, *ids):
+        for connection_id in ids:
+            handler("ws/connect")(connect_event(connection_id=connection_id), context)
+
+    def test_every_connection_gets_the_timestamped_text(self, aws, handler, lambda_context):
+        ids = [f"conn{i:03d}AAAAAAA=" for i in range(30)]
+        self.connect(handler, lambda_context, *ids)
+        event = message_event(json.dumps({"action": "broadcast", "text": "hi all"}), ids[0])
+        event["requestContext"]["routeKey"] = "broadcast"
+        assert handler("ws/broadcast")(event, lambda_context) == {"statusCode": 200}
+        for connection_id in ids:
+            [reply] = sent_to(connection_id)
+            assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True
+
+    def test_bad_input_is_answered_to_the_sender_only(self, aws, handler, lambda_context):
+        self.connect(handler, lambda_context, "senderAAAAAAAA=", "otherAAAAAAAAA=")
+        event = message_event('{"action": "broadcast"}', "senderAAAAAAAA=")
+        handler("ws/broadcast")(event, lambda_context)
+        assert sent_to("senderAAAAAAAA=") == [{"error": 'message has no "text" field'}]
+        assert sent_to("otherAAAAAAAAA=") == []
+
+    def test_gone_connections_are_deleted_and_the_rest_still_receive(self, aws, handler, lambda_context, monkeypatch):
+        """moto's Management API never answers 410, so a real HTTP fake plays API Gateway here."""
+        fake = ManagementApiFake()
+        monkeypatch.setenv("ARC_WSS_URL", fake.url.replace("http", "ws", 1))
+        live = [f"live{i:02d}AAAAAAAA=" for i in range(10)]
+        gone = [f"gone{i:02d}AAAAAAAA=" for i in range(5)]
+        self.connect(handler, lambda_context, *(live + gone))
+        fake.gone.update(gone)
+        try:
+            event = message_event(json.dumps({"action": "broadcast", "text": "still here?"}), live[0])
+            assert handler("ws/broadcast")(event, lambda_context) == {"statusCode": 200}
+        finally:
+            fake.close()
+        assert sorted(rows(aws)) == sorted(live), "only the gone connections' rows are deleted"
+        assert all(len(fake.posts[c]) == 1 for c in live)
+        assert not any(fake.posts[c] for c in gone)
+
+
+class TestGetIndex:
+    def page(self, handler, context, monkeypatch, wss_url):
+        monkeypatch.setenv("ARC_WSS_URL", wss_url)
+        return handler("http/get-index")(load_event("http-get"), context)
+
+    def test_renders_the_page_with_its_socket_url_and_module(self, aws, handler, lambda_context, monkeypatch):
+        response = self.page(handler, lambda_context, monkeypatch, "wss://abc123.execute-api.us-east-1.amazonaws.com/staging")
+        assert response["statusCode"] == 200
+        assert response["headers"]["content-type"] == "text/html; charset=utf-8"
+        assert 'data-wss-url="wss://abc123.execute-api.us-east-1.amazonaws.com/staging"' in response["body"]
+        assert '<script type="module" src="/_static/index.mjs"></script>' in response["body"]
+
+    def test_content_security_policy_allows_only_its_own_scripts_and_socket(self, aws, handler, lambda_context, monkeypatch):
+        response = self.page(handler, lambda_context, monkeypatch, "wss://abc123.execute-api.us-east-1.amazonaws.com/staging")
+        policy = dict(p.strip().split(" ", 1) for p in response["headers"]["content-security-policy"].split(";"))
+        assert policy["script-src"] == "'self'"
+        assert policy["connect-src"] == "wss://abc123.execute-api.us-east-1.amazonaws.com"
+        assert policy["default-src"] == "'none'"
+
+    def test_a_hostile_socket_url_is_escaped_not_interpreted(self, aws, handler, lambda_context, monkeypatch):
+        response = self.page(handler, lambda_context, monkeypatch, 'ws://localhost:3333/"><script>alert(1)</script>')
+        assert "<script>alert(1)</script>" not in response["body"]
+        assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in response["body"]
+
+    def test_a_url_that_would_break_the_policy_header_is_refused(self, aws, handler, lambda_context, monkeypatch):
+        with pytest.raises(ValueError, match="ARC_WSS_URL"):
+            self.page(handler, lambda_context, monkeypatch, "javascript:alert(1)")
