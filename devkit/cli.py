@@ -1,0 +1,64 @@
+"""`python -m devkit sandbox | deploy | destroy | bench`: the kit's one entry point.
+
+Every command reads the app only through `devkit.manifest`. Expected failures (a broken manifest,
+missing credentials, a busy port) print one clear line and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from devkit.manifest import ManifestError
+
+
+class UsageError(Exception):
+    """An expected failure whose message tells the user what to do; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--app", default="app.arc", help="the manifest (default: ./app.arc)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sandbox = commands.add_parser("sandbox", help="run the app locally: HTTP, WebSocket, Management API, DynamoDB")
+    sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1; $HOST)")
+    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3333")), help="port for everything (default 3333; $PORT)")
+    sandbox.add_argument("--dynamodb-endpoint", default=os.environ.get("SANDBOX_DYNAMODB_ENDPOINT"),
+                         help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)")
+    sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
+    sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
+
+    for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
+        command = commands.add_parser(name, help=f"{verb} the app's CloudFormation stack for a stage")
+        command.add_argument("--stage", choices=("staging", "production"), required=True)
+        command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "deploy":
+            command.add_argument("--dry-run", action="store_true", help="write build/ (template, packages); no AWS call")
+
+    bench = commands.add_parser("bench", help="measure the sandbox side by side with the alternatives")
+    bench.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
+    bench.add_argument("--skip-architect", action="store_true", help="do not install or run Architect's sandbox")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "sandbox":
+            from devkit.sandbox.server import run
+
+            return run(args)
+        if args.command in ("deploy", "destroy"):
+            from devkit.deploy import command
+
+            return getattr(command, args.command)(args)
+        from devkit.bench.run import main as bench
+
+        return bench(args)
+    except (ManifestError, UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
