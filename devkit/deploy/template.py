@@ -1,0 +1,365 @@
+"""The app's manifest -> one CloudFormation template, built as plain dicts (JSON), with no AWS call.
+
+`build(manifest, stage, code_keys)` returns the template for stack `stack_name(app, stage)`:
+
+- an HTTP API (payload format 2.0, `$default` stage) with one Lambda per `@http` route, and
+  `GET /_static/{proxy+}` served by a generated Lambda that bundles `public/` (see `static_handler`);
+- a WebSocket API (`$request.body.action`) with `$connect`, `$default`, `$disconnect` and each custom
+  route, `AWS_PROXY` integrations, a stage named after the stage, and a deployment that depends on
+  every route (its logical id carries a hash of the routes, so a changed route set is redeployed);
+- per function: the Lambda (runtime, architecture, memory, timeout from the manifest and config.arc),
+  its log group with a retention period, its own IAM role (least privilege, see `ACCESS`) and an
+  invoke permission scoped by `SourceArn` to its API, stage and route;
+- one DynamoDB table per `@tables` entry: on-demand, TTL on the declared attribute, SSE on.
+
+`code_keys` maps each function id (and `STATIC_ID`) to its package's S3 key in the bucket given as the
+stack parameter `DeploymentBucket`. ARNs use `${AWS::Partition}`; nothing names `arn:aws` literally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from devkit.manifest import Function, Manifest
+
+STATIC_ID = "static"  # the generated function serving public/
+STATIC_ROUTE_KEY = "GET /_static/{proxy+}"
+STATIC_MEMORY_MB = 128
+STATIC_TIMEOUT_SECONDS = 5
+LOG_RETENTION_DAYS = 30
+STAGES = ("staging", "production")
+# The APIs' URLs, spelled out rather than `Fn::GetAtt <Api>.ApiEndpoint` (the same value), so that moto,
+# which skips every AWS::ApiGatewayV2 resource, can still run the template in the deploy-flow tests.
+HTTP_URL = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+WS_URL = "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may do beyond writing to its own log group.
+
+    `tables` maps a table name from `@tables` to the DynamoDB actions allowed on that table only;
+    `manage_connections` allows `POST @connections/*` on this stage of the app's WebSocket API.
+    """
+
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    manage_connections: bool = False
+
+
+# Least privilege, one line per route: the single place that says what each function may touch.
+# Adding a route that reads or writes a table? Add its route key here (e.g. "join" or "POST /notes").
+# A route not listed gets DEFAULT_ACCESS for its kind: a WebSocket message handler may reply to
+# clients, an HTTP handler may only log.
+ACCESS: dict[str, Access] = {
+    "$connect": Access(tables={"connections": ("dynamodb:PutItem",)}),
+    "$disconnect": Access(tables={"connections": ("dynamodb:DeleteItem",)}),
+    "$default": Access(manage_connections=True),
+    "broadcast": Access(tables={"connections": ("dynamodb:Scan", "dynamodb:DeleteItem")}, manage_connections=True),
+    "GET /": Access(),
+}
+DEFAULT_ACCESS = {"ws": Access(manage_connections=True), "http": Access()}
+
+
+class TemplateError(Exception):
+    """The manifest asks for something the template cannot express; the message says what to change."""
+
+
+def stack_name(app: str, stage: str) -> str:
+    """`mywsapp`, `staging` -> `MywsappStaging`; `my-ws-app` -> `MyWsAppStaging`."""
+    return _camel(app) + _camel(stage)
+
+
+def has_static(manifest: Manifest) -> bool:
+    """True when the app has a `public/` folder to serve at `/_static/*`."""
+    return manifest.public_dir.is_dir()
+
+
+def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
+    """The whole template for `stage`; `code_keys` must hold every function id (and STATIC_ID if served)."""
+    if stage not in STAGES:
+        raise TemplateError(f"stage {stage!r}: expected one of {', '.join(STAGES)}")
+    _check_names(manifest)
+    resources: dict[str, dict] = {}
+    outputs: dict[str, dict] = {}
+    env = _environment(manifest, stage)
+    for table in manifest.tables:
+        resources[_table_id(table.name)] = _table(table)
+        outputs[_table_id(table.name) + "Name"] = {
+            "Description": f"DynamoDB table {table.name} ({table.env_var})",
+            "Value": {"Ref": _table_id(table.name)},
+        }
+    if manifest.http_functions or has_static(manifest):
+        resources.update(_http_api(manifest, stage))
+        outputs["PageUrl"] = {"Description": "The app's page", "Value": {"Fn::Sub": HTTP_URL + "/"}}
+    for function in manifest.http_functions:
+        resources.update(_function(manifest, stage, function, env, _key(code_keys, function.id)))
+        resources.update(_http_route(_logical(function.id), function.route_key))
+    if has_static(manifest):
+        static = _static_function(manifest)
+        resources.update(_function(manifest, stage, static, {}, _key(code_keys, STATIC_ID), _logical(STATIC_ID)))
+        resources.update(_http_route(_logical(STATIC_ID), STATIC_ROUTE_KEY))
+    if manifest.ws_functions:
+        routes: dict[str, dict] = {}
+        for function in manifest.ws_functions:
+            resources.update(_function(manifest, stage, function, env, _key(code_keys, function.id)))
+            routes.update(_ws_route(_logical(function.id), function.route_key, stage))
+        resources.update(routes)
+        resources.update(_ws_api(manifest, stage, routes))
+        outputs["WebSocketUrl"] = {"Description": "The app's WebSocket URL", "Value": {"Fn::Sub": WS_URL + "/" + stage}}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"{manifest.app} ({stage}): generated by devkit from app.arc; edit app.arc, not this file",
+        "Parameters": {
+            "DeploymentBucket": {"Type": "String", "Description": "The private bucket holding the function packages"},
+        },
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+def access_for(function: Function) -> Access:
+    """The function's entry in `ACCESS`, or its kind's default."""
+    return ACCESS.get(function.route_key, DEFAULT_ACCESS[function.kind])
+
+
+def _check_names(manifest: Manifest) -> None:
+    seen: dict[str, str] = {}
+    for name in [f.id for f in manifest.functions] + [STATIC_ID] + ["table-" + t.name for t in manifest.tables]:
+        logical = _logical(name)
+        if logical in seen:
+            raise TemplateError(f"{seen[logical]!r} and {name!r} give the same CloudFormation name {logical}; rename one")
+        seen[logical] = name
+    for function in manifest.http_functions:
+        if function.route_key.split(" ", 1)[1].startswith("/_static"):
+            raise TemplateError(f"{function.route_key}: /_static/* serves public/; choose another path")
+    declared = {t.name for t in manifest.tables}
+    for function in manifest.functions:
+        for table in access_for(function).tables:
+            if table not in declared:
+                raise TemplateError(
+                    f"{function.route_key} is granted table {table!r} in devkit/deploy/template.py ACCESS, "
+                    f"but app.arc's @tables does not declare it"
+                )
+
+
+def _environment(manifest: Manifest, stage: str) -> dict:
+    """The runtime contract (src/shared/config.py) as Lambda environment variables."""
+    env: dict = {"ARC_ENV": stage, "ARC_APP_NAME": manifest.app, "POWERTOOLS_SERVICE_NAME": manifest.app}
+    if manifest.ws_functions:
+        env["ARC_WSS_URL"] = {"Fn::Sub": WS_URL + "/" + stage}
+    if manifest.http_functions or has_static(manifest):
+        env["ARC_ALLOWED_ORIGINS"] = {"Fn::Sub": HTTP_URL}
+    for table in manifest.tables:
+        env[table.env_var] = {"Ref": _table_id(table.name)}
+    return env
+
+
+def _function(manifest: Manifest, stage: str, function: Function, env: dict, code_key: str, name: str = "") -> dict:
+    """The Lambda, its log group and its role, named `<Logical>Function`, `...LogGroup`, `...Role`."""
+    name = name or _logical(function.id)
+    properties: dict = {
+        "Description": f"{manifest.app} {stage}: {function.route_key}",
+        "Runtime": function.runtime,
+        "Architectures": [function.architecture],
+        "Handler": function.handler,
+        "MemorySize": function.memory,
+        "Timeout": function.timeout,
+        "Code": {"S3Bucket": {"Ref": "DeploymentBucket"}, "S3Key": code_key},
+        "Role": {"Fn::GetAtt": [name + "Role", "Arn"]},
+        "LoggingConfig": {"LogGroup": {"Ref": name + "LogGroup"}},
+    }
+    if env:
+        properties["Environment"] = {"Variables": dict(env)}
+    return {
+        name + "Function": {"Type": "AWS::Lambda::Function", "Properties": properties},
+        name + "LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": LOG_RETENTION_DAYS}},
+        name + "Role": _role(name, access_for(function), stage),
+    }
+
+
+def _role(name: str, access: Access, stage: str) -> dict:
+    statements: list[dict] = [{
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": {"Fn::GetAtt": [name + "LogGroup", "Arn"]},
+    }]
+    for table, actions in sorted(access.tables.items()):
+        statements.append({
+            "Effect": "Allow",
+            "Action": list(actions),
+            "Resource": {"Fn::GetAtt": [_table_id(table), "Arn"]},
+        })
+    if access.manage_connections:
+        statements.append({
+            "Effect": "Allow",
+            "Action": "execute-api:ManageConnections",
+            "Resource": {"Fn::Sub": _execute_api_arn("WsApi", f"{stage}/POST/@connections/*")},
+        })
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [{
+                "PolicyName": "least-privilege",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }],
+        },
+    }
+
+
+def _http_api(manifest: Manifest, stage: str) -> dict:
+    return {
+        "HttpApi": {
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Properties": {"Name": stack_name(manifest.app, stage) + "-http", "ProtocolType": "HTTP"},
+        },
+        "HttpApiStage": {
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {"ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True},
+        },
+    }
+
+
+def _http_route(name: str, route_key: str) -> dict:
+    """Integration (payload 2.0), route and invoke permission for one HTTP route."""
+    method, path = route_key.split(" ", 1)
+    arn_path = "/".join("*" if segment.startswith("{") else segment for segment in path.split("/"))
+    source = f"*/{'*' if method == 'ANY' else method}{arn_path}"  # any stage: the HTTP API has only $default
+    return {
+        name + "Integration": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": {"Ref": "HttpApi"},
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": {"Fn::GetAtt": [name + "Function", "Arn"]},
+                "PayloadFormatVersion": "2.0",
+            },
+        },
+        name + "Route": {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": {"Ref": "HttpApi"},
+                "RouteKey": route_key,
+                "Target": {"Fn::Sub": "integrations/${" + name + "Integration}"},
+            },
+        },
+        name + "Permission": _permission(name, "HttpApi", source),
+    }
+
+
+def _ws_route(name: str, route_key: str, stage: str) -> dict:
+    """Integration, route and invoke permission for one WebSocket route."""
+    return {
+        name + "Integration": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": {"Ref": "WsApi"},
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": {"Fn::Sub": (
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${"
+                    + name + "Function.Arn}/invocations"
+                )},
+            },
+        },
+        name + "Route": {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": {"Ref": "WsApi"},
+                "RouteKey": route_key,
+                "Target": {"Fn::Sub": "integrations/${" + name + "Integration}"},
+            },
+        },
+        name + "Permission": _permission(name, "WsApi", f"{stage}/{route_key}"),
+    }
+
+
+def _ws_api(manifest: Manifest, stage: str, routes: dict[str, dict]) -> dict:
+    """The API, its stage, and a deployment named by a hash of the routes so a changed set redeploys."""
+    route_ids = sorted(k for k, v in routes.items() if v["Type"] == "AWS::ApiGatewayV2::Route")
+    digest = hashlib.sha256(json.dumps(routes, sort_keys=True).encode()).hexdigest()[:10]
+    deployment = "WsDeployment" + digest
+    return {
+        "WsApi": {
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Properties": {
+                "Name": stack_name(manifest.app, stage) + "-ws",
+                "ProtocolType": "WEBSOCKET",
+                "RouteSelectionExpression": "$request.body.action",
+            },
+        },
+        deployment: {
+            "Type": "AWS::ApiGatewayV2::Deployment",
+            "DependsOn": route_ids,
+            "Properties": {"ApiId": {"Ref": "WsApi"}},
+        },
+        "WsStage": {
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {"ApiId": {"Ref": "WsApi"}, "StageName": stage, "DeploymentId": {"Ref": deployment}},
+        },
+    }
+
+
+def _permission(name: str, api: str, source: str) -> dict:
+    return {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": name + "Function"},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": _execute_api_arn(api, source)},
+        },
+    }
+
+
+def _execute_api_arn(api: str, rest: str) -> str:
+    return "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${" + api + "}/" + rest
+
+
+def _table(table) -> dict:
+    keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
+    properties: dict = {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type} for k, _ in keys],
+        "KeySchema": [{"AttributeName": k.name, "KeyType": role} for k, role in keys],
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if table.ttl_attribute:
+        properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
+    # Rows are connection state that TTL expires anyway: `destroy` removes the table with the stack.
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete", "Properties": properties}
+
+
+def _static_function(manifest: Manifest) -> Function:
+    """The generated function serving public/ (a Function so it is packaged and templated like the rest)."""
+    return Function(
+        name=STATIC_ID, kind="http", route_key=STATIC_ROUTE_KEY, source_dir=manifest.public_dir,
+        handler_file="index.py", runtime=manifest.aws.runtime, architecture=manifest.aws.architecture,
+        memory=STATIC_MEMORY_MB, timeout=STATIC_TIMEOUT_SECONDS,
+    )
+
+
+def _key(code_keys: Mapping[str, str], function_id: str) -> str:
+    try:
+        return code_keys[function_id]
+    except KeyError:
+        raise TemplateError(f"no package for function {function_id}; package every function first") from None
+
+
+def _table_id(name: str) -> str:
+    return _logical("table-" + name)
+
+
+def _logical(name: str) -> str:
+    """A CloudFormation logical id: `ws-connect` -> `WsConnect`, `table-connections` -> `TableConnections`."""
+    return _camel(name)
+
+
+def _camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
