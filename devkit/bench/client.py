@@ -1,0 +1,340 @@
+"""The measuring client: one asyncio + aiohttp client used against every server under test.
+
+Each coroutine takes a WebSocket URL, opens its own sockets, closes every one of them before it
+returns, and is bounded in both count and time: when `deadline_s` runs out it stops and reports
+what it measured so far (`stopped_early`). Times are `time.perf_counter()` seconds.
+
+The echo protocol is the app's: send `{"text": "bench <n>"}`, expect a frame whose `text` ends with
+`Echoing bench <n>`; `{"action": "broadcast", "text": m}` reaches every socket as a frame whose `text`
+ends with `m`. A frame that is not the expected reply counts as an error; the first few are kept so a
+report can show what the server said instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from devkit.bench.progress import quiet
+
+ProgressFn = Callable[[int, int], None]
+REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any healthy server
+HANDSHAKE_TIMEOUT_S = 30.0   # one WebSocket upgrade, $connect handler included
+KEPT_ERRORS = 5              # error samples kept for the report
+
+
+@dataclass
+class Errors:
+    """A count of failures and the first few of them, in words."""
+
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, what: str) -> None:
+        self.count += 1
+        if len(self.samples) < KEPT_ERRORS:
+            self.samples.append(what[:300])
+
+    def as_dict(self) -> dict:
+        return {"count": self.count, "samples": self.samples}
+
+
+def new_session() -> aiohttp.ClientSession:
+    """A session that may hold thousands of sockets (aiohttp's pool would stop at 100)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=HANDSHAKE_TIMEOUT_S),
+    )
+
+
+async def connect(session: aiohttp.ClientSession, url: str, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+    """Open one socket; `origin` adds an Origin header as a browser would (None: none, like a script)."""
+    return await session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0)
+
+
+async def echo_once(ws: aiohttp.ClientWebSocketResponse, n: int, errors: Errors) -> float | None:
+    """Send `bench <n>` and wait for its echo; the round trip in seconds, or None (an error recorded)."""
+    expected = f"Echoing bench {n}"
+    started = time.perf_counter()
+    await ws.send_str(json.dumps({"text": f"bench {n}"}))
+    while True:
+        message = await ws.receive(timeout=REPLY_TIMEOUT_S)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            errors.add(f"socket ended: {message.type.name} {message.data!r}")
+            raise ConnectionError(f"socket ended while waiting for echo {n}")
+        try:
+            text = json.loads(message.data).get("text", "")
+        except (ValueError, AttributeError):
+            text = ""
+        if isinstance(text, str) and text.endswith(expected):
+            return time.perf_counter() - started
+        if isinstance(text, str) and " - Echoing bench " in text:
+            continue  # a late echo of an earlier message that had timed out: not this one
+        errors.add(f"unexpected reply to bench {n}: {message.data}")
+        return None
+
+
+async def echo_round_trips(url: str, count: int, warmup: int = 20, *, deadline_s: float = 120.0,
+                           progress: ProgressFn = quiet, origin: str | None = None) -> dict:
+    """Sequential echo round trips on one socket, `warmup` unmeasured first.
+
+    Returns `{"latencies_s": [...], "errors": {...}, "stopped_early": bool}`.
+    """
+    errors = Errors()
+    latencies: list[float] = []
+    stopped_early = False
+    end = time.monotonic() + deadline_s
+    async with new_session() as session:
+        ws = await connect(session, url, origin)
+        try:
+            for n in range(warmup + count):
+                if time.monotonic() > end:
+                    stopped_early = True
+                    break
+                try:
+                    took = await echo_once(ws, n, errors)
+                except asyncio.TimeoutError:
+                    errors.add(f"no echo of bench {n} within {REPLY_TIMEOUT_S} s")
+                    continue
+                except ConnectionError:
+                    stopped_early = True
+                    break
+                if n >= warmup and took is not None:
+                    latencies.append(took)
+                    progress(len(latencies), count)
+        finally:
+            await ws.close()
+    return {"latencies_s": latencies, "errors": errors.as_dict(), "stopped_early": stopped_early}
+
+
+async def open_many(session: aiohttp.ClientSession, url: str, count: int, *, concurrency: int = 50,
+                    deadline_s: float = 120.0, progress: ProgressFn = quiet,
+                    origin: str | None = None) -> tuple[list[aiohttp.ClientWebSocketResponse], Errors]:
+    """Open up to `count` sockets, at most `concurrency` handshakes at a time, until `deadline_s`.
+
+    A refused handshake (429 from a rate limit, say) is retried twice after a short pause.
+    Returns the open sockets and the failures.
+    """
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    errors = Errors()
+    gate = asyncio.Semaphore(concurrency)
+    end = time.monotonic() + deadline_s
+
+    async def one() -> None:
+        async with gate:
+            for attempt in range(3):
+                if time.monotonic() > end:
+                    errors.add("deadline passed before this socket was opened")
+                    return
+                try:
+                    sockets.append(await connect(session, url, origin))
+                    progress(len(sockets), count)
+                    return
+                except aiohttp.WSServerHandshakeError as refused:
+                    if attempt == 2 or refused.status not in (429, 503):
+                        errors.add(f"handshake refused: {refused.status} {refused.message}")
+                        return
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
+                    errors.add(f"connect failed: {type(failure).__name__}: {failure}")
+                    return
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return sockets, errors
+
+
+async def close_all(sockets: list[aiohttp.ClientWebSocketResponse], concurrency: int = 200) -> None:
+    """Close every socket (each close waits at most aiohttp's close timeout)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(ws: aiohttp.ClientWebSocketResponse) -> None:
+        async with gate:
+            try:
+                await ws.close()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                pass
+
+    await asyncio.gather(*(one(ws) for ws in sockets))
+
+
+async def throughput(url: str, clients: int, duration_s: float, *, progress: ProgressFn = quiet,
+                     origin: str | None = None) -> dict:
+    """Echoed messages per second with `clients` sockets, each sending its next message on the echo
+    of the last (closed loop), for `duration_s` after all sockets are open.
+
+    Returns `{"clients", "messages", "seconds", "msgs_per_s", "errors", "connected"}`.
+    """
+    errors = Errors()
+    async with new_session() as session:
+        sockets, connect_errors = await open_many(session, url, clients, origin=origin)
+        for sample in connect_errors.samples:
+            errors.add(sample)
+        counts = [0] * len(sockets)
+        stop_at = time.perf_counter() + duration_s
+
+        async def loop(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+            n = index * 10_000_000
+            while time.perf_counter() < stop_at:
+                n += 1
+                try:
+                    if await echo_once(ws, n, errors) is not None:
+                        counts[index] += 1
+                except asyncio.TimeoutError:
+                    errors.add(f"no echo within {REPLY_TIMEOUT_S} s")
+                except ConnectionError:
+                    return
+
+        async def ticker() -> None:
+            while time.perf_counter() < stop_at:
+                await asyncio.sleep(0.5)
+                progress(min(int(duration_s - (stop_at - time.perf_counter())), int(duration_s)), int(duration_s))
+
+        started = time.perf_counter()
+        tick = asyncio.create_task(ticker())
+        try:
+            await asyncio.gather(*(loop(i, ws) for i, ws in enumerate(sockets)))
+        finally:
+            tick.cancel()
+            elapsed = time.perf_counter() - started
+            await close_all(sockets)
+    total = sum(counts)
+    return {
+        "clients": clients,
+        "connected": len(sockets),
+        "messages": total,
+        "seconds": elapsed,
+        "msgs_per_s": total / elapsed if elapsed > 0 else 0.0,
+        "errors": errors.as_dict(),
+    }
+
+
+async def broadcast_fanout(url: str, connections: int, *, progress: ProgressFn = quiet,
+                           origin: str | None = None, deadline_s: float = 120.0) -> dict:
+    """Open `connections` sockets, broadcast one message from the first, and time until every socket
+    has received it.
+
+    Returns `{"connections", "connected", "received", "seconds" (until the last), "p50_s" (the
+    median arrival), "errors"}`; `seconds` is None when some socket never got it.
+    """
+    errors = Errors()
+    marker = f"fan-out {uuid.uuid4().hex[:12]}"
+    async with new_session() as session:
+        sockets, connect_errors = await open_many(session, url, connections, progress=progress,
+                                                  origin=origin, deadline_s=deadline_s)
+        for sample in connect_errors.samples:
+            errors.add(sample)
+        arrivals: list[float] = []
+
+        async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
+            while True:
+                message = await ws.receive()
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return
+                if marker in message.data:
+                    arrivals.append(time.perf_counter())
+                    return
+
+        readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+        try:
+            started = time.perf_counter()
+            if sockets:
+                await sockets[0].send_str(json.dumps({"action": "broadcast", "text": marker}))
+            _, pending = await asyncio.wait(readers, timeout=max(5.0, connections / 20))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+        finally:
+            await close_all(sockets)
+    arrivals.sort()
+    delays = [a - started for a in arrivals]
+    complete = bool(sockets) and len(arrivals) == len(sockets) == connections
+    if not complete:
+        errors.add(f"{len(arrivals)} of {connections} sockets received the broadcast")
+    return {
+        "connections": connections,
+        "connected": len(sockets),
+        "received": len(arrivals),
+        "seconds": delays[-1] if complete else None,
+        "p50_s": delays[len(delays) // 2] if delays else None,
+        "errors": errors.as_dict(),
+    }
+
+
+async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, origin: str | None = None,
+                        deadline_s: float = 120.0) -> dict:
+    """Open `count` sockets one after another, timing each handshake ($connect included); they stay
+    open until the last is measured, then all close.
+
+    Returns `{"latencies_s": [...], "errors": {...}, "stopped_early": bool}`.
+    """
+    errors = Errors()
+    latencies: list[float] = []
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    stopped_early = False
+    end = time.monotonic() + deadline_s
+    async with new_session() as session:
+        try:
+            for _ in range(count):
+                if time.monotonic() > end:
+                    stopped_early = True
+                    break
+                started = time.perf_counter()
+                try:
+                    sockets.append(await connect(session, url, origin))
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
+                    errors.add(f"connect failed: {type(failure).__name__}: {failure}")
+                    continue
+                latencies.append(time.perf_counter() - started)
+                progress(len(latencies), count)
+        finally:
+            await close_all(sockets)
+    return {"latencies_s": latencies, "errors": errors.as_dict(), "stopped_early": stopped_early}
+
+
+async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measure: Callable[[], dict] | None = None,
+                           concurrency: int = 50, deadline_s: float = 180.0, progress: ProgressFn = quiet,
+                           origin: str | None = None) -> dict:
+    """Open up to `target` sockets, keep them open `hold_s`, count how many are still open, and call
+    `measure()` (the server's memory, say) while they are; then close them all.
+
+    Returns `{"target", "opened", "held", "open_seconds", "measured", "errors"}`.
+    """
+    async with new_session() as session:
+        started = time.perf_counter()
+        sockets, errors = await open_many(session, url, target, concurrency=concurrency,
+                                          deadline_s=deadline_s, progress=progress, origin=origin)
+        open_seconds = time.perf_counter() - started
+        ended: set[int] = set()
+
+        async def watch(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+            while True:  # only a read notices that the server closed a socket
+                message = await ws.receive()
+                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                    aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                    ended.add(index)
+                    return
+
+        watchers = [asyncio.create_task(watch(i, ws)) for i, ws in enumerate(sockets)]
+        try:
+            await asyncio.sleep(hold_s)
+            held = len(sockets) - len(ended)
+            measured = measure() if measure else {}
+        finally:
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+            await close_all(sockets)
+    return {
+        "target": target,
+        "opened": len(sockets),
+        "held": held,
+        "open_seconds": open_seconds,
+        "measured": measured,
+        "errors": errors.as_dict(),
+    }

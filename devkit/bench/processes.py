@@ -1,0 +1,215 @@
+"""Server processes under test: start one, wait until it answers, read its memory, stop it and its children.
+
+Each server runs in its own session (process group) with its output in a log file, so stopping it
+ends every child it started (handler workers, a moto server, one Python per Architect invocation) and a
+failure to start can quote the log. Only processes started here are ever signalled, by their ids.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServerFailed(RuntimeError):
+    """A server did not become ready; the message says why and quotes the end of its log."""
+
+
+@dataclass
+class Server:
+    """A running server under test. `ready_s`: seconds from process start to the first good answer."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+    ready_s: float | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    return free_ports(1)[0]
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (children inherit it); returns (soft, hard)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def http_status(port: int, path: str = "/", timeout_s: float = 1.0) -> int | None:
+    """The status of `GET path` on 127.0.0.1:port, or None when nothing answers."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def start(name: str, argv: list[str], *, port: int, cwd: Path, log_dir: Path, env: dict | None = None,
+          ready: Callable[[int | None], bool] = lambda status: status == 200, timeout_s: float = 60.0) -> Server:
+    """Start `argv` and wait until `ready(GET / status)` holds; `ready_s` is measured from just before
+    the process is created. Raises ServerFailed (after stopping it) if it exits or times out first."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("wb")
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()
+    server = Server(name, process, port, log_path)
+    end = started + timeout_s
+    while time.perf_counter() < end:
+        if process.poll() is not None:
+            raise ServerFailed(f"{name} exited with {process.returncode} before answering GET /:\n{log_tail(log_path)}")
+        if ready(http_status(port, timeout_s=0.5)):
+            server.ready_s = time.perf_counter() - started
+            return server
+        time.sleep(0.01)
+    stop(server)
+    raise ServerFailed(f"{name} did not answer GET / within {timeout_s:.0f} s:\n{log_tail(log_path)}")
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # the command name may hold spaces and parentheses: the fields after the last ')' are safe
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its living descendants (from /proc), parents first."""
+    children = _children_map()
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        tree.append(current)
+        queue.extend(children.get(current, []))
+    return tree
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_memory(pid: int) -> dict:
+    """Memory of `pid` and its descendants: `rss_mb` (sum of VmRSS, counts shared pages in every
+    process: an upper bound), `pss_mb` (proportional share: the fair total) and `processes`."""
+    tree = process_tree(pid)
+    return {
+        "rss_mb": sum(_status_kb(p, "VmRSS") for p in tree) / 1024,
+        "pss_mb": sum(_pss_kb(p) for p in tree) / 1024,
+        "processes": len(tree),
+    }
+
+
+def stop(server: Server, grace_s: float = 10.0) -> None:
+    """SIGINT the server (a clean shutdown), then SIGTERM and SIGKILL its process group and any
+    descendant that left it. Returns when the server has exited."""
+    process = server.process
+    if process.poll() is not None:
+        return
+    family = process_tree(process.pid)
+    _signal(process.pid, signal.SIGINT)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(3)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait(3)
+    time.sleep(0.2)
+    for pid in family[1:]:  # children that outlived their parent, in whatever group
+        if _is_alive(pid):
+            _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the group id is the server's pid: it was started in a new session
+    except ProcessLookupError:
+        pass
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

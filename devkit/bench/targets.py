@@ -1,0 +1,47 @@
+"""How to start each server under test, each on a free port of 127.0.0.1.
+
+- the sandbox: `python -m devkit --app <app.arc> sandbox --port P --quiet` from the repository root;
+  ready when `GET /` answers 200 (the app's page), measured from process start: the start-up figure.
+- the floor: `python -m devkit.bench.floor --port P`; ready on 200.
+- Architect's sandbox: its CLI under Node 22 in the generated app's folder; ready when `GET /`
+  answers at all (that app has no @http, so Architect answers 403).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from devkit.bench import architect, processes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def sandbox_missing() -> str | None:
+    """Why the sandbox cannot be benchmarked in this checkout, or None when it can."""
+    if not (REPO_ROOT / "devkit" / "sandbox" / "server.py").exists():
+        return "devkit/sandbox/server.py does not exist yet"
+    return None
+
+
+def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0) -> processes.Server:
+    port = processes.free_port()
+    argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
+            "sandbox", "--port", str(port), "--quiet"]
+    return processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
+                           timeout_s=timeout_s)
+
+
+def start_floor(log_dir: Path) -> processes.Server:
+    port = processes.free_port()
+    argv = [sys.executable, "-m", "devkit.bench.floor", "--port", str(port)]
+    return processes.start("floor", argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
+                           timeout_s=30.0)
+
+
+def start_architect(installation: architect.Installation, app_dir: Path, log_dir: Path) -> processes.Server:
+    http_port, tables_port, arc_port = processes.free_ports(3)
+    env = architect.environment(http_port, tables_port, arc_port)
+    return processes.start("architect", installation.command(), port=http_port, cwd=app_dir, log_dir=log_dir,
+                           env=env, ready=lambda status: status is not None, timeout_s=90.0)
