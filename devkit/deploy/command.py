@@ -73,21 +73,23 @@ def deploy(args) -> int:
     out = Progress()
     name = template.stack_name(manifest.app, args.stage)
     region = manifest.aws.region
+    if not args.dry_run:
+        with _aws_errors():  # before the build: missing credentials should not wait for pip
+            aws = stack.session(region)
+            account = stack.account_id(aws)
     build = build_dir(manifest)
     try:
         packages = package.build_all(manifest, build, progress=out.line)
         document = template.build(manifest, args.stage, {k: p.key for k, p in packages.items()})
     except (package.PackageError, template.TemplateError) as error:
         raise UsageError(str(error)) from None
-    template_path = build / "template.json"
     build.mkdir(parents=True, exist_ok=True)
+    template_path = build / "template.json"
     template_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if args.dry_run:
         _describe(out, manifest, args.stage, name, packages, template_path)
         return 0
     with _aws_errors():
-        aws = stack.session(region)
-        account = stack.account_id(aws)
         s3, cfn = aws.client("s3"), aws.client("cloudformation")
         bucket = stack.bucket_name(account, region)
         created = stack.ensure_bucket(s3, bucket, region, account)

@@ -90,9 +90,13 @@ def pip_install(requirements: Path, platform: Platform, target: Path) -> None:
         )
 
 
-def build_all(manifest: Manifest, build_dir: Path, installer: Installer = pip_install,
+def build_all(manifest: Manifest, build_dir: Path, installer: Installer | None = None,
               progress: Callable[[str], None] = lambda line: None) -> dict[str, Package]:
-    """Package every function (and the static function) into `<build_dir>/packages/`; keyed by function id."""
+    """Package every function (and the static function) into `<build_dir>/packages/`; keyed by function id.
+
+    `installer` installs requirements not yet cached (default `pip_install`).
+    """
+    installer = installer or pip_install
     packages: dict[str, Package] = {}
     for function in manifest.functions:
         progress(f"packaging {function.id}")
@@ -151,6 +155,7 @@ def _installed(manifest: Manifest, function: Function, build_dir: Path, installe
         work = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=cached.parent))
         try:
             (work / "requirements.txt").write_text(requirements + "\n", encoding="utf-8")
+            (work / "site").mkdir()
             installer(work / "requirements.txt", platform, work / "site")
             os.replace(work / "site", cached)  # atomic: a cache folder is complete or absent
         finally:

@@ -1,0 +1,89 @@
+"""Fixtures for the deploy tests: the real app's manifest, a copy of the app to package, a fake pip,
+and AWS settings that can never reach a real account."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from devkit import manifest as manifest_module
+from devkit.deploy import package, template
+from tests.conftest import ROOT
+
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION",
+)
+
+
+@pytest.fixture
+def app_manifest():
+    """The starter app itself."""
+    return manifest_module.load(ROOT / "app.arc")
+
+
+@pytest.fixture
+def code_keys(app_manifest):
+    keys = {f.id: f"{app_manifest.app}/{f.id}/{'0' * 64}.zip" for f in app_manifest.functions}
+    keys[template.STATIC_ID] = f"{app_manifest.app}/static/{'0' * 64}.zip"
+    return keys
+
+
+@pytest.fixture
+def staging(app_manifest, code_keys):
+    return template.build(app_manifest, "staging", code_keys)
+
+
+@pytest.fixture
+def app_copy(tmp_path):
+    """A copy of the app (app.arc, src/, public/) in tmp, to package or to change."""
+    root = tmp_path / "app"
+    root.mkdir()
+    shutil.copy(ROOT / "app.arc", root / "app.arc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "src", root / "src", ignore=ignore)
+    shutil.copytree(ROOT / "public", root / "public", ignore=ignore)
+    return root
+
+
+class FakePip:
+    """Stands in for `pip install --platform ...`: writes a marker `jinja2` package, records each call."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, package.Platform]] = []
+
+    def __call__(self, requirements: Path, platform: package.Platform, target: Path) -> None:
+        self.calls.append((requirements.read_text(), platform))
+        (target / "jinja2").mkdir()
+        (target / "jinja2" / "__init__.py").write_text(f"# fake jinja2 for {platform.pip_platforms[0]}\n")
+        (target / "bin").mkdir()
+        (target / "bin" / "some-script").write_text("#!/bin/sh\n")
+
+
+@pytest.fixture
+def fake_pip(monkeypatch):
+    """Replace the real platform install everywhere (the command calls `package.pip_install`)."""
+    fake = FakePip()
+    monkeypatch.setattr(package, "pip_install", fake)
+    return fake
+
+
+@pytest.fixture
+def no_aws(monkeypatch, tmp_path):
+    """No credentials from anywhere: environment, config files, or instance metadata."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "aws-empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def fake_aws(no_aws, monkeypatch):
+    """Credentials that only moto accepts (set before `mock_aws` starts)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

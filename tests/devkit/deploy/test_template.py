@@ -1,0 +1,296 @@
+"""The generated template: cfn-lint clean, the checks cfn-lint misses, and whole resources compared.
+
+moto's CloudFormation skips every AWS::ApiGatewayV2 resource, so the APIs, routes, integrations,
+stages and the deployment are checked here, on the template itself.
+"""
+
+import json
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from devkit.deploy import template
+
+SUB_ACCOUNT = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+
+
+def of_type(document: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in document["Resources"].items() if v["Type"] == kind}
+
+
+def statements(document: dict) -> list[dict]:
+    return [s for role in of_type(document, "AWS::IAM::Role").values()
+            for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_cfn_lint_finds_nothing(app_manifest, code_keys, stage):
+    document = template.build(app_manifest, stage, code_keys)
+    matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    assert [str(m) for m in matches] == []
+
+
+@pytest.mark.parametrize("app, stage, expected", [
+    ("mywsapp", "staging", "MywsappStaging"),
+    ("mywsapp", "production", "MywsappProduction"),
+    ("my-ws-app", "staging", "MyWsAppStaging"),
+])
+def test_stack_name_is_camel_case_app_and_stage(app, stage, expected):
+    assert template.stack_name(app, stage) == expected
+
+
+# What cfn-lint does not catch (WEBSOCKETS, LAMBDA, lambda:Invoke, a missing selection expression).
+
+def test_websocket_api_protocol_and_route_selection(staging):
+    api = staging["Resources"]["WsApi"]["Properties"]
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+
+
+def test_every_integration_is_aws_proxy_and_http_ones_use_payload_2(staging):
+    integrations = of_type(staging, "AWS::ApiGatewayV2::Integration")
+    assert len(integrations) == 6  # GET /, /_static, and $connect, $default, $disconnect, broadcast
+    assert {i["Properties"]["IntegrationType"] for i in integrations.values()} == {"AWS_PROXY"}
+    http = [i for i in integrations.values() if i["Properties"]["ApiId"] == {"Ref": "HttpApi"}]
+    assert [i["Properties"]["PayloadFormatVersion"] for i in http] == ["2.0", "2.0"]
+
+
+def test_every_permission_invokes_with_a_scoped_source_arn(staging):
+    permissions = of_type(staging, "AWS::Lambda::Permission")
+    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 6
+    for permission in permissions.values():
+        properties = permission["Properties"]
+        assert properties["Action"] == "lambda:InvokeFunction"
+        assert properties["Principal"] == "apigateway.amazonaws.com"
+        assert properties["SourceArn"]["Fn::Sub"].startswith(SUB_ACCOUNT + ":${")
+
+
+def test_source_arns_name_the_api_stage_and_route(staging):
+    arns = {k: v["Properties"]["SourceArn"]["Fn::Sub"] for k, v in of_type(staging, "AWS::Lambda::Permission").items()}
+    assert arns["WsConnectPermission"] == SUB_ACCOUNT + ":${WsApi}/staging/$connect"
+    assert arns["WsBroadcastPermission"] == SUB_ACCOUNT + ":${WsApi}/staging/broadcast"
+    assert arns["HttpGetIndexPermission"] == SUB_ACCOUNT + ":${HttpApi}/*/GET/"
+    assert arns["StaticPermission"] == SUB_ACCOUNT + ":${HttpApi}/*/GET/_static/*"
+
+
+def test_no_wildcard_resource_no_dynamodb_star_no_literal_partition(staging):
+    for statement in statements(staging):
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in resources
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a.endswith("*") for a in actions)
+    assert "arn:aws:" not in json.dumps(staging)
+    assert "amazonaws.com/" not in json.dumps(staging).replace("apigateway.amazonaws.com", "")
+
+
+def test_websocket_deployment_depends_on_every_route_and_the_stage_is_named_after_the_stage(staging):
+    routes = sorted(k for k, v in of_type(staging, "AWS::ApiGatewayV2::Route").items()
+                    if v["Properties"]["ApiId"] == {"Ref": "WsApi"})
+    [(name, deployment)] = of_type(staging, "AWS::ApiGatewayV2::Deployment").items()
+    assert routes == ["WsBroadcastRoute", "WsConnectRoute", "WsDefaultRoute", "WsDisconnectRoute"]
+    assert deployment["DependsOn"] == routes
+    assert staging["Resources"]["WsStage"]["Properties"] == {
+        "ApiId": {"Ref": "WsApi"}, "StageName": "staging", "DeploymentId": {"Ref": name},
+    }
+
+
+def test_a_changed_route_set_gets_a_new_deployment(app_manifest, code_keys, app_copy):
+    from devkit import manifest as manifest_module
+
+    before = of_type(template.build(app_manifest, "staging", code_keys), "AWS::ApiGatewayV2::Deployment")
+    arc = app_copy / "app.arc"
+    arc.write_text(arc.read_text().replace("broadcast ", "broadcast\nwhisper "))
+    (app_copy / "src/ws/whisper").mkdir()
+    (app_copy / "src/ws/whisper/index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
+    changed = manifest_module.load(arc)
+    keys = dict(code_keys, **{"ws-whisper": "mywsapp/ws-whisper/x.zip"})
+    after = of_type(template.build(changed, "staging", keys), "AWS::ApiGatewayV2::Deployment")
+    assert before.keys() != after.keys()
+    assert "WsWhisperRoute" in next(iter(after.values()))["DependsOn"]
+
+
+# Whole resources, compared as data.
+
+def test_websocket_api_resource(staging):
+    assert staging["Resources"]["WsApi"] == {
+        "Type": "AWS::ApiGatewayV2::Api",
+        "Properties": {
+            "Name": "MywsappStaging-ws",
+            "ProtocolType": "WEBSOCKET",
+            "RouteSelectionExpression": "$request.body.action",
+        },
+    }
+
+
+def test_broadcast_route_integration_and_permission(staging):
+    resources = staging["Resources"]
+    assert resources["WsBroadcastRoute"] == {
+        "Type": "AWS::ApiGatewayV2::Route",
+        "Properties": {
+            "ApiId": {"Ref": "WsApi"},
+            "RouteKey": "broadcast",
+            "Target": {"Fn::Sub": "integrations/${WsBroadcastIntegration}"},
+        },
+    }
+    assert resources["WsBroadcastIntegration"] == {
+        "Type": "AWS::ApiGatewayV2::Integration",
+        "Properties": {
+            "ApiId": {"Ref": "WsApi"},
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+                                          "/functions/${WsBroadcastFunction.Arn}/invocations"},
+        },
+    }
+    assert resources["WsBroadcastPermission"] == {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "WsBroadcastFunction"},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/broadcast"},
+        },
+    }
+
+
+def test_broadcast_function_resource(staging):
+    assert staging["Resources"]["WsBroadcastFunction"] == {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Description": "mywsapp staging: broadcast",
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "Handler": "index.handler",
+            "MemorySize": 256,
+            "Timeout": 10,
+            "Code": {"S3Bucket": {"Ref": "DeploymentBucket"}, "S3Key": "mywsapp/ws-broadcast/" + "0" * 64 + ".zip"},
+            "Role": {"Fn::GetAtt": ["WsBroadcastRole", "Arn"]},
+            "LoggingConfig": {"LogGroup": {"Ref": "WsBroadcastLogGroup"}},
+            "Environment": {"Variables": {
+                "ARC_ENV": "staging",
+                "ARC_APP_NAME": "mywsapp",
+                "POWERTOOLS_SERVICE_NAME": "mywsapp",
+                "ARC_WSS_URL": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
+                "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+                "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
+            }},
+        },
+    }
+    assert staging["Resources"]["WsBroadcastLogGroup"] == {
+        "Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
+    }
+
+
+def test_broadcast_role_resource(staging):
+    assert staging["Resources"]["WsBroadcastRole"] == {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [{
+                "PolicyName": "least-privilege",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                     "Resource": {"Fn::GetAtt": ["WsBroadcastLogGroup", "Arn"]}},
+                    {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+                     "Resource": {"Fn::GetAtt": ["TableConnections", "Arn"]}},
+                    {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+                     "Resource": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"}},
+                ]},
+            }],
+        },
+    }
+
+
+def test_connections_table_resource(staging):
+    assert staging["Resources"]["TableConnections"] == {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+        },
+    }
+
+
+def test_http_api_has_one_default_stage_that_deploys_itself(staging):
+    assert staging["Resources"]["HttpApi"]["Properties"]["ProtocolType"] == "HTTP"
+    assert staging["Resources"]["HttpApiStage"]["Properties"] == {
+        "ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
+    }
+    routes = {v["Properties"]["RouteKey"] for v in of_type(staging, "AWS::ApiGatewayV2::Route").values()
+              if v["Properties"]["ApiId"] == {"Ref": "HttpApi"}}
+    assert routes == {"GET /", "GET /_static/{proxy+}"}
+
+
+def test_outputs_give_page_url_websocket_url_and_table_names(staging):
+    assert {k: v["Value"] for k, v in staging["Outputs"].items()} == {
+        "TableConnectionsName": {"Ref": "TableConnections"},
+        "PageUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
+        "WebSocketUrl": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
+    }
+
+
+# Least privilege, route by route.
+
+def granted(document: dict, function: str) -> dict[str, set[str]]:
+    """Actions by resource reference for one function's role (table logical id, 'ws', or 'logs')."""
+    result: dict[str, set[str]] = {}
+    for statement in document["Resources"][function + "Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resource = statement["Resource"]
+        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else "ws"
+        result[where] = set(actions)
+    return result
+
+
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+MANAGE = {"execute-api:ManageConnections"}
+
+
+@pytest.mark.parametrize("function, expected", [
+    ("WsConnect", {"WsConnectLogGroup": LOGS, "TableConnections": {"dynamodb:PutItem"}}),
+    ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
+    ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
+    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:DeleteItem"}, "ws": MANAGE}),
+    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS}),
+    ("Static", {"StaticLogGroup": LOGS}),
+])
+def test_each_function_gets_only_what_its_route_needs(staging, function, expected):
+    assert granted(staging, function) == expected
+
+
+def test_static_function_bundles_public_and_gets_no_app_environment(staging):
+    properties = staging["Resources"]["StaticFunction"]["Properties"]
+    assert "Environment" not in properties
+    assert (properties["MemorySize"], properties["Timeout"]) == (template.STATIC_MEMORY_MB, template.STATIC_TIMEOUT_SECONDS)
+
+
+def test_config_arc_settings_reach_the_function(app_copy, code_keys):
+    from devkit import manifest as manifest_module
+
+    (app_copy / "src/ws/broadcast/config.arc").write_text("@aws\nmemory 1024\ntimeout 30\narchitecture x86_64\n")
+    document = template.build(manifest_module.load(app_copy / "app.arc"), "production", code_keys)
+    properties = document["Resources"]["WsBroadcastFunction"]["Properties"]
+    assert (properties["MemorySize"], properties["Timeout"], properties["Architectures"]) == (1024, 30, ["x86_64"])
+    assert properties["Environment"]["Variables"]["ARC_ENV"] == "production"
+
+
+def test_a_granted_table_missing_from_the_manifest_is_a_clear_error(app_copy, code_keys):
+    from devkit import manifest as manifest_module
+
+    arc = app_copy / "app.arc"
+    arc.write_text(arc.read_text().replace("connections\n", "sessions\n"))
+    with pytest.raises(template.TemplateError, match=r"\$connect is granted table 'connections'.*@tables does not declare it"):
+        template.build(manifest_module.load(arc), "staging", code_keys)
+
+
+def test_a_missing_package_is_a_clear_error(app_manifest, code_keys):
+    del code_keys["ws-connect"]
+    with pytest.raises(template.TemplateError, match="no package for function ws-connect"):
+        template.build(app_manifest, "staging", code_keys)
