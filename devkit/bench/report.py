@@ -160,16 +160,18 @@ def evaluate_targets(results: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- tables
 
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A Markdown pipe table padded to line up in a terminal too; the first column left-aligned,
-    the others right-aligned."""
+def render_table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """A Markdown pipe table padded to line up in a terminal too. Columns in `right` (default: all but
+    the first, the figures) are right-aligned, the others left-aligned."""
+    right = set(range(1, len(headers))) if right is None else right
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
-        padded = [str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(cells)]
+        padded = [str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i]) for i, c in enumerate(cells)]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join([":" + "-" * (widths[0] + 1)] + ["-" * (w + 1) + ":" for w in widths[1:]]) + "|"
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i in right else ":" + "-" * (w + 1)
+                          for i, w in enumerate(widths)) + "|"
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
@@ -209,7 +211,7 @@ def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def coldstart_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+def coldstart_table(results: dict) -> tuple[list[str], list[list[str]], set[int]] | None:
     packages = (results.get("coldstart") or {}).get("packages")
     if not packages:
         return None
@@ -220,11 +222,12 @@ def coldstart_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
         slowest = ", ".join(f"{i['module']} {fmt(i['cumulative_ms'])}" for i in p.get("slowest_imports", [])[:3])
         rows.append([p["name"], fmt(p["zip_bytes"] / 1024), fmt(p["unzipped_bytes"] / 1024), str(p["files"]),
                      fmt(p.get("import_p50_ms")), fmt(p.get("process_p50_ms")), p.get("error") or slowest])
-    return headers, rows
+    return headers, rows, {1, 2, 3, 4, 5}
 
 
-def targets_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    return ["Target", "Measured", "Status"], [[t["goal"], t["measured"], t["status"]] for t in evaluate_targets(results)]
+def targets_table(results: dict) -> tuple[list[str], list[list[str]], set[int]]:
+    rows = [[t["goal"], t["measured"], t["status"]] for t in evaluate_targets(results)]
+    return ["Target", "Measured", "Status"], rows, set()
 
 
 def skipped_lines(results: dict) -> list[str]:
