@@ -1,0 +1,127 @@
+"""The embedded DynamoDB: moto's server in a child process on 127.0.0.1, tables from `@tables`.
+
+moto accepts a table's TTL setting but never deletes anything, so `sweep_expired` does what DynamoDB's
+TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_seconds`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from devkit.manifest import Table
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class EmbeddedDynamoDB:
+    """moto's server as a child process; `endpoint` (fixed at creation) answers once `start()` returns."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = free_port(host)
+        self.endpoint = f"http://{host}:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        port = self.port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the embedded DynamoDB (moto) exited: {self.process.stderr.read().decode()[-500:]}")
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"the embedded DynamoDB did not answer on {self.endpoint} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Tables:
+    """Create the manifest's tables on an endpoint and sweep their expired items."""
+
+    def __init__(self, endpoint: str, region: str, tables: dict[str, Table]):
+        import boto3  # imported here: the sandbox starts serving before boto3 has loaded
+
+        self.tables = tables  # physical name -> declaration
+        self.client = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name=region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create(self) -> None:
+        """Create each table that does not exist yet, with its keys and TTL setting."""
+        existing = set(self.client.list_tables()["TableNames"])
+        for name, table in self.tables.items():
+            if name in existing:
+                continue
+            keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
+            self.client.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": k.name, "KeyType": kind} for k, kind in keys],
+                AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.type} for k, _ in keys],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            if table.ttl_attribute:
+                self.client.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
+                )
+
+    def sweep_expired(self, now: float | None = None) -> int:
+        """Delete every item whose TTL attribute is in the past; returns how many."""
+        now = time.time() if now is None else now
+        deleted = 0
+        for name, table in self.tables.items():
+            if not table.ttl_attribute:
+                continue
+            keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=name,
+                FilterExpression="#ttl < :now",
+                ExpressionAttributeNames={"#ttl": table.ttl_attribute},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    self.client.delete_item(TableName=name, Key={k: item[k] for k in keys})
+                    deleted += 1
+        return deleted
+
+
+async def sweep_forever(tables: Tables, every: float, log) -> None:
+    """Run `sweep_expired` every `every` seconds until cancelled; failures are logged, not raised."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            deleted = await asyncio.to_thread(tables.sweep_expired)
+        except Exception as error:  # the sandbox keeps serving if the database hiccups
+            log(f"TTL sweep failed: {error}")
+            continue
+        if deleted:
+            log(f"TTL removed {deleted} expired item(s)")

@@ -1,0 +1,145 @@
+"""API Gateway's HTTP API (payload format 2.0) for the manifest's `@http` routes, and `/_static/*`.
+
+A route's handler gets the 2.0 event and its response dict is mapped back (status, headers,
+cookies, base64 bodies; a dict without `statusCode` or a string becomes a 200 JSON body, as AWS does).
+A failing handler gives 500 with a readable local error page; no route gives 404. Static files come
+from `public/` only: missing files, folders and any path resolving outside it give 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import mimetypes
+import re
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from devkit.manifest import Function
+from devkit.sandbox import events
+from devkit.sandbox.log import Log
+from devkit.sandbox.workers import Functions, InvocationError
+
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("text/javascript", ".js")
+
+
+class Route:
+    """One `@http` route compiled to a regular expression over the request path."""
+
+    def __init__(self, function: Function):
+        self.function = function
+        method, path = function.route_key.split(" ", 1)
+        self.method = method
+        pattern = re.escape(path)
+        pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\+\\\}", r"(?P<\1>.+)", pattern)
+        pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", pattern)
+        self.regex = re.compile(pattern + "$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        found = self.regex.match(path)
+        return None if found is None else found.groupdict()
+
+
+class HttpApi:
+    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str):
+        self.functions, self.log, self.api_id = functions, log, api_id
+        # Exact paths win over parameters, parameters over greedy paths, as in API Gateway.
+        self.routes = sorted((Route(f) for f in routes), key=lambda r: ("+}" in r.function.route_key, "{" in r.function.route_key))
+        self.public_dir = public_dir.resolve()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await self._respond(request)
+        self.log.event(f"{request.method:<4} {request.path} {response.status} {1000 * (time.perf_counter() - started):.1f} ms")
+        return response
+
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/_static/"):
+            return self.static(request)
+        for route in self.routes:
+            parameters = route.match(request.method, request.path)
+            if parameters is not None:
+                return await self._invoke(route, parameters, request)
+        return web.json_response({"message": "Not Found"}, status=404)
+
+    async def _invoke(self, route: Route, parameters: dict[str, str], request: web.Request) -> web.Response:
+        request_id = events.new_id()
+        event = events.http_request(
+            route_key=route.function.route_key, method=request.method, raw_path=request.raw_path.split("?", 1)[0],
+            raw_query=request.query_string, headers=list(request.headers.items()), query=list(request.query.items()),
+            path_parameters=parameters, body=await request.read(), source_ip=request.remote or "127.0.0.1",
+            domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
+        )
+        try:
+            result = await self.functions.invoke(route.function, request_id, event)
+        except InvocationError as error:
+            return error_page(route.function, request_id, error)
+        try:
+            return to_response(result)
+        except (TypeError, ValueError) as problem:
+            return error_page(route.function, request_id, InvocationError("error", {
+                "errorType": "Sandbox.BadResponse", "errorMessage": f"the handler's response cannot be sent: {problem}",
+            }))
+
+    def static(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return web.json_response({"message": "Not Found"}, status=404)
+        relative = request.path[len("/_static/"):]
+        try:
+            path = (self.public_dir / relative).resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            return web.json_response({"message": "Not Found"}, status=404)
+        if not path.is_file() or not path.is_relative_to(self.public_dir):
+            return web.json_response({"message": "Not Found"}, status=404)
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/"):
+            content_type += "; charset=utf-8"
+        return web.Response(
+            body=path.read_bytes(),
+            headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
+        )
+
+
+def to_response(result) -> web.Response:
+    """Map a handler's return value to HTTP as API Gateway's payload format 2.0 does."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return web.Response(status=200, text=json.dumps(result), content_type="application/json")
+    status = int(result["statusCode"])
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        raise TypeError(f"body must be a string, not {type(body).__name__}")
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = web.Response(status=status, body=data)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, str(value))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    if "content-type" not in {k.lower() for k in response.headers}:
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def error_page(function: Function, request_id: str, error: InvocationError) -> web.Response:
+    """500 with what AWS would send (`Internal Server Error`) and, locally, what went wrong."""
+    detail = error.detail
+    trace = "".join(detail.get("stackTrace") or [])
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>500: {html.escape(function.id)} failed</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto">
+<h1>500 Internal Server Error</h1>
+<p>The function <code>{html.escape(function.id)}</code> ({html.escape(function.route_key)}) failed.
+On AWS the client would get <code>{{"message":"Internal Server Error"}}</code>.</p>
+<h2>{html.escape(str(detail.get("errorType", error.kind)))}: {html.escape(str(detail.get("errorMessage", "")))}</h2>
+<pre>{html.escape(trace)}</pre>
+<p>Request id <code>{html.escape(request_id)}</code>. This page appears only in the sandbox.</p>
+</body></html>"""
+    return web.Response(status=500, text=page, content_type="text/html", headers={"x-amzn-requestid": request_id})

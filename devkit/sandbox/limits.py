@@ -1,0 +1,46 @@
+"""Every API Gateway and Lambda default the sandbox enforces, in one place.
+
+Each limit can be overridden with an environment variable named in `ENVIRONMENT` (tests set them to
+small values); the defaults are AWS's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+KB = 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    message_bytes: int = 128 * KB  # WebSocket message payload; over it: close 1009
+    frame_bytes: int = 32 * KB  # WebSocket frame; over it: close 1009
+    idle_seconds: float = 10 * 60  # no message either way: close 1001 "Going away"
+    max_connection_seconds: float = 2 * 60 * 60  # every connection: close 1001 "Going away"
+    new_connections_per_second: float = 500  # per account and region; over it: 429
+    post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
+    http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
+    worker_concurrency: int = 4  # warm workers per function (Lambda scales further; a laptop should not)
+    ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)
+
+
+ENVIRONMENT = {f.name: "SANDBOX_" + f.name.upper() for f in fields(Limits)}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> Limits:
+    """Defaults, overridden by any `SANDBOX_<LIMIT>` variable present in `environ`."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for field in fields(Limits):
+        raw = environ.get(ENVIRONMENT[field.name])
+        if raw is None:
+            continue
+        cast = int if field.type == "int" else float
+        try:
+            values[field.name] = cast(raw)
+        except ValueError:
+            raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a number") from None
+        if values[field.name] <= 0:
+            raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a positive number")
+    return Limits(**values)

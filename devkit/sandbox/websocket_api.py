@@ -1,0 +1,290 @@
+"""API Gateway's WebSocket API: `$connect` before the upgrade, route selection, limits, `$disconnect`.
+
+The rules (AWS's, checked by tests/devkit/sandbox/test_websocket_api.py):
+- `$connect` runs before the upgrade: 2xx upgrades; any other status refuses the handshake with that
+  status; an exception, timeout or missing `statusCode` refuses with 502.
+- A text message goes to the route named by `$request.body.action`, else `$default`; with no `$default`
+  the client gets a `Forbidden` frame. A failing handler sends an `Internal server error` frame; the
+  socket stays open. Binary frames close the socket with 1003.
+- Over the frame or message size limit: close 1009. Idle or too old: close 1001 "Going away".
+- `$disconnect` runs exactly once for every socket that was accepted, whatever ended it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_websocket import WebSocketError
+
+from devkit.manifest import Function
+from devkit.sandbox import events
+from devkit.sandbox.connections import Connection, Registry
+from devkit.sandbox.limits import Limits
+from devkit.sandbox.log import Log
+from devkit.sandbox.workers import Functions, InvocationError
+
+GOING_AWAY = (1001, "Going away")
+
+
+class FrameSizeGuard:
+    """Wraps aiohttp's frame parser to close with 1009 when one frame's payload exceeds `limit`.
+
+    aiohttp limits whole messages only; API Gateway also limits each frame (32 KB). This reads just
+    the frame headers as bytes pass by, and hands every byte on to the real parser unchanged.
+    """
+
+    def __init__(self, parser, limit: int):
+        self.parser, self.limit = parser, limit
+        self._header = b""
+        self._skip = 0  # payload bytes of the current frame still to pass
+
+    def feed_data(self, data: bytes):
+        view = memoryview(data)
+        position = 0
+        while position < len(view):
+            if self._skip:
+                step = min(self._skip, len(view) - position)
+                self._skip -= step
+                position += step
+                continue
+            needed = self._header_size()
+            take = min(len(view) - position, (needed or 14) - len(self._header))
+            self._header += bytes(view[position:position + take])
+            position += take
+            needed = self._header_size()
+            if needed and len(self._header) >= needed:
+                length = self._payload_length()
+                if length > self.limit:
+                    self.parser.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
+                    return True, b""
+                self._skip = length
+                self._header = b""
+        return self.parser.feed_data(data)
+
+    def _header_size(self) -> int | None:
+        if len(self._header) < 2:
+            return None
+        size = 2 + {126: 2, 127: 8}.get(self._header[1] & 0x7F, 0)
+        return size + (4 if self._header[1] & 0x80 else 0)
+
+    def _payload_length(self) -> int:
+        length = self._header[1] & 0x7F
+        if length == 126:
+            return int.from_bytes(self._header[2:4], "big")
+        if length == 127:
+            return int.from_bytes(self._header[2:10], "big")
+        return length
+
+    def __getattr__(self, name):
+        return getattr(self.parser, name)
+
+
+class LimitedWebSocketResponse(web.WebSocketResponse):
+    """aiohttp's WebSocketResponse with API Gateway's per-frame limit."""
+
+    def __init__(self, *, frame_bytes: int, **kwargs):
+        super().__init__(**kwargs)
+        self._frame_bytes = frame_bytes
+
+    def _post_start(self, request, protocol, writer):
+        super()._post_start(request, protocol, writer)
+        # aiohttp installs its frame parser on the connection here; put the guard in front of it.
+        request.protocol._payload_parser = FrameSizeGuard(request.protocol._payload_parser, self._frame_bytes)
+
+
+class RateLimiter:
+    """A token bucket: `rate` new connections per second, bursting to `rate`."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.clock = rate, clock
+        self.tokens, self.updated = rate, clock()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class WebSocketApi:
+    def __init__(self, functions: Functions, routes: dict[str, Function], registry: Registry,
+                 limits: Limits, log: Log, api_id: str, stage: str):
+        self.functions, self.routes, self.registry = functions, routes, registry
+        self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
+        self.rate = RateLimiter(limits.new_connections_per_second)
+        self.pending: set[asyncio.Task] = set()  # $disconnect invocations still running
+        self.accepting = True
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.accepting:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        if not self.rate.allow():
+            self.log.event("WS  refused: new-connection rate limit")
+            return web.json_response({"message": "Limit Exceeded"}, status=429)
+        now_ms = _now_ms()
+        peer = events.Peer(
+            connection_id=events.new_id(), connected_at_ms=now_ms, source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent", ""), domain_name=request.host,
+            stage=self.stage, api_id=self.api_id,
+        )
+        accepted, refusal, protocols = await self._connect(request, peer, now_ms)
+        if not accepted:
+            return refusal
+        socket = LimitedWebSocketResponse(
+            frame_bytes=self.limits.frame_bytes, max_msg_size=self.limits.message_bytes,
+            protocols=protocols, autoping=True,
+        )
+        await socket.prepare(request)
+        connection = Connection(peer, socket)
+        self.registry.add(connection)
+        self.log.event(f"WS  $connect {peer.connection_id} accepted")
+        try:
+            await self._receive_until_closed(connection)
+        finally:
+            self.registry.remove(connection)
+            code, reason = _close_status(connection)
+            task = asyncio.create_task(self._disconnect(connection, code, reason))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+        return socket
+
+    async def _connect(self, request, peer, now_ms):
+        """Run `$connect`: (accepted, refusal response, subprotocols to accept)."""
+        function = self.routes.get("$connect")
+        if function is None:
+            return True, None, ()
+        request_id = events.new_id()
+        event = events.ws_connect(peer, list(request.headers.items()), list(request.query.items()), request_id, now_ms)
+        try:
+            result = await self.functions.invoke(function, request_id, event)
+        except InvocationError as error:
+            self.log.event(f"WS  $connect {peer.connection_id} failed ({error}): 502")
+            return False, web.json_response({"message": "Internal server error"}, status=502), ()
+        status = result.get("statusCode") if isinstance(result, dict) else None
+        if not isinstance(status, int) or isinstance(status, bool):
+            self.log.event(f"WS  $connect {peer.connection_id}: the handler returned no statusCode: 502")
+            return False, web.json_response({"message": "Internal server error"}, status=502), ()
+        if not 200 <= status < 300:
+            self.log.event(f"WS  $connect {peer.connection_id} refused with {status}")
+            body = result.get("body") if isinstance(result.get("body"), str) else None
+            headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+            return False, web.Response(status=status, text=body, headers=headers), ()
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        protocol = headers.get("sec-websocket-protocol")
+        return True, None, (protocol,) if isinstance(protocol, str) else ()
+
+    async def _receive_until_closed(self, connection: Connection) -> None:
+        socket = connection.socket
+        while True:
+            message = await socket.receive()
+            if message.type is WSMsgType.TEXT:
+                connection.touch()
+                task = asyncio.create_task(self._route(connection, message.data))
+                connection.tasks.add(task)
+                task.add_done_callback(connection.tasks.discard)
+            elif message.type is WSMsgType.BINARY:
+                await connection.close(1003, "Binary frames are not supported")
+            elif message.type is WSMsgType.CLOSE:
+                connection.client_close = (message.data, message.extra or "")
+            else:  # CLOSING, CLOSED, ERROR: the socket is done
+                return
+
+    def select_route(self, body: str) -> Function | None:
+        """`$request.body.action` when it names a custom route, else `$default` (None if absent)."""
+        try:
+            action = json.loads(body).get("action")
+        except (ValueError, RecursionError, AttributeError):
+            action = None
+        if isinstance(action, str) and not action.startswith("$") and action in self.routes:
+            return self.routes[action]
+        return self.routes.get("$default")
+
+    async def _route(self, connection: Connection, body: str) -> None:
+        request_id = events.new_id()
+        function = self.select_route(body)
+        if function is None:
+            self.log.event(f"WS  message {connection.id}: no route and no $default: Forbidden")
+            await self._send_error(connection, "Forbidden", request_id)
+            return
+        event = events.ws_message(connection.peer, function.route_key, body, events.new_id(), request_id, _now_ms())
+        started = time.perf_counter()
+        try:
+            await self.functions.invoke(function, request_id, event)
+        except InvocationError as error:
+            self.log.event(f"WS  {function.route_key} {connection.id} failed ({error})")
+            await self._send_error(connection, "Internal server error", request_id)
+            return
+        self.log.event(f"WS  {function.route_key} {connection.id} {1000 * (time.perf_counter() - started):.1f} ms")
+
+    async def _send_error(self, connection: Connection, message: str, request_id: str) -> None:
+        if connection.open:
+            payload = {"message": message, "connectionId": connection.id, "requestId": request_id}
+            try:
+                await connection.socket.send_str(json.dumps(payload))
+            except ConnectionError:
+                pass
+
+    async def _disconnect(self, connection: Connection, code: int, reason: str) -> None:
+        for task in list(connection.tasks):  # messages still in flight finish first, as on AWS
+            await asyncio.wait([task], timeout=connection_task_grace(self.routes))
+        self.log.event(f"WS  $disconnect {connection.id} ({code} {reason})".rstrip())
+        function = self.routes.get("$disconnect")
+        if function is None:
+            return
+        request_id = events.new_id()
+        event = events.ws_disconnect(connection.peer, code, reason, request_id, _now_ms())
+        try:
+            await self.functions.invoke(function, request_id, event)
+        except InvocationError as error:
+            self.log.event(f"WS  $disconnect {connection.id} failed ({error})")
+
+    async def enforce_time_limits(self, now: float | None = None) -> None:
+        """Close sockets idle longer than `idle_seconds` or older than `max_connection_seconds`."""
+        now = time.time() if now is None else now
+        for connection in self.registry.all():
+            idle = now - connection.last_active
+            age = now - connection.peer.connected_at_ms / 1000
+            if connection.open and (idle >= self.limits.idle_seconds or age >= self.limits.max_connection_seconds):
+                asyncio.create_task(connection.close(*GOING_AWAY))
+
+    async def close_all(self) -> None:
+        """Shutdown: refuse new sockets, close every open one with 1001, wait for each `$disconnect`."""
+        self.accepting = False
+        await asyncio.gather(*(c.close(*GOING_AWAY) for c in self.registry.all()), return_exceptions=True)
+        for _ in range(100):  # the handlers' finally blocks schedule $disconnect
+            if not len(self.registry):
+                break
+            await asyncio.sleep(0.01)
+        if self.pending:
+            await asyncio.wait(list(self.pending), timeout=15)
+
+
+def connection_task_grace(routes: dict[str, Function]) -> float:
+    """How long `$disconnect` waits for the socket's in-flight messages: the longest route timeout."""
+    return max((f.timeout for f in routes.values()), default=10) + 1
+
+
+def _close_status(connection: Connection) -> tuple[int, str]:
+    """What API Gateway reports in `disconnectStatusCode` and `disconnectReason`."""
+    if connection.server_close is not None:
+        return connection.server_close
+    if connection.client_close is not None:
+        code, reason = connection.client_close
+        return (code or 1005), reason
+    code = connection.socket.close_code
+    if code == WSCloseCode.MESSAGE_TOO_BIG:
+        return 1009, "Message too big"
+    if code in (None, WSCloseCode.OK):  # the TCP connection ended without a close frame
+        return 1006, "Connection was closed abnormally"
+    return code, ""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,227 @@
+"""Warm, Lambda-like worker processes: one pool per function, each worker one invocation at a time.
+
+A worker is `python worker_main.py` in its own process group, with the function's folder as working
+directory and import root and the function's environment. It stays warm between invocations, as a
+Lambda execution environment does. A worker that times out, crashes or exits is killed and replaced;
+its invocation fails with `InvocationError`, as on AWS. `recycle()` retires every worker (hot reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import struct
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from devkit.manifest import Function
+
+HEADER = struct.Struct(">I")
+WORKER_MAIN = Path(__file__).with_name("worker_main.py")
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
+MAX_LOG_LINE = 16 * 1024
+
+LogSink = Callable[[str, str], None]  # (function id, one line of its output)
+
+
+class InvocationError(Exception):
+    """The function failed: `kind` is error, timeout, crash or init; `detail` is Lambda's error dict."""
+
+    def __init__(self, kind: str, detail: dict):
+        self.kind, self.detail = kind, detail
+        super().__init__(f"{detail.get('errorType', kind)}: {detail.get('errorMessage', '')}")
+
+
+class Worker:
+    """One process running one function's handler."""
+
+    def __init__(self, function: Function, env: dict[str, str], log: LogSink):
+        self.function, self.env, self.log = function, env, log
+        self.process: asyncio.subprocess.Process | None = None
+        self.generation = 0
+        self._output_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Spawn and wait for the handler to load; raises InvocationError("init") if it cannot."""
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-u", str(WORKER_MAIN),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=self.function.source_dir, env=self.env, start_new_session=True,
+        )
+        self._output_task = asyncio.create_task(self._pump_output())
+        try:
+            first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            await self.kill()
+            raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"})
+        if "init_error" in first:
+            await self.kill()
+            raise InvocationError("init", first["init_error"])
+
+    async def invoke(self, request_id: str, event: dict, timeout: float):
+        """Run one invocation; the handler's return value, or InvocationError (the worker is then dead)."""
+        try:
+            self._send({"request_id": request_id, "event": event})
+            reply = await asyncio.wait_for(self._receive(), timeout)
+        except asyncio.TimeoutError:
+            await self.kill()
+            raise InvocationError("timeout", {"errorType": "Sandbox.Timeout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}) from None
+        except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
+            code = await self._exit_code()
+            raise InvocationError("crash", {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: exit status {code}"}) from None
+        if "error" in reply:
+            raise InvocationError("error", reply["error"])
+        return reply["result"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def kill(self) -> None:
+        """Stop the process and everything it started (its whole process group)."""
+        if self.process is None:
+            return
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        await self.process.wait()
+        if self._output_task is not None:
+            await asyncio.wait([self._output_task], timeout=1)
+
+    def _send(self, message: dict) -> None:
+        body = json.dumps(message).encode()
+        self.process.stdin.write(HEADER.pack(len(body)) + body)
+
+    async def _receive(self) -> dict:
+        header = await self.process.stdout.readexactly(HEADER.size)
+        return json.loads(await self.process.stdout.readexactly(HEADER.unpack(header)[0]))
+
+    async def _exit_code(self) -> int | None:
+        try:
+            return await asyncio.wait_for(self.process.wait(), 2)
+        except asyncio.TimeoutError:
+            await self.kill()
+            return self.process.returncode
+
+    async def _pump_output(self) -> None:
+        """Forward the handler's output line by line; over-long lines are cut, never buffered whole."""
+        pending = b""
+        stream = self.process.stderr
+        while chunk := await stream.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self.log(self.function.id, line[:MAX_LOG_LINE].decode("utf-8", "replace"))
+            if len(pending) > MAX_LOG_LINE:
+                self.log(self.function.id, pending[:MAX_LOG_LINE].decode("utf-8", "replace") + " [cut]")
+                pending = b""
+        if pending:
+            self.log(self.function.id, pending[:MAX_LOG_LINE].decode("utf-8", "replace"))
+
+
+class FunctionPool:
+    """The warm workers of one function: at most `concurrency` at once, reused while healthy."""
+
+    def __init__(self, function: Function, env: dict[str, str], concurrency: int, log: LogSink):
+        self.function, self.env, self.log = function, env, log
+        self._idle: list[Worker] = []
+        self._all: set[Worker] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._generation = 0
+
+    async def invoke(self, request_id: str, event: dict):
+        async with self._slots:
+            worker = await self._take()
+            try:
+                result = await worker.invoke(request_id, event, self.function.timeout)
+            except InvocationError as error:
+                if error.kind != "error":
+                    self._all.discard(worker)
+                    await worker.kill()
+                else:
+                    self._give_back(worker)
+                raise
+            except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+                self._all.discard(worker)
+                await asyncio.shield(worker.kill())
+                raise
+            self._give_back(worker)
+            return result
+
+    async def warm(self) -> None:
+        """Start one worker ahead of the first invocation (errors surface on that invocation)."""
+        async with self._slots:
+            if self._idle:
+                return
+            try:
+                self._give_back(await self._take())
+            except InvocationError:
+                pass
+
+    def recycle(self) -> None:
+        """Retire every worker: idle ones now, busy ones when their invocation ends."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            self._all.discard(worker)
+            asyncio.create_task(worker.kill())
+
+    async def close(self) -> None:
+        workers, self._idle, self._all = list(self._all), [], set()
+        await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    async def _take(self) -> Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                return worker
+            self._all.discard(worker)
+        worker = Worker(self.function, self.env, self.log)
+        worker.generation = self._generation
+        self._all.add(worker)
+        try:
+            await worker.start()
+        except BaseException:
+            self._all.discard(worker)
+            raise
+        return worker
+
+    def _give_back(self, worker: Worker) -> None:
+        if worker.alive and worker.generation == self._generation and worker in self._all:
+            self._idle.append(worker)
+        else:
+            self._all.discard(worker)
+            asyncio.create_task(worker.kill())
+
+
+class Functions:
+    """Every function of the app, each with its own pool of warm workers."""
+
+    def __init__(self, pools: dict[str, FunctionPool]):
+        self._pools = pools  # by route key
+
+    async def invoke(self, function: Function, request_id: str, event: dict):
+        return await self._pools[function.route_key].invoke(request_id, event)
+
+    async def warm_all(self) -> None:
+        await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
+
+    def recycle(self) -> None:
+        for pool in self._pools.values():
+            pool.recycle()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+
+    @property
+    def worker_count(self) -> int:
+        return sum(pool.size for pool in self._pools.values())
