@@ -64,7 +64,9 @@ class ManagementApi:
             await connection.close(1000, "")
             self.log.event(f"API DELETE @connections/{connection_id}: closed")
             return web.Response(status=204)
-        data = await request.read()
+        data = await request.content.read(self.limits.post_bytes + 1)  # not the HTTP API's body limit
+        while len(data) <= self.limits.post_bytes and not request.content.at_eof():
+            data += await request.content.read(self.limits.post_bytes + 1 - len(data))
         if len(data) > self.limits.post_bytes:
             return error(413, "PayloadTooLargeException", f"Payload is larger than {self.limits.post_bytes} bytes")
         try:

@@ -37,8 +37,8 @@ class FrameSizeGuard:
     the frame headers as bytes pass by, and hands every byte on to the real parser unchanged.
     """
 
-    def __init__(self, parser, limit: int):
-        self.parser, self.limit = parser, limit
+    def __init__(self, parser, queue, limit: int):
+        self.parser, self.queue, self.limit = parser, queue, limit
         self._header = b""
         self._skip = 0  # payload bytes of the current frame still to pass
 
@@ -51,15 +51,15 @@ class FrameSizeGuard:
                 self._skip -= step
                 position += step
                 continue
-            needed = self._header_size()
-            take = min(len(view) - position, (needed or 14) - len(self._header))
+            needed = self._header_size() or 2  # the first two bytes tell the header's full size
+            take = min(len(view) - position, needed - len(self._header))
             self._header += bytes(view[position:position + take])
             position += take
             needed = self._header_size()
             if needed and len(self._header) >= needed:
                 length = self._payload_length()
                 if length > self.limit:
-                    self.parser.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
+                    self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
                     return True, b""
                 self._skip = length
                 self._header = b""
@@ -93,7 +93,7 @@ class LimitedWebSocketResponse(web.WebSocketResponse):
     def _post_start(self, request, protocol, writer):
         super()._post_start(request, protocol, writer)
         # aiohttp installs its frame parser on the connection here; put the guard in front of it.
-        request.protocol._payload_parser = FrameSizeGuard(request.protocol._payload_parser, self._frame_bytes)
+        request.protocol._payload_parser = FrameSizeGuard(request.protocol._payload_parser, self._reader, self._frame_bytes)
 
 
 class RateLimiter:
@@ -193,7 +193,12 @@ class WebSocketApi:
                 await connection.close(1003, "Binary frames are not supported")
             elif message.type is WSMsgType.CLOSE:
                 connection.client_close = (message.data, message.extra or "")
-            else:  # CLOSING, CLOSED, ERROR: the socket is done
+            elif message.type is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+                # aiohttp has closed it for breaking a rule: 1009 too big, 1007 bad UTF-8, 1002 protocol
+                reason = "Message too big" if message.data.code == WSCloseCode.MESSAGE_TOO_BIG else str(message.data)
+                connection.server_close = connection.server_close or (message.data.code, reason)
+                return
+            else:  # CLOSING, CLOSED, or the connection failed: the socket is done
                 return
 
     def select_route(self, body: str) -> Function | None:
@@ -278,12 +283,7 @@ def _close_status(connection: Connection) -> tuple[int, str]:
     if connection.client_close is not None:
         code, reason = connection.client_close
         return (code or 1005), reason
-    code = connection.socket.close_code
-    if code == WSCloseCode.MESSAGE_TOO_BIG:
-        return 1009, "Message too big"
-    if code in (None, WSCloseCode.OK):  # the TCP connection ended without a close frame
-        return 1006, "Connection was closed abnormally"
-    return code, ""
+    return 1006, ""  # the TCP connection ended without a close frame
 
 
 def _now_ms() -> int:
