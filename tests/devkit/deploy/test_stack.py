@@ -1,0 +1,242 @@
+"""The AWS side of deploy and destroy, against moto's `mock_aws` and a scripted CloudFormation.
+
+What moto cannot show, and where it is checked instead:
+- moto's CloudFormation SILENTLY SKIPS every AWS::ApiGatewayV2::* resource (APIs, routes,
+  integrations, stages, the deployment) and still reports CREATE_COMPLETE: those resources are checked
+  in test_template.py, on the template itself (whole-resource comparisons and cfn-lint).
+- moto's change sets record only stack-level events, never per-resource ones, leave the stack without
+  Outputs, and never fail or roll back: event streaming, outputs, failed resources and rollback are
+  played back by `ScriptedCloudFormation` below.
+"""
+
+import json
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from devkit.deploy import package, stack, template
+
+REGION = "us-east-1"
+NAME = "MywsappStaging"
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # see the module docstring
+
+
+@pytest.fixture
+def aws(fake_aws):
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        yield session
+
+
+@pytest.fixture
+def deployable(aws, app_manifest, tmp_path, fake_pip):
+    """The real app packaged (fake pip), bucket made, packages uploaded: (s3, cfn, bucket, template)."""
+    account = stack.account_id(aws)
+    s3, cfn = aws.client("s3"), aws.client("cloudformation")
+    bucket = stack.bucket_name(account, REGION)
+    stack.ensure_bucket(s3, bucket, REGION, account)
+    packages = package.build_all(app_manifest, tmp_path / "build")
+    for built in packages.values():
+        stack.upload(s3, bucket, account, built.key, built.path.read_bytes())
+    document = template.build(app_manifest, "staging", {k: p.key for k, p in packages.items()})
+    return s3, cfn, bucket, document
+
+
+def run(cfn, bucket, document, events=None):
+    body = json.dumps(document, separators=(",", ":"))
+    return stack.deploy(cfn, NAME, {"TemplateBody": body}, {"DeploymentBucket": bucket},
+                        on_event=(events.append if events is not None else lambda e: None), poll_seconds=0)
+
+
+def test_account_id_comes_from_sts(aws):
+    assert stack.account_id(aws) == "123456789012"
+
+
+def test_deployment_bucket_is_created_private_encrypted_and_versioned(aws):
+    s3 = aws.client("s3")
+    name = stack.bucket_name("123456789012", REGION)
+    assert name == "devkit-deploy-123456789012-us-east-1"
+    assert stack.ensure_bucket(s3, name, REGION, "123456789012") is True
+    assert stack.ensure_bucket(s3, name, REGION, "123456789012") is False
+    assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+    }
+    [rule] = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+
+
+def test_bucket_outside_us_east_1_gets_its_location(fake_aws):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        stack.ensure_bucket(s3, "devkit-deploy-123456789012-eu-west-1", "eu-west-1", "123456789012")
+        assert s3.get_bucket_location(Bucket="devkit-deploy-123456789012-eu-west-1")["LocationConstraint"] == "eu-west-1"
+
+
+def test_upload_skips_a_key_that_is_already_there(aws):
+    s3 = aws.client("s3")
+    stack.ensure_bucket(s3, "devkit-deploy-123456789012-us-east-1", REGION, "123456789012")
+    args = (s3, "devkit-deploy-123456789012-us-east-1", "123456789012", "app/f/abc.zip")
+    assert stack.upload(*args, b"zip bytes") is True
+    assert stack.upload(*args, b"zip bytes") is False
+    assert s3.get_object(Bucket=args[1], Key=args[3])["Body"].read() == b"zip bytes"
+
+
+def test_large_templates_go_through_the_bucket(aws):
+    s3 = aws.client("s3")
+    stack.ensure_bucket(s3, "devkit-deploy-123456789012-us-east-1", REGION, "123456789012")
+    small = stack.template_source(s3, "devkit-deploy-123456789012-us-east-1", "123456789012", "app", "{}")
+    large = stack.template_source(s3, "devkit-deploy-123456789012-us-east-1", "123456789012", "app", "x" * 60_000)
+    assert small == {"TemplateBody": "{}"}
+    assert large["TemplateURL"].startswith("https://s3.amazonaws.com/devkit-deploy-123456789012-us-east-1/app/templates/")
+
+
+def test_create_then_no_change_then_update_then_destroy(deployable, aws):
+    s3, cfn, bucket, document = deployable
+    events = []
+    created = run(cfn, bucket, document, events)
+    assert (created.action, created.status) == ("created", "CREATE_COMPLETE")
+    assert [(e.logical_id, e.status) for e in events][-1] == (NAME, "CREATE_COMPLETE")
+
+    functions = {f["Description"]: f for f in aws.client("lambda").list_functions()["Functions"]}
+    assert set(functions) == {
+        "mywsapp staging: GET /", "mywsapp staging: GET /_static/{proxy+}", "mywsapp staging: $connect",
+        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast",
+    }
+    variables = functions["mywsapp staging: $connect"]["Environment"]["Variables"]
+    table = variables["ARC_TABLE_CONNECTIONS"]
+    assert aws.client("dynamodb").describe_table(TableName=table)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert variables["ARC_ENV"] == "staging"
+
+    assert run(cfn, bucket, document).action == "unchanged"
+
+    document["Resources"]["WsConnectFunction"]["Properties"]["MemorySize"] = 512
+    updated = run(cfn, bucket, document)
+    assert (updated.action, updated.status) == ("updated", "UPDATE_COMPLETE")
+    connect = next(f for f in aws.client("lambda").list_functions()["Functions"] if f["Description"].endswith("$connect"))
+    assert connect["MemorySize"] == 512
+
+    deleted = stack.destroy(cfn, NAME, poll_seconds=0)
+    assert (deleted.action, deleted.status) == ("deleted", "DELETE_COMPLETE")
+    assert aws.client("lambda").list_functions()["Functions"] == []
+    assert stack.destroy(cfn, NAME, poll_seconds=0).action == "absent"
+
+
+def test_a_template_aws_rejects_raises_its_error(deployable):
+    _, cfn, bucket, document = deployable
+    document["Resources"]["WsConnectFunction"]["Properties"]["Role"] = {"Fn::GetAtt": ["NoSuchRole", "Arn"]}
+    with pytest.raises(ClientError, match="NoSuchRole"):
+        run(cfn, bucket, document)
+
+
+class ScriptedCloudFormation:
+    """Plays back one stack operation poll by poll: each `describe_stacks` after the change set is
+    executed moves to the next (status, new events) step. Only what `stack.deploy` calls exists."""
+
+    def __init__(self, steps, existing="UPDATE_COMPLETE", change_set=("CREATE_COMPLETE", ""), outputs=None):
+        self.steps = list(steps)
+        self.status = existing
+        self.change_set = change_set
+        self.outputs = outputs or {}
+        self.executed = False
+        self.deleted_change_sets = []
+        self.events = [self._event("before", NAME, "AWS::CloudFormation::Stack", existing, "")]
+
+    def _event(self, event_id, logical, kind, status, reason):
+        return {"EventId": event_id, "Timestamp": datetime(2025, 1, 1, tzinfo=timezone.utc), "LogicalResourceId": logical,
+                "ResourceType": kind, "ResourceStatus": status, "ResourceStatusReason": reason}
+
+    def describe_stacks(self, StackName):
+        if self.executed and self.steps:
+            self.status, new = self.steps.pop(0)
+            self.events[:0] = [self._event(f"e{len(self.events)}-{i}", *e) for i, e in reversed(list(enumerate(new)))]
+        outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
+        return {"Stacks": [{"StackId": "stack-id", "StackStatus": self.status, "Outputs": outputs}]}
+
+    def create_change_set(self, **kwargs):
+        return {"Id": "change-set-id", "StackId": "stack-id"}
+
+    def describe_change_set(self, ChangeSetName):
+        return {"Status": self.change_set[0], "StatusReason": self.change_set[1]}
+
+    def delete_change_set(self, ChangeSetName):
+        self.deleted_change_sets.append(ChangeSetName)
+
+    def execute_change_set(self, ChangeSetName):
+        self.executed = True
+
+    def get_paginator(self, operation):
+        assert operation == "describe_stack_events"
+        cfn = self
+
+        class Pages:
+            def paginate(self, StackName):
+                return iter([{"StackEvents": list(cfn.events)}])
+
+        return Pages()
+
+
+FUNCTION = "AWS::Lambda::Function"
+
+
+def test_events_arrive_oldest_first_and_outputs_are_returned():
+    cfn = ScriptedCloudFormation([
+        ("UPDATE_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")]),
+        ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_IN_PROGRESS", ""),
+                                ("WsConnectFunction", FUNCTION, "UPDATE_COMPLETE", "")]),
+        ("UPDATE_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")]),
+    ], outputs={"PageUrl": "https://abc.execute-api.us-east-1.amazonaws.com/"})
+    events, waits = [], []
+    result = stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, on_event=events.append,
+                          on_wait=lambda: waits.append(1), poll_seconds=0)
+    assert [(e.logical_id, e.status) for e in events] == [
+        (NAME, "UPDATE_IN_PROGRESS"), ("WsConnectFunction", "UPDATE_IN_PROGRESS"),
+        ("WsConnectFunction", "UPDATE_COMPLETE"), (NAME, "UPDATE_COMPLETE"),
+    ]
+    assert waits  # the spinner was given its turns
+    assert result == stack.Result("updated", "UPDATE_COMPLETE", {"PageUrl": "https://abc.execute-api.us-east-1.amazonaws.com/"})
+
+
+def test_a_failed_update_names_the_failing_resources_and_says_it_rolled_back():
+    cfn = ScriptedCloudFormation([
+        ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_FAILED", "Memory size 99 is not valid")]),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS", "")]),
+        ("UPDATE_ROLLBACK_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE", "")]),
+    ])
+    with pytest.raises(stack.DeployError, match="ended UPDATE_ROLLBACK_COMPLETE") as raised:
+        stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
+    assert [(e.logical_id, e.reason) for e in raised.value.failures] == [("WsConnectFunction", "Memory size 99 is not valid")]
+    assert raised.value.rolled_back is True
+
+
+def test_a_rollback_that_fails_is_not_reported_as_rolled_back():
+    cfn = ScriptedCloudFormation([
+        ("UPDATE_ROLLBACK_FAILED", [("TableConnections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Limit exceeded")]),
+    ])
+    with pytest.raises(stack.DeployError) as raised:
+        stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
+    assert raised.value.rolled_back is False
+
+
+def test_an_empty_change_set_means_no_change_and_is_deleted():
+    """Real CloudFormation makes the change set and fails it; moto refuses it at once (tested above)."""
+    reason = "The submitted information didn't contain changes. Submit different information to create a change set."
+    cfn = ScriptedCloudFormation([], change_set=("FAILED", reason))
+    assert stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0).action == "unchanged"
+    assert cfn.deleted_change_sets == ["change-set-id"] and not cfn.executed
+
+
+def test_another_change_set_failure_is_an_error():
+    cfn = ScriptedCloudFormation([], change_set=("FAILED", "Template format error: unsupported structure"))
+    with pytest.raises(stack.DeployError, match="rejected the change set: Template format error"):
+        stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
+
+
+def test_a_busy_stack_is_left_alone():
+    cfn = ScriptedCloudFormation([], existing="UPDATE_IN_PROGRESS")
+    with pytest.raises(stack.DeployError, match="busy"):
+        stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
+    assert not cfn.executed
