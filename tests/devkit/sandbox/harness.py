@@ -32,10 +32,11 @@ def copy_fixture(name: str, destination: Path) -> Path:
 
 
 class RunningSandbox:
-    def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (), wait: bool = True):
+    def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 wait: bool = True, log_dir: Path | None = None):
         self.app_dir = app_dir
         self.port = free_port()
-        self.log_path = app_dir / f"sandbox-{self.port}.log"
+        self.log_path = (log_dir or app_dir) / f"sandbox-{self.port}.log"
         self._log = open(self.log_path, "wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
@@ -83,9 +84,9 @@ class RunningSandbox:
         request = urllib.request.Request(self.url + path, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> int:
         if self.process.poll() is None:

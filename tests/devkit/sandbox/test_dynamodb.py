@@ -1,0 +1,46 @@
+"""The embedded DynamoDB: moto's server, tables from @tables with TTL, expired items swept."""
+
+import time
+
+import boto3
+import pytest
+
+from tests.devkit.sandbox.harness import RunningSandbox, copy_fixture, wait_until
+
+
+@pytest.fixture(scope="module")
+def sweeping(tmp_path_factory):
+    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")),
+                             env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"}, args=("--no-reload",))
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def dynamodb(sandbox):
+    endpoint = sandbox.output().split("dynamodb    ", 1)[1].split()[0]
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+
+def test_tables_are_created_from_the_manifest_with_ttl(sweeping):
+    client = dynamodb(sweeping)
+    table = client.describe_table(TableName="faults-testing-connections")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
+    ttl = client.describe_time_to_live(TableName="faults-testing-connections")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+
+
+def test_expired_items_are_removed_and_live_ones_kept(sweeping):
+    client = dynamodb(sweeping)
+    now = int(time.time())
+    for key, expires in (("old", now - 10), ("fresh", now + 3600), ("no-ttl", None)):
+        item = {"connectionId": {"S": key}}
+        if expires is not None:
+            item["expires"] = {"N": str(expires)}
+        client.put_item(TableName="faults-testing-connections", Item=item)
+    keys = lambda: {i["connectionId"]["S"] for i in client.scan(TableName="faults-testing-connections")["Items"]}
+    wait_until(lambda: "old" not in keys(), 5, "the expired item to be swept")
+    assert {"fresh", "no-ttl"} <= keys()
+    assert "TTL removed 1 expired item(s)" in sweeping.output()
