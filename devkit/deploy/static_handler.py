@@ -1,8 +1,8 @@
 """GET /_static/{proxy+}: serve a file bundled from the app's public/ folder (HTTP API payload 2.0).
 
-Deployed as `index.py` of a generated function whose zip carries `public/` next to it; never imported by
-the kit. Returns 200 with the file (always base64, so any file type passes unchanged), 304 when `If-None-Match` matches its
-ETag, 404 for anything that is not a file inside public/ (no `..`, no hidden files, no directories).
+Deployed as `index.py` of a generated function whose zip carries `public/` next to it; never imported
+by the kit. Returns 200 with the file (always base64, so any file type passes unchanged), 304 when
+`If-None-Match` matches its ETag, 404 for anything that is not a visible file inside public/.
 """
 
 import base64
