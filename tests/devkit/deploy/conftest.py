@@ -1,6 +1,7 @@
 """Fixtures for the deploy tests: the real app's manifest, a copy of the app to package, a fake pip,
 and AWS settings that can never reach a real account."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -48,16 +49,20 @@ def app_copy(tmp_path):
 
 
 class FakePip:
-    """Stands in for `pip install --platform ...`: writes a marker `jinja2` package, records each call."""
+    """Stands in for `pip install --platform ...`: writes a marker package per requirement, records calls."""
 
     def __init__(self):
         self.calls: list[tuple[str, package.Platform]] = []
 
     def __call__(self, requirements: Path, platform: package.Platform, target: Path) -> None:
-        self.calls.append((requirements.read_text(), platform))
-        (target / "jinja2").mkdir()
-        (target / "jinja2" / "__init__.py").write_text(f"# fake jinja2 for {platform.pip_platforms[0]}\n")
-        (target / "bin").mkdir()
+        text = requirements.read_text()
+        self.calls.append((text, platform))
+        for line in text.splitlines():
+            name = re.split(r"[<>=!~;\[ #]", line.strip(), maxsplit=1)[0]
+            if name:
+                (target / name.replace("-", "_").lower()).mkdir(exist_ok=True)
+                (target / name.replace("-", "_").lower() / "__init__.py").write_text(f"# fake, {platform.pip_platforms[0]}\n")
+        (target / "bin").mkdir(exist_ok=True)
         (target / "bin" / "some-script").write_text("#!/bin/sh\n")
 
 
