@@ -19,10 +19,22 @@ function setState(name, text) {
   state.textContent = text;
 }
 
+// What each kind of item says before its text, so that colour is never the only clue.
+const LABELS = { echo: '', broadcast: 'Everyone', error: 'Error' };
+
 function show(kind, text) {
   const item = document.createElement('li');
   item.className = kind;
-  item.textContent = text;
+  if (LABELS[kind]) {
+    const label = document.createElement('span');
+    label.className = 'kind';
+    label.textContent = LABELS[kind];
+    item.append(label, ' ');
+  }
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.textContent = text;
+  item.append(body);
   list.append(item);
   item.scrollIntoView({ block: 'end' });
 }
