@@ -24,6 +24,7 @@ from devkit.manifest import Function, Manifest, load
 from devkit.sandbox import limits as sandbox_limits
 from devkit.sandbox.connections import Registry
 from devkit.sandbox.dynamodb import DUMMY_CREDENTIALS, EmbeddedDynamoDB, Tables, sweep_forever
+from devkit.sandbox.dynamodb import watch as watch_database
 from devkit.sandbox.http_api import HttpApi
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
@@ -111,7 +112,10 @@ class Sandbox:
         """Serve on host:port; returns once the tables exist and requests are answered."""
         database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
         runner_ready = self._start_server()
-        await asyncio.gather(*(c for c in (database, runner_ready) if c is not None))
+        outcomes = await asyncio.gather(*(c for c in (database, runner_ready) if c is not None), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:  # both finished, so stop() finds the database process if it was started
+            raise failures[0]
         physical = self.table_names()
         tables = await asyncio.to_thread(
             Tables, self.dynamodb_endpoint, self.manifest.aws.region,
@@ -120,6 +124,8 @@ class Sandbox:
         await asyncio.to_thread(tables.create)
         self._background.append(asyncio.create_task(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info)))
         self._background.append(asyncio.create_task(self._enforce_time_limits()))
+        if not self.external_dynamodb:
+            self._background.append(asyncio.create_task(watch_database(self.dynamodb, self.log.info)))
         self._background.append(asyncio.create_task(self.functions.warm_all()))
         if self.reload:
             self._background.append(asyncio.create_task(self._watch_sources()))
