@@ -54,8 +54,10 @@ def new_session() -> aiohttp.ClientSession:
 
 
 async def connect(session: aiohttp.ClientSession, url: str, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
-    """Open one socket; `origin` adds an Origin header as a browser would (None: none, like a script)."""
-    return await session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0)
+    """Open one socket; `origin` adds an Origin header as a browser would (None: none, like a script).
+    Raises asyncio.TimeoutError when the handshake takes longer than HANDSHAKE_TIMEOUT_S."""
+    return await asyncio.wait_for(session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0),
+                                  HANDSHAKE_TIMEOUT_S)
 
 
 async def echo_once(ws: aiohttp.ClientWebSocketResponse, n: int, errors: Errors) -> float | None:
@@ -78,6 +80,21 @@ async def echo_once(ws: aiohttp.ClientWebSocketResponse, n: int, errors: Errors)
             continue  # a late echo of an earlier message that had timed out: not this one
         errors.add(f"unexpected reply to bench {n}: {message.data}")
         return None
+
+
+async def probe_echo(url: str, origin: str | None = None) -> str | None:
+    """One connect and one echo: None when both worked, else what went wrong (for readiness checks)."""
+    errors = Errors()
+    try:
+        async with new_session() as session:
+            ws = await connect(session, url, origin)
+            try:
+                took = await echo_once(ws, 0, errors)
+            finally:
+                await ws.close()
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ConnectionError) as failure:
+        return f"{type(failure).__name__}: {failure}"
+    return None if took is not None else errors.samples[0]
 
 
 async def echo_round_trips(url: str, count: int, warmup: int = 20, *, deadline_s: float = 120.0,

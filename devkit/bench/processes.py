@@ -30,6 +30,7 @@ class Server:
     process: subprocess.Popen
     port: int
     log_path: Path
+    started_at: float = 0.0  # time.perf_counter() just before the process was created
     ready_s: float | None = None
 
     @property
@@ -91,7 +92,7 @@ def start(name: str, argv: list[str], *, port: int, cwd: Path, log_dir: Path, en
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
-    server = Server(name, process, port, log_path)
+    server = Server(name, process, port, log_path, started_at=started)
     end = started + timeout_s
     while time.perf_counter() < end:
         if process.poll() is not None:
@@ -163,11 +164,24 @@ def tree_memory(pid: int) -> dict:
     """Memory of `pid` and its descendants: `rss_mb` (sum of VmRSS, counts shared pages in every
     process: an upper bound), `pss_mb` (proportional share: the fair total) and `processes`."""
     tree = process_tree(pid)
+    each = [{"pid": p, "command": _command(p), "rss_mb": _status_kb(p, "VmRSS") / 1024, "pss_mb": _pss_kb(p) / 1024}
+            for p in tree]
     return {
-        "rss_mb": sum(_status_kb(p, "VmRSS") for p in tree) / 1024,
-        "pss_mb": sum(_pss_kb(p) for p in tree) / 1024,
+        "rss_mb": sum(e["rss_mb"] for e in each),
+        "pss_mb": sum(e["pss_mb"] for e in each),
         "processes": len(tree),
+        "by_process": sorted(each, key=lambda e: -e["rss_mb"])[:40],
     }
+
+
+def _command(pid: int) -> str:
+    """The process's command line, shortened: enough to tell a worker from the server."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(Path(words[0].decode(errors="replace")).name.split() + [w.decode(errors="replace") for w in words[1:]])[:160]
 
 
 def stop(server: Server, grace_s: float = 10.0) -> None:

@@ -207,7 +207,10 @@ def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     idle = {n: _get(results, n, "memory_idle") for n in ("sandbox", "floor", "architect")}
     rows.append(["Memory when idle, RSS (MB)", *(fmt(m.get("rss_mb")) if m else DASH for m in idle.values()), "", ""])
     ready = [_get(results, n, "startup", "p50_s") for n in ("sandbox", "floor", "architect")]
-    rows.append(["Ready after start, median (s)", *(fmt(r) for r in ready), "", ""])
+    rows.append(["Ready (first 200 on GET /) after start, median (s)", *(fmt(r) for r in ready), "", ""])
+    usable = _get(results, "sandbox", "startup", "usable_p50_s")
+    if usable is not None:
+        rows.append(["First echo after start, median (s)", fmt(usable), DASH, DASH, "", ""])
     return headers, rows
 
 
@@ -238,13 +241,24 @@ def skipped_lines(results: dict) -> list[str]:
     return lines + list(results.get("notes", []))
 
 
+def memory_lines(results: dict, limit: int = 6) -> list[str]:
+    """Where the sandbox's memory went while it held its sockets: its largest processes."""
+    hold = _get(results, "sandbox", "hold") or {}
+    each = (hold.get("measured") or {}).get("by_process") or []
+    if not each:
+        return []
+    top = ", ".join(f"{fmt(e['rss_mb'])} MB `{e['command'][:70]}`" for e in each[:limit])
+    return [f"Sandbox memory while holding {hold.get('held', 0):,} sockets, {len(each)} processes; "
+            f"largest (RSS): {top}"]
+
+
 def render_terminal(results: dict) -> str:
     parts = [render_table(*side_by_side(results))]
     cold = coldstart_table(results)
     if cold:
         parts.append(render_table(*cold))
     parts.append(render_table(*targets_table(results)))
-    notes = skipped_lines(results)
+    notes = skipped_lines(results) + memory_lines(results)
     if notes:
         parts.append("\n".join(f"- {line}" for line in notes))
     return "\n\n".join(parts) + "\n"
@@ -284,7 +298,7 @@ def render_markdown(results: dict, chart: str | None) -> str:
     out += ["## Targets", "", render_table(*targets_table(results)), ""]
     if chart:
         out += ["## Latency distribution", "", f"![Echo and connect latency: sandbox, floor, Architect]({chart})", ""]
-    notes = skipped_lines(results)
+    notes = skipped_lines(results) + memory_lines(results)
     out += ["## Notes", "", *(f"- {line}" for line in notes + METHOD_NOTES), ""]
     return "\n".join(out)
 

@@ -137,6 +137,20 @@ class Bench:
             self.note(f"{name} hold: {row['errors']['count']} sockets failed, e.g. {row['errors']['samples'][0]}")
         return row
 
+    def wait_usable(self, server: processes.Server, deadline_s: float = 30.0) -> dict:
+        """After `GET /` answered: poll one connect + echo until it works (bounded). Returns
+        `{"usable_s": seconds from process start or None, "failures": n, "first_failure": text}`."""
+        failures, first = 0, None
+        end = time.perf_counter() + deadline_s
+        while time.perf_counter() < end:
+            problem = asyncio.run(client.probe_echo(server.ws_url))
+            if problem is None:
+                return {"usable_s": time.perf_counter() - server.started_at, "failures": failures, "first_failure": first}
+            failures += 1
+            first = first or problem
+            time.sleep(0.05)
+        return {"usable_s": None, "failures": failures, "first_failure": first}
+
     # ------------------------------------------------------------ servers
 
     def floor(self) -> None:
@@ -161,15 +175,23 @@ class Bench:
             self.progress.note(f"sandbox: skipped: {missing}")
             return
         samples: list[float] = []
+        usable: list[dict] = []
         server = None
         for attempt in range(self.plan.startups):
             self.progress.step(f"sandbox: start-up {attempt + 1} of {self.plan.startups} (to the first 200 on GET /)")
-            server = targets.start_sandbox(self.log_dir)
+            server = targets.start_sandbox(self.log_dir, name=f"sandbox-{attempt + 1}")
             samples.append(server.ready_s)
-            self.progress.note(f"sandbox: ready in {server.ready_s:.2f} s")
+            usable.append(self.wait_usable(server))
+            self.progress.note(f"sandbox: GET / answered 200 after {server.ready_s:.2f} s; first echo after "
+                               f"{report.fmt(usable[-1]['usable_s'])} s ({usable[-1]['failures']} failed tries before)")
+            if usable[-1]["failures"]:
+                self.note(f"sandbox start {attempt + 1}: GET / answered 200 but {usable[-1]['failures']} connect + echo "
+                          f"tries failed before one worked: {usable[-1]['first_failure']}")
             if attempt < self.plan.startups - 1:
                 processes.stop(server)
-        figures: dict = {"startup": {"samples_s": samples, "p50_s": stats.median(samples)}}
+        done = [u["usable_s"] for u in usable if u["usable_s"] is not None]
+        figures: dict = {"startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
+                                     "usable_p50_s": stats.median(done) if done else None}}
         self.results["servers"]["sandbox"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
@@ -186,8 +208,8 @@ class Bench:
                 "sandbox", server, self.plan.connects))
             figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
         finally:
-            self.progress.step("sandbox: stopping")
-            processes.stop(server)
+            self.progress.step("sandbox: stopping (it runs $disconnect for every socket still open)")
+            processes.stop(server, grace_s=30.0)
             if server.process.returncode not in (0, 130, -2):
                 self.note(f"sandbox exited with {server.process.returncode} when stopped; see {server.log_path}")
 

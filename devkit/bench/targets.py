@@ -1,6 +1,7 @@
 """How to start each server under test, each on a free port of 127.0.0.1.
 
-- the sandbox: `python -m devkit --app <app.arc> sandbox --port P --quiet` from the repository root;
+- the sandbox: `python -m devkit --app <app.arc> sandbox --port P --quiet --no-reload` from the
+  repository root (no reload: an edit elsewhere in the checkout must not restart its workers mid-run);
   ready when `GET /` answers 200 (the app's page), measured from process start: the start-up figure.
 - the floor: `python -m devkit.bench.floor --port P`; ready on 200.
 - Architect's sandbox: its CLI under Node 22 in the generated app's folder; ready when `GET /`
@@ -28,7 +29,7 @@ def sandbox_missing() -> str | None:
 def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0) -> processes.Server:
     port = processes.free_port()
     argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
-            "sandbox", "--port", str(port), "--quiet"]
+            "sandbox", "--port", str(port), "--quiet", "--no-reload"]
     return processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
                            timeout_s=timeout_s)
 
