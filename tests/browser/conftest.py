@@ -1,0 +1,141 @@
+"""Headless Chromium (Debian's, driven by Playwright) against the real sandbox on a free port.
+
+The tests run whenever Chromium and Playwright are present and skip with the reason otherwise; with
+REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails them instead, so CI cannot pass without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import ROOT
+from tests.devkit.sandbox.harness import RunningSandbox
+
+TABLE = "mywsapp-testing-connections"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The flags this machine's Chromium needs (see the machine notes): no sandbox as root, and no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+VIEWPORT = {"width": 1000, "height": 700}
+DUMMY_CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
+
+
+def why_no_browser() -> str | None:
+    """None when the browser tests can run, else what is missing and how to get it."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM to its path)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed: .venv/bin/pip install -r requirements-dev.txt"
+    return None
+
+
+# Package scope, not session: Playwright's sync API keeps an event loop in this thread while it runs,
+# which would break later tests that call asyncio.run(); it is shut down when tests/browser is done.
+@pytest.fixture(scope="package")
+def chromium():
+    missing = why_no_browser()
+    if missing:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but the browser tests cannot run: {missing}", pytrace=False)
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="package")
+def sandbox(chromium, tmp_path_factory):
+    """The real sandbox serving this repository's app. Its page is http://localhost:PORT/ (the socket's host)."""
+    running = RunningSandbox(ROOT, args=("--no-reload",), log_dir=tmp_path_factory.mktemp("browser-sandbox"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def page_url(sandbox) -> str:
+    return f"http://localhost:{sandbox.port}/"
+
+
+@pytest.fixture(scope="package")
+def connection_ids(sandbox):
+    """() -> the ids in the connections table, read from the sandbox's DynamoDB (endpoint from its banner)."""
+    endpoint = sandbox.output().split("dynamodb    ", 1)[1].split()[0]
+    client = boto3.client("dynamodb", endpoint_url=endpoint, **DUMMY_CREDENTIALS)
+    return lambda: {item["connectionId"]["S"] for item in client.scan(TableName=TABLE)["Items"]}
+
+
+@pytest.fixture(scope="package")
+def management_api(sandbox):
+    """boto3's Management API client pointed at the sandbox, exactly as a handler's would be."""
+    return boto3.client("apigatewaymanagementapi", endpoint_url=f"http://localhost:{sandbox.port}", **DUMMY_CREDENTIALS)
+
+
+@dataclass
+class Watched:
+    """A page and everything it reported: console errors, uncaught exceptions, dialogs (dismissed)."""
+
+    page: object
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return self.console_errors + self.page_errors + [f"dialog: {d}" for d in self.dialogs]
+
+
+@pytest.fixture
+def open_page(chromium):
+    """open_page(url=None, **context_options) -> Watched; each page gets its own browser context."""
+    contexts = []
+
+    def open_(url: str | None = None, **options) -> Watched:
+        context = chromium.new_context(viewport=options.pop("viewport", VIEWPORT), **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        watched = Watched(page)
+        page.on("console", lambda m: m.type == "error" and watched.console_errors.append(m.text))
+        page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
+        page.on("dialog", lambda dialog: (watched.dialogs.append(f"{dialog.type}: {dialog.message}"), dialog.dismiss()))
+        if url:
+            page.goto(url)
+        return watched
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def wait_until_open(page) -> None:
+    page.locator('#state[data-state="open"]').wait_for()
+
+
+def send(page, text: str, everyone: bool = False) -> None:
+    """Type `text` into the labelled input as a person would and press Enter."""
+    page.get_by_label("Send to everyone").set_checked(everyone)
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_label("Message", exact=True).press("Enter")
+
+
+def expect(target, **options):
+    """Playwright's `expect`, imported late so that a machine without Playwright still collects these tests."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target, **options)
