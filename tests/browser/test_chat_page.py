@@ -103,7 +103,8 @@ def test_the_page_fits_a_phone_screen(open_page, page_url):
     send(page, "a-very-long-word-" * 40)
     expect(page.locator("#messages li.echo")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, "nothing scrolls sideways"
-    for control in (page.get_by_label("Message", exact=True), page.get_by_role("button", name="Send"), page.get_by_label("Send to everyone")):
+    controls = page.get_by_label("Message", exact=True), page.get_by_role("button", name="Send"), page.get_by_label("Send to everyone")
+    for control in controls:
         box = control.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["y"] + box["height"] <= 640
     assert watched.problems() == []
