@@ -7,7 +7,7 @@ import pytest
 
 from tests.browser.conftest import expect, send, wait_until_open
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import wait_until
+from tests.devkit.sandbox.harness import RunningSandbox, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -95,6 +95,22 @@ def test_a_socket_closed_by_the_server_shows_as_closed_and_reconnects(open_page,
     send(page, "back again")
     expect(page.locator("#messages li.echo")).to_contain_text("Echoing back again")
 
+
+
+def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_page, tmp_path):
+    """API Gateway closes an idle socket with 1001 after 10 minutes; a sandbox of its own makes that 2 s."""
+    idle = RunningSandbox(ROOT, args=("--no-reload",), env={"SANDBOX_IDLE_SECONDS": "2"}, log_dir=tmp_path)
+    try:
+        page = open_page(f"http://localhost:{idle.port}/").page
+        wait_until_open(page)
+        state = page.locator("#state")
+        expect(state).to_have_attribute("data-state", "closed", timeout=5_000)
+        expect(state).to_contain_text("code 1001")
+        wait_until_open(page)
+        send(page, "awake again")
+        expect(page.locator("#messages li.echo")).to_contain_text("Echoing awake again")
+    finally:
+        idle.stop()
 
 def test_the_page_fits_a_phone_screen(open_page, page_url):
     watched = open_page(page_url, viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
