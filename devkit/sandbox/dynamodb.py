@@ -7,14 +7,18 @@ TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_s
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 from devkit.manifest import Table
 
+# `python -m moto.server`, without werkzeug's line per request.
+MOTO_MAIN = "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.WARNING); from moto.server import main; main(sys.argv[1:])"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
@@ -35,15 +39,20 @@ class EmbeddedDynamoDB:
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
+        # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
+        # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
+        # Request lines are turned off too, so the file holds only errors, for the message below.
+        self._errors = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, "-c", MOTO_MAIN, "-H", self.host, "-p", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the embedded DynamoDB (moto) exited: {self.process.stderr.read().decode()[-500:]}")
+                self._errors.seek(0)
+                raise RuntimeError(f"the embedded DynamoDB (moto) exited: {self._errors.read().decode(errors='replace')[-500:]}")
             try:
                 urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1).close()
                 return
@@ -51,6 +60,14 @@ class EmbeddedDynamoDB:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"the embedded DynamoDB did not answer on {self.endpoint} within {timeout:.0f} s")
+
+    def answers(self, timeout: float) -> bool:
+        """True when the server answers a request within `timeout` seconds."""
+        try:
+            urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=timeout).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -60,6 +77,8 @@ class EmbeddedDynamoDB:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if getattr(self, "_errors", None) is not None:
+            self._errors.close()
 
 
 class Tables:
@@ -67,12 +86,15 @@ class Tables:
 
     def __init__(self, endpoint: str, region: str, tables: dict[str, Table]):
         import boto3  # imported here: the sandbox starts serving before boto3 has loaded
+        from botocore.config import Config
 
         self.tables = tables  # physical name -> declaration
         self.client = boto3.client(
             "dynamodb", endpoint_url=endpoint, region_name=region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            # A stalled database must not hold a sweep (and the sandbox's exit) for botocore's 60 s x retries.
+            config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2}),
         )
 
     def create(self) -> None:
@@ -125,3 +147,25 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             continue
         if deleted:
             log(f"TTL removed {deleted} expired item(s)")
+
+
+async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0) -> None:
+    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again.
+
+    Handlers then fail with botocore's own error (connection refused, read timeout) and the sandbox's
+    log says why, instead of leaving the person to guess from a timed-out invocation.
+    """
+    answering = True
+    while True:
+        await asyncio.sleep(every)
+        code = database.process.poll() if database.process is not None else None
+        if code is not None:
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+            log(f"error: the embedded DynamoDB exited ({how}); handlers that use tables fail until you restart the sandbox")
+            return
+        now = await asyncio.to_thread(database.answers, timeout)
+        if now != answering:
+            log(f"the embedded DynamoDB on {database.endpoint} answers again" if now else
+                f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
+                f"handlers that use tables fail with a timeout")
+        answering = now
