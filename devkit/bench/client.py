@@ -25,7 +25,8 @@ from devkit.bench.progress import quiet
 
 ProgressFn = Callable[[int, int], None]
 REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any healthy server
-HANDSHAKE_TIMEOUT_S = 30.0   # one WebSocket upgrade, $connect handler included
+HANDSHAKE_TIMEOUT_S = 15.0   # one WebSocket upgrade, $connect handler included
+GIVE_UP_AFTER = 50           # failed handshakes in a row: the server is broken, stop asking
 KEPT_ERRORS = 5              # error samples kept for the report
 
 
@@ -135,35 +136,50 @@ async def open_many(session: aiohttp.ClientSession, url: str, count: int, *, con
                     origin: str | None = None) -> tuple[list[aiohttp.ClientWebSocketResponse], Errors]:
     """Open up to `count` sockets, at most `concurrency` handshakes at a time, until `deadline_s`.
 
-    A refused handshake (429 from a rate limit, say) is retried twice after a short pause.
-    Returns the open sockets and the failures.
+    A refused handshake (429 from a rate limit, say) is retried twice after a short pause. After
+    GIVE_UP_AFTER failures in a row no new handshake starts. Returns the open sockets and the failures.
     """
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     errors = Errors()
     gate = asyncio.Semaphore(concurrency)
     end = time.monotonic() + deadline_s
+    failed_in_a_row = 0
 
     async def one() -> None:
+        nonlocal failed_in_a_row
         async with gate:
             for attempt in range(3):
                 if time.monotonic() > end:
                     errors.add("deadline passed before this socket was opened")
                     return
+                if failed_in_a_row >= GIVE_UP_AFTER:
+                    errors.add(f"not tried: {GIVE_UP_AFTER} handshakes in a row had failed")
+                    return
                 try:
                     sockets.append(await connect(session, url, origin))
+                    failed_in_a_row = 0
                     progress(len(sockets), count)
                     return
                 except aiohttp.WSServerHandshakeError as refused:
                     if attempt == 2 or refused.status not in (429, 503):
+                        failed_in_a_row += 1
                         errors.add(f"handshake refused: {refused.status} {refused.message}")
                         return
                     await asyncio.sleep(0.2 * (attempt + 1))
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
-                    errors.add(f"connect failed: {type(failure).__name__}: {failure}")
+                    failed_in_a_row += 1
+                    errors.add(connect_failure(failure))
                     return
 
     await asyncio.gather(*(one() for _ in range(count)))
     return sockets, errors
+
+
+def connect_failure(failure: BaseException) -> str:
+    """A failed handshake in words (a timeout's own message is empty)."""
+    if isinstance(failure, asyncio.TimeoutError):
+        return f"no handshake within {HANDSHAKE_TIMEOUT_S:g} s"
+    return f"connect failed: {type(failure).__name__}: {failure}"
 
 
 async def close_all(sockets: list[aiohttp.ClientWebSocketResponse], concurrency: int = 200) -> None:
@@ -284,29 +300,37 @@ async def broadcast_fanout(url: str, connections: int, *, progress: ProgressFn =
 
 
 async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, origin: str | None = None,
-                        deadline_s: float = 120.0) -> dict:
+                        deadline_s: float = 60.0) -> dict:
     """Open `count` sockets one after another, timing each handshake ($connect included); they stay
     open until the last is measured, then all close.
 
+    Stops early at `deadline_s` or after 5 failures in a row.
     Returns `{"latencies_s": [...], "errors": {...}, "stopped_early": bool}`.
     """
     errors = Errors()
     latencies: list[float] = []
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     stopped_early = False
+    failed_in_a_row = 0
     end = time.monotonic() + deadline_s
     async with new_session() as session:
         try:
             for _ in range(count):
-                if time.monotonic() > end:
+                if time.monotonic() > end or failed_in_a_row >= 5:
                     stopped_early = True
                     break
                 started = time.perf_counter()
                 try:
                     sockets.append(await connect(session, url, origin))
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
-                    errors.add(f"connect failed: {type(failure).__name__}: {failure}")
+                except aiohttp.WSServerHandshakeError as refused:
+                    failed_in_a_row += 1
+                    errors.add(f"handshake refused: {refused.status} {refused.message}")
                     continue
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
+                    failed_in_a_row += 1
+                    errors.add(connect_failure(failure))
+                    continue
+                failed_in_a_row = 0
                 latencies.append(time.perf_counter() - started)
                 progress(len(latencies), count)
         finally:
@@ -315,7 +339,7 @@ async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, o
 
 
 async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measure: Callable[[], dict] | None = None,
-                           concurrency: int = 50, deadline_s: float = 180.0, progress: ProgressFn = quiet,
+                           concurrency: int = 50, deadline_s: float = 150.0, progress: ProgressFn = quiet,
                            origin: str | None = None) -> dict:
     """Open up to `target` sockets, keep them open `hold_s`, count how many are still open, and call
     `measure()` (the server's memory, say) while they are; then close them all.

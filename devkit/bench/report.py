@@ -49,6 +49,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
         "memory_gb": None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews figures
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -284,6 +285,8 @@ def render_markdown(results: dict, chart: str | None) -> str:
         "",
         f"- {m.get('cores')} cores, {m.get('memory_gb')} GB memory, {m.get('cpu')}",
         f"- {m.get('implementation', 'Python')} {m.get('python')} on {m.get('platform')}",
+        f"- load average when the run began (1, 5, 15 min): {m.get('load_average')}; at its end: "
+        f"{results.get('load_average_end')} (above the core count, other work shared the CPU and the figures suffer)",
     ]
     if architect:
         out.append(f"- Architect {architect.get('architect_version')} (sandbox {architect.get('sandbox_version')}) "

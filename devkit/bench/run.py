@@ -11,6 +11,7 @@ server that could be started was measured (missed targets are findings, not fail
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import traceback
@@ -293,5 +294,6 @@ def main(args) -> int:
         bench.attempt("architect", lambda: bench.architect(Path(scratch), getattr(args, "skip_architect", False)))
         bench.attempt("cold start", bench.coldstart)
     bench.results["duration_s"] = time.perf_counter() - started
+    bench.results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     bench.write(quick)
     return 1 if bench.failed else 0
