@@ -21,6 +21,7 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
+    send_timeout_seconds: float = 5  # a client not reading what is sent to it: cut off (1006), POST gets 410
     worker_concurrency: int = 4  # warm workers per function (Lambda scales further; a laptop should not)
     ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)
 

@@ -74,11 +74,10 @@ class ManagementApi:
         except UnicodeDecodeError:
             text = None
         try:
-            if text is None:
-                await connection.socket.send_bytes(data)
-            else:
-                await connection.socket.send_str(text)
+            delivered = await connection.send(data if text is None else text)
         except ConnectionError:
+            delivered = False
+        if not delivered:  # closed meanwhile, or it stopped reading and was cut off
+            self.log.event(f"API POST @connections/{connection_id}: 410 Gone (the client stopped reading)")
             return error(410, "GoneException", None)
-        connection.touch()
         return web.Response(status=200)

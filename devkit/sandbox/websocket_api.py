@@ -142,7 +142,7 @@ class WebSocketApi:
             protocols=protocols, autoping=True,
         )
         await socket.prepare(request)
-        connection = Connection(peer, socket)
+        connection = Connection(peer, socket, request.transport, self.limits.send_timeout_seconds)
         self.registry.add(connection)
         self.log.event(f"WS  $connect {peer.connection_id} accepted")
         try:
@@ -165,7 +165,7 @@ class WebSocketApi:
         try:
             result = await self.functions.invoke(function, request_id, event)
         except InvocationError as error:
-            self.log.event(f"WS  $connect {peer.connection_id} failed ({error}): 502")
+            self.log.info(f"WS  $connect {peer.connection_id} failed ({error}): 502 requestId={request_id}")
             return False, web.json_response({"message": "Internal server error"}, status=502), ()
         status = result.get("statusCode") if isinstance(result, dict) else None
         if not isinstance(status, int) or isinstance(status, bool):
@@ -223,7 +223,7 @@ class WebSocketApi:
         try:
             await self.functions.invoke(function, request_id, event)
         except InvocationError as error:
-            self.log.event(f"WS  {function.route_key} {connection.id} failed ({error})")
+            self.log.info(f"WS  {function.route_key} {connection.id} failed ({error}) requestId={request_id}")
             await self._send_error(connection, "Internal server error", request_id)
             return
         self.log.event(f"WS  {function.route_key} {connection.id} {1000 * (time.perf_counter() - started):.1f} ms")
@@ -232,7 +232,7 @@ class WebSocketApi:
         if connection.open:
             payload = {"message": message, "connectionId": connection.id, "requestId": request_id}
             try:
-                await connection.socket.send_str(json.dumps(payload))
+                await connection.send(json.dumps(payload))
             except ConnectionError:
                 pass
 
@@ -248,7 +248,7 @@ class WebSocketApi:
         try:
             await self.functions.invoke(function, request_id, event)
         except InvocationError as error:
-            self.log.event(f"WS  $disconnect {connection.id} failed ({error})")
+            self.log.info(f"WS  $disconnect {connection.id} failed ({error}) requestId={request_id}")
 
     async def enforce_time_limits(self, now: float | None = None) -> None:
         """Close sockets idle longer than `idle_seconds` or older than `max_connection_seconds`."""
