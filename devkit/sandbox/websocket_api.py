@@ -137,8 +137,8 @@ class WebSocketApi:
         accepted, refusal, protocols = await self._connect(request, peer, now_ms)
         if not accepted:
             return refusal
-        socket = LimitedWebSocketResponse(
-            frame_bytes=self.limits.frame_bytes, max_msg_size=self.limits.message_bytes,
+        socket = LimitedWebSocketResponse(  # aiohttp refuses a message *of* max_msg_size; AWS allows 128 KB exactly
+            frame_bytes=self.limits.frame_bytes, max_msg_size=self.limits.message_bytes + 1,
             protocols=protocols, autoping=True,
         )
         await socket.prepare(request)
