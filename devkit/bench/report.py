@@ -286,7 +286,8 @@ def render_markdown(results: dict, chart: str | None) -> str:
         f"- {m.get('cores')} cores, {m.get('memory_gb')} GB memory, {m.get('cpu')}",
         f"- {m.get('implementation', 'Python')} {m.get('python')} on {m.get('platform')}",
         f"- load average when the run began (1, 5, 15 min): {m.get('load_average')}; at its end: "
-        f"{results.get('load_average_end')} (above the core count, other work shared the CPU and the figures suffer)",
+        f"{results.get('load_average_end')}" + (" (above the core count: other work shared the CPU, and the figures "
+                                                "suffer)" if max(m.get("load_average") or [0]) > (m.get("cores") or 1) else ""),
     ]
     if architect:
         out.append(f"- Architect {architect.get('architect_version')} (sandbox {architect.get('sandbox_version')}) "
@@ -317,7 +318,9 @@ METHOD_NOTES = [
     "until the last is timed.",
     "Memory: the sandbox process and all its descendants (workers, DynamoDB server), from /proc. RSS counts "
     "shared pages once per process (an upper bound, used for the target); PSS shares them out.",
-    "Ready: from creating the process to the first 200 on `GET /`, the median of several starts.",
+    "Ready: from creating the process to the first 200 on `GET /`, the median of several starts; \"first echo\" "
+    "is the first connect + echo that worked after it. The sandbox runs with `--no-reload`, so edits elsewhere "
+    "in the checkout cannot restart its workers mid-run.",
     "Client and servers share the machine's cores, so every figure includes the client's own cost.",
 ]
 
