@@ -1,0 +1,145 @@
+"""Shared pieces of the reliability suite: sizes, the real sandbox, its table, its processes and log.
+
+Sizes come from the environment so CI runs a bounded suite and a person can push harder:
+
+    RELIABILITY_CLIENTS   clients in the load test (default 1000, split over four ways of vanishing)
+    RELIABILITY_NEVER_READING  how many of them stop reading and are flooded (default 100)
+    RELIABILITY_MESSAGES  messages each reading client sends and gets echoed (default 2)
+    RELIABILITY_FIGURES   a file to append the load test's figures to, as JSON lines (default: none)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.conftest import ROOT
+from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, wait_until
+
+CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
+MESSAGES = int(os.environ.get("RELIABILITY_MESSAGES", "2"))
+NEVER_READING = int(os.environ.get("RELIABILITY_NEVER_READING", "100"))
+FIGURES = os.environ.get("RELIABILITY_FIGURES")
+TABLE = "mywsapp-testing-connections"
+
+
+def raise_open_file_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit (the sandbox inherits it); the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Sandbox(RunningSandbox):
+    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log."""
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return re.search(r"dynamodb +(\S+)", self.output())[1]
+
+    def table(self):
+        return boto3.client(
+            "dynamodb", endpoint_url=self.dynamodb_endpoint, region_name="us-east-1",
+            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+            config=Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1}),
+        )
+
+    def rows(self, table: str = TABLE) -> set[str]:
+        """Every connection id in the table, following Scan's pagination."""
+        ids = set()
+        for page in self.table().get_paginator("scan").paginate(TableName=table):
+            ids |= {item["connectionId"]["S"] for item in page["Items"]}
+        return ids
+
+    def descendants(self) -> set[int]:
+        return children_of(self.process.pid)
+
+    def moto_pid(self) -> int:
+        [pid] = [p for p in self.descendants() if b"moto.server" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        return pid
+
+    def workers(self) -> set[int]:
+        return {p for p in self.descendants() if b"worker_main.py" in _cmdline(p)}
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    def accepted(self) -> Counter:
+        """How many times the sandbox accepted each connection id."""
+        return Counter(re.findall(r"WS  \$connect (\S+) accepted", self.output()))
+
+    def disconnect_handler_runs(self) -> Counter:
+        """How many times the $disconnect handler ran for each connection id (its Powertools log lines)."""
+        runs = Counter()
+        for line in self.output().splitlines():
+            if line.startswith("  ws-disconnect | {"):
+                try:
+                    runs[json.loads(line.split(" | ", 1)[1])["correlation_id"]] += 1
+                except (ValueError, KeyError):
+                    continue
+        return runs
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def start_app(tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
+    """The starter app itself (app.arc at the repository root) in the real sandbox."""
+    raise_open_file_limit()
+    return Sandbox(ROOT, env=env, args=("--no-reload",), log_dir=tmp_path)
+
+
+def start_fixture(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
+    raise_open_file_limit()
+    return Sandbox(copy_fixture(name, tmp_path), env=env, args=("--no-reload",))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The starter app in the real sandbox, shared by a module's tests."""
+    sandbox = start_app(tmp_path_factory.mktemp("app-logs"))
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory):
+    sandbox = start_fixture("faults", tmp_path_factory.mktemp("faults"))
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def record_figures(name: str, figures: dict) -> None:
+    """Print the figures (shown with -s or on failure) and append them to RELIABILITY_FIGURES if set."""
+    line = json.dumps({"test": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **figures})
+    print(line)
+    if FIGURES:
+        with open(FIGURES, "a") as file:
+            file.write(line + "\n")
+
+
+__all__ = ["CLIENTS", "MESSAGES", "NEVER_READING", "TABLE", "Sandbox", "start_app", "start_fixture", "record_figures", "wait_until"]
