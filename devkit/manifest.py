@@ -243,7 +243,7 @@ def _aws_value(key: str, value: str, path: Path, line: int) -> str | int:
 
 
 def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit() and len(value) <= 6) or not low <= int(value) <= high:
         raise ManifestError(path, line, f"{what} {value!r}: expected a whole number from {low} to {high}")
     return int(value)
 

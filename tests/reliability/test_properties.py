@@ -106,10 +106,6 @@ def test_load_gives_a_manifest_or_a_manifest_error_naming_file_and_line(tmp_path
     assert_loads_or_names_the_line(tmp_path / "app.arc", text)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "devkit/manifest.py _int_in_range: str.isdigit() accepts '²' and digit strings longer than Python's "
-    "4300-digit int() limit, then int() raises ValueError instead of ManifestError (not this suite's file to fix; "
-    "reported to the lead: use value.isascii() and value.isdigit() and len(value) <= 6)"))
 @pytest.mark.parametrize("value", ["²", "0" * 5000], ids=["superscript two", "5000 digits"])
 def test_a_non_ascii_or_huge_number_is_a_manifest_error(tmp_path, value):
     (tmp_path / "app.arc").write_text(f"@app\ndemo\n@aws\ntimeout {value}\n", encoding="utf-8")
