@@ -22,6 +22,15 @@ MOTO_MAIN = "import logging, sys; logging.getLogger('werkzeug').setLevel(logging
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
+def die_with_parent() -> None:
+    """In a child before exec: on Linux, get SIGTERM when the sandbox dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -46,7 +55,7 @@ class EmbeddedDynamoDB:
         self.process = subprocess.Popen(
             [sys.executable, "-c", MOTO_MAIN, "-H", self.host, "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -52,6 +52,7 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
+        self._ready = asyncio.Event()  # set once the tables exist; requests before that wait for it
 
     @property
     def page_url(self) -> str:
@@ -116,17 +117,18 @@ class Sandbox:
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
+        self._background.append(asyncio.create_task(self.functions.warm_all()))  # imports overlap table creation
         physical = self.table_names()
         tables = await asyncio.to_thread(
             Tables, self.dynamodb_endpoint, self.manifest.aws.region,
             {physical[t.name]: t for t in self.manifest.tables},
         )
         await asyncio.to_thread(tables.create)
+        self._ready.set()
         self._background.append(asyncio.create_task(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info)))
         self._background.append(asyncio.create_task(self._enforce_time_limits()))
         if not self.external_dynamodb:
             self._background.append(asyncio.create_task(watch_database(self.dynamodb, self.log.info)))
-        self._background.append(asyncio.create_task(self.functions.warm_all()))
         if self.reload:
             self._background.append(asyncio.create_task(self._watch_sources()))
 
@@ -153,6 +155,8 @@ class Sandbox:
                 pass
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        if not self._ready.is_set():  # the port opens while the tables are still being created
+            await self._ready.wait()
         found = MANAGEMENT_PATH.match(request.raw_path.split("?", 1)[0])
         if found:
             return await self.management.handle(request, unquote(found["id"]))
@@ -181,6 +185,7 @@ class Sandbox:
         while True:
             await asyncio.sleep(every)
             await self.ws.enforce_time_limits()
+            self.functions.reap_idle(self.limits.worker_idle_seconds)
 
     async def _watch_sources(self) -> None:
         """Hot reload: a change under src/ retires the workers, so the next invocation loads it fresh."""

@@ -14,6 +14,7 @@ import os
 import signal
 import struct
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class Worker:
         self.function, self.env, self.log = function, env, log
         self.process: asyncio.subprocess.Process | None = None
         self.generation = 0
+        self.last_used = time.monotonic()
         self._output_task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -195,7 +197,18 @@ class FunctionPool:
             raise
         return worker
 
+    def reap_idle(self, idle_seconds: float, now: float | None = None) -> int:
+        """Stop idle workers unused for `idle_seconds`, keeping the most recently used one warm."""
+        now = time.monotonic() if now is None else now
+        stale = [w for w in self._idle[:-1] if now - w.last_used >= idle_seconds]  # _idle[-1]: newest
+        for worker in stale:
+            self._idle.remove(worker)
+            self._all.discard(worker)
+            asyncio.create_task(worker.kill())
+        return len(stale)
+
     def _give_back(self, worker: Worker) -> None:
+        worker.last_used = time.monotonic()
         if worker.alive and worker.generation == self._generation and worker in self._all:
             self._idle.append(worker)
         else:
@@ -218,6 +231,10 @@ class Functions:
     def recycle(self) -> None:
         for pool in self._pools.values():
             pool.recycle()
+
+    def reap_idle(self, idle_seconds: float) -> None:
+        for pool in self._pools.values():
+            pool.reap_idle(idle_seconds)
 
     async def close(self) -> None:
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))

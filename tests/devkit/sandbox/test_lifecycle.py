@@ -1,5 +1,6 @@
 """Start-up, hot reload, Ctrl-C and bad set-ups of the real `python -m devkit sandbox` process."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -129,3 +130,20 @@ def test_a_bad_limit_override_is_one_clear_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "devkit", "sandbox"], cwd=ROOT, capture_output=True, text=True,
                             timeout=60, env={**__import__("os").environ, "SANDBOX_IDLE_SECONDS": "-1"})
     assert result.returncode == 2 and "SANDBOX_IDLE_SECONDS='-1': expected a positive number" in result.stderr
+
+
+def test_extra_workers_stop_when_idle_and_one_stays_warm(tmp_path):
+    sandbox = RunningSandbox(copy_fixture("faults", tmp_path), env={"SANDBOX_WORKER_IDLE_SECONDS": "1"}, args=("--no-reload",))
+    try:
+        first, second = connect(sandbox), connect(sandbox)
+        for ws in (first, second):  # two invocations at once: the function scales to two workers
+            ws.send('{"do": "sleep", "seconds": 0.5}')
+        pids = {json.loads(ws.recv())["pid"] for ws in (first, second)}
+        assert len(pids) == 2
+        wait_until(lambda: sum(Path(f"/proc/{pid}").exists() for pid in pids) == 1, 5, "one idle worker to stop")
+        time.sleep(1.5)
+        assert sum(Path(f"/proc/{pid}").exists() for pid in pids) == 1, "the last one stays warm"
+        first.close()
+        second.close()
+    finally:
+        sandbox.stop()
