@@ -126,7 +126,8 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory):
-    sandbox = start_fixture("faults", tmp_path_factory.mktemp("faults"))
+    # Four workers, so the fault tests can watch one die among warm neighbours.
+    sandbox = start_fixture("faults", tmp_path_factory.mktemp("faults"), env={"SANDBOX_WORKER_CONCURRENCY": "4"})
     try:
         yield sandbox
     finally:

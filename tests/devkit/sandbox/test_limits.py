@@ -87,11 +87,14 @@ class TestSizes:
     def test_a_message_over_the_limit_in_small_frames_closes_with_1009(self, small):
         ws = connect_when_allowed(small)
         cid = connection_id(ws)
-        ws.send_frame(websocket.ABNF.create_frame("z" * 1000, websocket.ABNF.OPCODE_TEXT, fin=0))
-        for _ in range(5):
-            ws.send_frame(websocket.ABNF.create_frame("z" * 1000, websocket.ABNF.OPCODE_CONT, fin=0))
-        ws.send_frame(websocket.ABNF.create_frame("z", websocket.ABNF.OPCODE_CONT, fin=1))
-        assert read_close(ws)[0] == 1009
+        frames = [websocket.ABNF.create_frame("z" * 1000, websocket.ABNF.OPCODE_TEXT, fin=0)]
+        frames += [websocket.ABNF.create_frame("z" * 1000, websocket.ABNF.OPCODE_CONT, fin=0) for _ in range(5)]
+        frames += [websocket.ABNF.create_frame("z", websocket.ABNF.OPCODE_CONT, fin=1)]
+        try:
+            for frame in frames:
+                ws.send_frame(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sandbox closed the socket as soon as the message passed the limit
         assert disconnect_status(small, cid)[0] == 1009
 
     def test_invalid_utf8_in_a_text_frame_closes_the_socket(self, small):
