@@ -4,7 +4,6 @@ import json
 import re
 import time
 
-import boto3
 import pytest
 import websocket
 
@@ -26,10 +25,7 @@ def chat(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def table(chat):
-    endpoint = chat.output().split("dynamodb    ", 1)[1].split()[0]
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    return lambda: {i["connectionId"]["S"] for i in client.scan(TableName=TABLE)["Items"]}, client
+    return lambda: chat.connection_ids(TABLE), chat.dynamodb()
 
 
 def open_socket(chat, origin=None):
@@ -71,7 +67,7 @@ def test_connect_stores_the_connection_and_disconnect_deletes_it(chat, table):
     wait_until(lambda: not (added & ids()), what="the row to be deleted")
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", f"http://localhost:1"])
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1"])
 def test_a_page_from_another_origin_is_refused_with_403(chat, table, origin):
     ids, _ = table
     before = ids()

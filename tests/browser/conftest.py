@@ -11,7 +11,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.conftest import ROOT
@@ -25,7 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1000, "height": 700}
-DUMMY_CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 
 
 def why_no_browser() -> str | None:
@@ -76,15 +74,13 @@ def page_url(sandbox) -> str:
 @pytest.fixture(scope="package")
 def connection_ids(sandbox):
     """() -> the ids in the connections table, read from the sandbox's DynamoDB (endpoint from its banner)."""
-    endpoint = sandbox.output().split("dynamodb    ", 1)[1].split()[0]
-    client = boto3.client("dynamodb", endpoint_url=endpoint, **DUMMY_CREDENTIALS)
-    return lambda: {item["connectionId"]["S"] for item in client.scan(TableName=TABLE)["Items"]}
+    return lambda: sandbox.connection_ids(TABLE)
 
 
 @pytest.fixture(scope="package")
 def management_api(sandbox):
     """boto3's Management API client pointed at the sandbox, exactly as a handler's would be."""
-    return boto3.client("apigatewaymanagementapi", endpoint_url=f"http://localhost:{sandbox.port}", **DUMMY_CREDENTIALS)
+    return sandbox.management()
 
 
 @dataclass

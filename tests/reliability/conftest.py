@@ -18,9 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from tests.conftest import ROOT
 from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, wait_until
@@ -43,23 +41,12 @@ def raise_open_file_limit() -> int:
 class Sandbox(RunningSandbox):
     """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log."""
 
-    @property
-    def dynamodb_endpoint(self) -> str:
-        return re.search(r"dynamodb +(\S+)", self.output())[1]
-
     def table(self):
-        return boto3.client(
-            "dynamodb", endpoint_url=self.dynamodb_endpoint, region_name="us-east-1",
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-            config=Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1}),
-        )
+        return self.dynamodb()
 
     def rows(self, table: str = TABLE) -> set[str]:
         """Every connection id in the table, following Scan's pagination."""
-        ids = set()
-        for page in self.table().get_paginator("scan").paginate(TableName=table):
-            ids |= {item["connectionId"]["S"] for item in page["Items"]}
-        return ids
+        return self.connection_ids(table)
 
     def descendants(self) -> set[int]:
         return children_of(self.process.pid)

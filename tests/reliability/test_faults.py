@@ -8,7 +8,6 @@ of failure on one socket, the crashed worker's replacement, megabytes of output.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import signal
@@ -17,7 +16,7 @@ import time
 import pytest
 
 from tests.devkit.sandbox.harness import session_members
-from tests.reliability.conftest import TABLE, start_app, start_fixture, wait_until
+from tests.reliability.conftest import TABLE, start_app, wait_until
 from tests.reliability.wsclient import Client, connect_retrying
 
 FAILURES = [
@@ -184,7 +183,7 @@ def test_ctrl_c_under_load_closes_every_socket_with_1001_runs_every_disconnect_a
             return client
 
         clients = await asyncio.gather(*(one(i) for i in range(count)))
-        stalled = await connect_retrying(sandbox.port, receive_buffer=4096)
+        never_reading = await connect_retrying(sandbox.port, receive_buffer=4096)
         ids = sandbox.rows()
         assert len(ids) == count + 1
         descendants = sandbox.descendants()
@@ -193,6 +192,7 @@ def test_ctrl_c_under_load_closes_every_socket_with_1001_runs_every_disconnect_a
             await client.send_text({"text": f"in flight {i}"})
         sandbox.process.send_signal(signal.SIGINT)
         codes = await asyncio.gather(*(_close_code_after_replies(c) for c in clients))
+        assert not never_reading.writer.is_closing(), "the never-reading socket stayed open until Ctrl-C"
         return ids, descendants, codes
 
     ids, descendants, codes = asyncio.run(scenario())

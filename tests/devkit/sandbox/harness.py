@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,9 +14,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import boto3
+from botocore.config import Config
+
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
+DUMMY_AWS = {"region_name": "us-east-1", "aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
+SHORT = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
 
 
 def free_port() -> int:
@@ -61,6 +67,24 @@ class RunningSandbox:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        """The embedded DynamoDB's URL, as the banner prints it."""
+        return re.search(r"dynamodb +(\S+)", self.output())[1]
+
+    def dynamodb(self):
+        """A boto3 DynamoDB client on the sandbox's database, with short timeouts."""
+        return boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, config=SHORT, **DUMMY_AWS)
+
+    def management(self):
+        """boto3's Management API client on the sandbox, exactly as a handler's would be."""
+        return boto3.client("apigatewaymanagementapi", endpoint_url=self.url, **DUMMY_AWS)
+
+    def connection_ids(self, table: str) -> set[str]:
+        """Every `connectionId` in `table`, following Scan's pagination."""
+        pages = self.dynamodb().get_paginator("scan").paginate(TableName=table)
+        return {item["connectionId"]["S"] for page in pages for item in page["Items"]}
 
     def wait_until_ready(self, timeout: float = 30) -> float:
         deadline = time.monotonic() + timeout

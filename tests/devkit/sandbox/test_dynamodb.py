@@ -2,7 +2,6 @@
 
 import time
 
-import boto3
 import pytest
 
 from tests.devkit.sandbox.harness import RunningSandbox, copy_fixture, wait_until
@@ -19,9 +18,7 @@ def sweeping(tmp_path_factory):
 
 
 def dynamodb(sandbox):
-    endpoint = sandbox.output().split("dynamodb    ", 1)[1].split()[0]
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return sandbox.dynamodb()
 
 
 def test_tables_are_created_from_the_manifest_with_ttl(sweeping):

@@ -1,6 +1,5 @@
 """The HTTP API (payload format 2.0) and /_static, over real HTTP against the real sandbox."""
 
-import base64
 import http.client
 import json
 import os

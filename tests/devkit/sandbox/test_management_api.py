@@ -4,9 +4,7 @@ import json
 import time
 import urllib.request
 
-import boto3
 import pytest
-import websocket
 from botocore.exceptions import ClientError
 
 from tests.devkit.sandbox.harness import wait_until
@@ -15,10 +13,7 @@ from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id,
 
 @pytest.fixture(scope="module")
 def management(faults):
-    return boto3.client(
-        "apigatewaymanagementapi", endpoint_url=faults.url, region_name="us-east-1",
-        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-    )
+    return faults.management()
 
 
 def error_code(call) -> tuple[str, int]:
