@@ -33,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
         command = commands.add_parser(name, help=f"{verb} the app's CloudFormation stack for a stage")
         command.add_argument("--stage", choices=("staging", "production"), required=True)
-        command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         if name == "deploy":
             command.add_argument("--dry-run", action="store_true", help="write build/ (template, packages); no AWS call")
+        else:
+            command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     bench = commands.add_parser("bench", help="measure the sandbox side by side with the alternatives")
     bench.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
