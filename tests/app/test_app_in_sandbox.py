@@ -74,7 +74,7 @@ def test_a_page_from_another_origin_is_refused_with_403(chat, table, origin):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         open_socket(chat, origin=origin)
     assert refused.value.status_code == 403
-    assert ids() == before
+    assert ids() <= before, "no row was stored (earlier tests' rows may still be leaving)"
 
 
 def test_broadcast_reaches_everyone_once_and_deletes_stale_rows(chat, table):
