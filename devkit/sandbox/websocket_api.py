@@ -239,7 +239,7 @@ class WebSocketApi:
     async def _disconnect(self, connection: Connection, code: int, reason: str) -> None:
         for task in list(connection.tasks):  # messages still in flight finish first, as on AWS
             await asyncio.wait([task], timeout=connection_task_grace(self.routes))
-        self.log.event(f"WS  $disconnect {connection.id} ({code} {reason})".rstrip())
+        self.log.event(f"WS  $disconnect {connection.id} ({code}{' ' + reason if reason else ''})")
         function = self.routes.get("$disconnect")
         if function is None:
             return
