@@ -9,7 +9,7 @@ the line and what was expected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
@@ -92,7 +92,6 @@ class Function:
     architecture: str
     memory: int
     timeout: int
-    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def handler(self) -> str:
