@@ -7,8 +7,7 @@ import time
 import pytest
 import websocket
 
-from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox, wait_until
+from tests.devkit.sandbox.harness import start_app, wait_until
 
 TABLE = "mywsapp-testing-connections"
 ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -16,7 +15,7 @@ ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory):
-    sandbox = RunningSandbox(ROOT, args=("--no-reload",), log_dir=tmp_path_factory.mktemp("logs"))
+    sandbox = start_app(tmp_path_factory.mktemp("logs"))
     try:
         yield sandbox
     finally:

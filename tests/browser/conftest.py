@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox
+from tests.devkit.sandbox.harness import start_app
 
 TABLE = "mywsapp-testing-connections"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -59,7 +58,7 @@ def chromium():
 @pytest.fixture(scope="package")
 def sandbox(chromium, tmp_path_factory):
     """The real sandbox serving this repository's app. Its page is http://localhost:PORT/ (the socket's host)."""
-    running = RunningSandbox(ROOT, args=("--no-reload",), log_dir=tmp_path_factory.mktemp("browser-sandbox"))
+    running = start_app(tmp_path_factory.mktemp("browser-sandbox"))
     try:
         yield running
     finally:

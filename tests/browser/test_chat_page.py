@@ -7,7 +7,7 @@ import pytest
 
 from tests.browser.conftest import expect, send, wait_until_open
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox, wait_until
+from tests.devkit.sandbox.harness import start_app, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -99,7 +99,7 @@ def test_a_socket_closed_by_the_server_shows_as_closed_and_reconnects(open_page,
 
 def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_page, tmp_path):
     """API Gateway closes an idle socket with 1001 after 10 minutes; a sandbox of its own makes that 2 s."""
-    idle = RunningSandbox(ROOT, args=("--no-reload",), env={"SANDBOX_IDLE_SECONDS": "2"}, log_dir=tmp_path)
+    idle = start_app(tmp_path, env={"SANDBOX_IDLE_SECONDS": "2"})
     try:
         page = open_page(f"http://localhost:{idle.port}/").page
         wait_until_open(page)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.devkit.sandbox import harness
 from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, wait_until
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
@@ -93,7 +93,7 @@ def _cmdline(pid: int) -> bytes:
 def start_app(tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
     """The starter app itself (app.arc at the repository root) in the real sandbox."""
     raise_open_file_limit()
-    return Sandbox(ROOT, env=env, args=("--no-reload",), log_dir=tmp_path)
+    return harness.start_app(tmp_path, env, kind=Sandbox)
 
 
 def start_fixture(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:

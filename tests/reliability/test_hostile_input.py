@@ -47,15 +47,6 @@ def bad_messages():
     ]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    sandbox = start_app(tmp_path_factory.mktemp("hostile"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
 @pytest.mark.parametrize("body, problem", bad_messages(), ids=lambda v: v[:30] if isinstance(v, str) else None)
 def test_a_bad_message_gets_a_precise_answer_and_the_socket_stays_open(app, body, problem):
     async def scenario():

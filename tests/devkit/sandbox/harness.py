@@ -124,6 +124,11 @@ class RunningSandbox:
         return self.process.returncode
 
 
+def start_app(log_dir: Path, env: dict[str, str] | None = None, kind: type = RunningSandbox):
+    """The repository's own app (app.arc at the root) in the real sandbox; its log goes to `log_dir`."""
+    return kind(ROOT, env=env, args=("--no-reload",), log_dir=log_dir)
+
+
 def wait_until(condition, timeout: float = 10, what: str = "the condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
