@@ -10,11 +10,8 @@ import argparse
 import os
 import sys
 
-from devkit.manifest import ManifestError
-
-
-class UsageError(Exception):
-    """An expected failure whose message tells the user what to do; printed without a traceback."""
+from devkit.contract import DEFAULT_PORT
+from devkit.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="run the app locally: HTTP, WebSocket, Management API, DynamoDB")
     sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1; $HOST)")
-    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3333")), help="port for everything (default 3333; $PORT)")
+    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                         help=f"port for everything (default {DEFAULT_PORT}; $PORT)")
     sandbox.add_argument("--dynamodb-endpoint", default=os.environ.get("SANDBOX_DYNAMODB_ENDPOINT"),
                          help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)")
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
@@ -48,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "sandbox":
-            from devkit.sandbox.server import run
+            from devkit.sandbox.command import run
 
             return run(args)
         if args.command in ("deploy", "destroy"):
@@ -58,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from devkit.bench.run import main as bench
 
         return bench(args)
-    except (ManifestError, UsageError) as error:
+    except UsageError as error:  # ManifestError is one
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from devkit.contract import table_variable
+from devkit.errors import ManifestError
+
+__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "load", "parse"]
+
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
 WS_BUILTIN_ROUTES = ("connect", "default", "disconnect")
@@ -31,15 +36,6 @@ ARCHITECTURES = ("arm64", "x86_64")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
-
-
-class ManifestError(Exception):
-    """A manifest the kit cannot honour: `str()` is `file:line: what was expected`."""
-
-    def __init__(self, path: Path | str, line: int | None, message: str):
-        self.path, self.line, self.message = Path(path), line, message
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,20 @@ class Table:
     @property
     def env_var(self) -> str:
         """The runtime contract's variable holding this table's physical name."""
-        return "ARC_TABLE_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+        return table_variable(self.name)
+
+    @property
+    def keys(self) -> tuple[tuple[Key, str], ...]:
+        """The primary key as DynamoDB roles it: the partition key (HASH), then any sort key (RANGE)."""
+        return ((self.partition_key, "HASH"),) + (((self.sort_key, "RANGE"),) if self.sort_key else ())
+
+    def key_schema(self) -> list[dict]:
+        """`KeySchema` for CreateTable and CloudFormation."""
+        return [{"AttributeName": key.name, "KeyType": role} for key, role in self.keys]
+
+    def attribute_definitions(self) -> list[dict]:
+        """`AttributeDefinitions` for CreateTable and CloudFormation: the key attributes only."""
+        return [{"AttributeName": key.name, "AttributeType": key.type} for key, _ in self.keys]
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ class Manifest:
     aws: AwsSettings
     functions: tuple[Function, ...]
     tables: tuple[Table, ...]
+    warnings: tuple[str, ...] = ()  # `file:line: message` for what the kit accepts but does not honour
 
     @property
     def http_functions(self) -> tuple[Function, ...]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.contract import ACCOUNT_ID
 from devkit.sandbox.context import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,4 +20,4 @@ def load_event(name: str) -> dict:
 
 @pytest.fixture
 def lambda_context():
-    return LambdaContext("test-function", str(uuid.uuid4()), timeout_seconds=10)
+    return LambdaContext("test-function", str(uuid.uuid4()), 10, 128, "us-east-1", ACCOUNT_ID)

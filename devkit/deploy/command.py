@@ -21,7 +21,7 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from devkit.cli import UsageError
+from devkit.errors import UsageError
 from devkit.deploy import package, stack, template
 from devkit.manifest import Manifest, load
 
@@ -71,6 +71,8 @@ def build_dir(manifest: Manifest) -> Path:
 def deploy(args) -> int:
     manifest = load(args.app)
     out = Progress()
+    for warning in manifest.warnings:
+        out.line(f"warning: {warning}")
     name = template.stack_name(manifest.app, args.stage)
     region = manifest.aws.region
     if not args.dry_run:

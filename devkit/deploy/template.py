@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from devkit import contract
 from devkit.manifest import Function, Manifest
 
 STATIC_ID = "static"  # the generated function serving public/
@@ -147,15 +148,13 @@ def _check_names(manifest: Manifest) -> None:
 
 
 def _environment(manifest: Manifest, stage: str) -> dict:
-    """The runtime contract (src/shared/config.py) as Lambda environment variables."""
-    env: dict = {"ARC_ENV": stage, "ARC_APP_NAME": manifest.app, "POWERTOOLS_SERVICE_NAME": manifest.app}
-    if manifest.ws_functions:
-        env["ARC_WSS_URL"] = {"Fn::Sub": WS_URL + "/" + stage}
-    if manifest.http_functions or has_static(manifest):
-        env["ARC_ALLOWED_ORIGINS"] = {"Fn::Sub": HTTP_URL}
-    for table in manifest.tables:
-        env[table.env_var] = {"Ref": _table_id(table.name)}
-    return env
+    """The runtime contract as Lambda environment variables, each value a CloudFormation reference."""
+    return contract.variables(
+        manifest, stage,
+        wss_url={"Fn::Sub": WS_URL + "/" + stage},
+        allowed_origins={"Fn::Sub": HTTP_URL} if manifest.http_functions or has_static(manifest) else None,
+        table_names={t.name: {"Ref": _table_id(t.name)} for t in manifest.tables},
+    )
 
 
 def _function(manifest: Manifest, stage: str, function: Function, env: dict, code_key: str, name: str = "") -> dict:
@@ -323,11 +322,10 @@ def _execute_api_arn(api: str, rest: str) -> str:
 
 
 def _table(table) -> dict:
-    keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
     properties: dict = {
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type} for k, _ in keys],
-        "KeySchema": [{"AttributeName": k.name, "KeyType": role} for k, role in keys],
+        "AttributeDefinitions": table.attribute_definitions(),
+        "KeySchema": table.key_schema(),
         "SSESpecification": {"SSEEnabled": True},
     }
     if table.ttl_attribute:

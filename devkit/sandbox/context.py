@@ -12,9 +12,9 @@ class LambdaContext:
         function_name: str,
         request_id: str,
         timeout_seconds: float,
-        memory_mb: int = 128,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
+        memory_mb: int,
+        region: str,
+        account_id: str,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.function_name = function_name

@@ -7,6 +7,7 @@ TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_s
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -15,20 +16,24 @@ import tempfile
 import time
 import urllib.request
 
+from devkit.contract import DUMMY_CREDENTIALS
 from devkit.manifest import Table
 
-# `python -m moto.server`, without werkzeug's line per request.
-MOTO_MAIN = "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.WARNING); from moto.server import main; main(sys.argv[1:])"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
-
-
-def die_with_parent() -> None:
-    """In a child before exec: on Linux, get SIGTERM when the sandbox dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+# `python -m moto.server`, without werkzeug's line per request. On Linux the server first asks for
+# SIGTERM when the sandbox dies, even by SIGKILL (PR_SET_PDEATHSIG = 1), and exits at once if the
+# sandbox (its first argument) is already gone. Done in the child itself: `preexec_fn` is unsafe
+# when the sandbox starts the server from a thread.
+MOTO_MAIN = """
+import logging, os, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(0)
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+from moto.server import main
+main(sys.argv[2:])
+"""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,9 +58,9 @@ class EmbeddedDynamoDB:
         # Request lines are turned off too, so the file holds only errors, for the message below.
         self._errors = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", MOTO_MAIN, "-H", self.host, "-p", str(port)],
+            [sys.executable, "-c", MOTO_MAIN, str(os.getpid()), "-H", self.host, "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -112,12 +117,9 @@ class Tables:
         for name, table in self.tables.items():
             if name in existing:
                 continue
-            keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
             self.client.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": k.name, "KeyType": kind} for k, kind in keys],
-                AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.type} for k, _ in keys],
-                BillingMode="PAY_PER_REQUEST",
+                TableName=name, KeySchema=table.key_schema(),
+                AttributeDefinitions=table.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
             )
             if table.ttl_attribute:
                 self.client.update_time_to_live(
@@ -131,7 +133,7 @@ class Tables:
         for name, table in self.tables.items():
             if not table.ttl_attribute:
                 continue
-            keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
+            keys = [key.name for key, _ in table.keys]
             pages = self.client.get_paginator("scan").paginate(
                 TableName=name,
                 FilterExpression="#ttl < :now",

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 
-ACCOUNT_ID = "123456789012"
+from devkit.contract import ACCOUNT_ID
 
 
 _ALPHANUMERIC = bytes.maketrans(b"+/", b"xZ")  # base64 without the two characters unsafe in paths

@@ -1,8 +1,8 @@
 """The sandbox: one port for the HTTP routes, `/_static`, WebSocket upgrades and `/@connections`.
 
-`Sandbox.start()` brings up the embedded DynamoDB, the worker pools and the server; `stop()` closes
-every socket with 1001, runs each `$disconnect`, stops every worker and the database. `run(args)` is
-`python -m devkit sandbox`: a banner, a log line per request, hot reload, Ctrl-C to stop.
+`Sandbox(...)` wires the parts; `start()` brings up the embedded DynamoDB, the worker pools and the
+server; `stop()` closes every socket with 1001, runs each `$disconnect`, stops every worker and the
+database. The command line around it is `devkit/sandbox/command.py`.
 """
 
 from __future__ import annotations
@@ -11,20 +11,19 @@ import asyncio
 import os
 import random
 import re
-import signal
 import string
-import sys
-import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from devkit.manifest import Function, Manifest, load
-from devkit.sandbox import limits as sandbox_limits
+from devkit import contract
+from devkit.manifest import Manifest
 from devkit.sandbox.connections import Registry
-from devkit.sandbox.dynamodb import DUMMY_CREDENTIALS, EmbeddedDynamoDB, Tables, sweep_forever
+from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
+from devkit.sandbox.environment import worker_environment
 from devkit.sandbox.http_api import HttpApi
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
@@ -33,22 +32,33 @@ from devkit.sandbox.websocket_api import WebSocketApi
 from devkit.sandbox.workers import FunctionPool, Functions
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
-STAGE = "testing"  # ARC_ENV and the WebSocket stage name locally
-PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
 
 
 class Sandbox:
-    def __init__(self, manifest: Manifest, host: str = "127.0.0.1", port: int = 3333,
+    def __init__(self, manifest: Manifest, host: str = "127.0.0.1", port: int = contract.DEFAULT_PORT,
                  limits: Limits | None = None, log: Log | None = None,
                  dynamodb_endpoint: str | None = None, reload: bool = True):
         self.manifest, self.host, self.port = manifest, host, port
         self.limits = limits or Limits()
         self.log = log or Log()
         self.reload = reload
+        # The developer's own keys reach handlers only with a DynamoDB of their choosing.
+        self.real_credentials = bool(dynamodb_endpoint and "AWS_ACCESS_KEY_ID" in os.environ)
         self.api_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         self.external_dynamodb = dynamodb_endpoint
         self.dynamodb = EmbeddedDynamoDB()
         self.registry = Registry()
+        self.functions = Functions({
+            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function)
+            for f in manifest.functions
+        })
+        self.ws = WebSocketApi(
+            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
+            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
+        )
+        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id)
+        self.management = ManagementApi(self.registry, self.limits, self.log)
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -64,7 +74,7 @@ class Sandbox:
 
     @property
     def _public_host(self) -> str:
-        return "localhost" if self.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else self.host
+        return "localhost" if self.host in LOOPBACK_NAMES else self.host
 
     @property
     def dynamodb_endpoint(self) -> str:
@@ -72,52 +82,26 @@ class Sandbox:
 
     def table_names(self) -> dict[str, str]:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
-        return {t.name: f"{self.manifest.app}-{STAGE}-{t.name}" for t in self.manifest.tables}
+        return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
 
-    def environment(self, function: Function) -> dict[str, str]:
-        """What a worker sees: Lambda's variables, the runtime contract, and nothing of real AWS."""
-        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
-        name = f"{self.manifest.app}-{STAGE}-{function.id}"
+    def environment(self, function) -> dict[str, str]:
+        """What `function`'s workers see (devkit/sandbox/environment.py)."""
         origins = {self.page_url, f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]sandbox"),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-            "AWS_REGION": self.manifest.aws.region,
-            "AWS_DEFAULT_REGION": self.manifest.aws.region,
-            "LAMBDA_TASK_ROOT": str(function.source_dir),
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
-            "TZ": ":UTC",
-            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
-            "ARC_ENV": STAGE,
-            "ARC_APP_NAME": self.manifest.app,
-            "ARC_WSS_URL": self.wss_url,
-            "ARC_ALLOWED_ORIGINS": ",".join(sorted(origins)),
-            "POWERTOOLS_SERVICE_NAME": self.manifest.app,
-            "DEVKIT_HANDLER_FILE": function.handler_file,
-            "DEVKIT_SHARED_DIR": str(self.manifest.shared_dir),
-            "DEVKIT_TIMEOUT": str(function.timeout),
-        })
-        for table in self.manifest.tables:
-            env[table.env_var] = self.table_names()[table.name]
-        if not (self.external_dynamodb and "AWS_ACCESS_KEY_ID" in os.environ):
-            env.update(DUMMY_CREDENTIALS)
-        else:
-            env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_") and "ENDPOINT" not in k and k not in env})
-        return env
+        return worker_environment(
+            self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
+            table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
+            real_credentials=self.real_credentials,
+        )
 
     async def start(self) -> None:
         """Serve on host:port; returns once the tables exist and requests are answered."""
         database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
-        runner_ready = self._start_server()
+        runner_ready = self._listen()
         outcomes = await asyncio.gather(*(c for c in (database, runner_ready) if c is not None), return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
-        self._background.append(asyncio.create_task(self.functions.warm_all()))  # imports overlap table creation
+        self._spawn(self.functions.warm_all())  # imports overlap table creation
         physical = self.table_names()
         tables = await asyncio.to_thread(
             Tables, self.dynamodb_endpoint, self.manifest.aws.region,
@@ -125,29 +109,24 @@ class Sandbox:
         )
         await asyncio.to_thread(tables.create)
         self._ready.set()
-        self._background.append(asyncio.create_task(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info)))
-        self._background.append(asyncio.create_task(self._enforce_time_limits()))
+        self._spawn(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info))
+        self._spawn(self._enforce_time_limits())
         if not self.external_dynamodb:
-            self._background.append(asyncio.create_task(watch_database(self.dynamodb, self.log.info)))
+            self._spawn(watch_database(self.dynamodb, self.log.info))
         if self.reload:
-            self._background.append(asyncio.create_task(self._watch_sources()))
+            self._spawn(self._watch_sources())
 
-    async def _start_server(self) -> None:
-        self.functions = Functions({
-            f.route_key: FunctionPool(f, self.environment(f), self.limits.worker_concurrency, self.log.function)
-            for f in self.manifest.functions
-        })
-        self.ws = WebSocketApi(
-            self.functions, {f.route_key: f for f in self.manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, STAGE,
-        )
-        self.http = HttpApi(self.functions, list(self.manifest.http_functions), self.manifest.public_dir, self.log, self.api_id)
-        self.management = ManagementApi(self.registry, self.limits, self.log)
+    def _spawn(self, work) -> None:
+        """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
+        self._background.append(asyncio.create_task(work))
+
+    async def _listen(self) -> None:
         app = web.Application(client_max_size=self.limits.http_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]  # the port the system chose, when asked for port 0
         if self.host == "127.0.0.1":  # `localhost` may resolve to ::1 first; answer there too
             try:
                 await web.TCPSite(self._runner, "::1", self.port).start()
@@ -200,60 +179,3 @@ class Sandbox:
                 self.functions.recycle()
                 shown = ", ".join(str(p.relative_to(self.manifest.root)) for p in paths[:3] if p.is_relative_to(self.manifest.root))
                 self.log.info(f"reloaded: {shown}{' …' if len(paths) > 3 else ''}")
-
-
-def banner(sandbox: Sandbox, seconds: float) -> str:
-    functions = "\n".join(f"    {f.route_key:<12} {f.source_dir.relative_to(sandbox.manifest.root)}" for f in sandbox.manifest.functions)
-    tables = ", ".join(f"{n} ({p})" for n, p in sandbox.table_names().items()) or "none"
-    return (
-        f"\n  {sandbox.manifest.app} sandbox ready in {seconds:.2f} s\n\n"
-        f"    page        {sandbox.page_url}\n"
-        f"    websocket   {sandbox.wss_url}\n"
-        f"    management  {sandbox.page_url.replace('http', 'http', 1)}/@connections/{{id}}\n"
-        f"    dynamodb    {sandbox.dynamodb_endpoint}  tables: {tables}\n\n"
-        f"  functions:\n{functions}\n\n"
-        f"  Edits under src/ apply on the next request. Ctrl-C stops.\n"
-    )
-
-
-def runtime_warning(manifest: Manifest) -> str | None:
-    local = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    runtimes = sorted({f.runtime for f in manifest.functions})
-    if runtimes and runtimes != [local]:
-        return f"warning: app.arc asks for {', '.join(runtimes)} but the sandbox runs {local}; test on the real runtime before you rely on newer features"
-    return None
-
-
-def run(args) -> int:
-    """`python -m devkit sandbox`: serve until Ctrl-C or SIGTERM."""
-    from devkit.cli import UsageError
-
-    started = time.perf_counter()
-    manifest = load(args.app)
-    try:
-        limits = sandbox_limits.from_environment()
-    except ValueError as problem:
-        raise UsageError(str(problem)) from None
-    log = Log(quiet=args.quiet)
-    warning = runtime_warning(manifest)
-    if warning:
-        log.info(warning)
-    sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint, reload=not args.no_reload)
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            await sandbox.start()
-        except OSError as error:
-            await sandbox.stop() if hasattr(sandbox, "ws") else None
-            raise UsageError(f"cannot listen on {args.host}:{args.port} ({error.strerror}); set PORT to another port") from None
-        log.info(banner(sandbox, time.perf_counter() - started))
-        await stop.wait()
-        log.info("stopping: closing sockets with 1001 and running $disconnect…")
-        await sandbox.stop()
-
-    asyncio.run(serve())
-    return 0

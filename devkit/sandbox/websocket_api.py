@@ -22,6 +22,7 @@ from aiohttp.http_websocket import WebSocketError
 
 from devkit.manifest import Function
 from devkit.sandbox import events
+from devkit.sandbox.aiohttp_internals import FrameParserHookResponse
 from devkit.sandbox.connections import Connection, Registry
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
@@ -83,17 +84,15 @@ class FrameSizeGuard:
         return getattr(self.parser, name)
 
 
-class LimitedWebSocketResponse(web.WebSocketResponse):
+class LimitedWebSocketResponse(FrameParserHookResponse):
     """aiohttp's WebSocketResponse with API Gateway's per-frame limit."""
 
     def __init__(self, *, frame_bytes: int, **kwargs):
         super().__init__(**kwargs)
         self._frame_bytes = frame_bytes
 
-    def _post_start(self, request, protocol, writer):
-        super()._post_start(request, protocol, writer)
-        # aiohttp installs its frame parser on the connection here; put the guard in front of it.
-        request.protocol._payload_parser = FrameSizeGuard(request.protocol._payload_parser, self._reader, self._frame_bytes)
+    def wrap_frame_parser(self, parser, queue):
+        return FrameSizeGuard(parser, queue, self._frame_bytes)
 
 
 class RateLimiter:

@@ -90,11 +90,12 @@ def main():
     timeout = float(os.environ["DEVKIT_TIMEOUT"])
     memory = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
     region = os.environ["AWS_REGION"]
+    account_id = os.environ["DEVKIT_ACCOUNT_ID"]
     while True:
         request = _receive(requests)
         if request is None:
             return 0
-        context = lambda_context.LambdaContext(name, request["request_id"], timeout, memory, region)
+        context = lambda_context.LambdaContext(name, request["request_id"], timeout, memory, region, account_id)
         reply = _invoke(handler, request["event"], context)
         sys.stdout.flush()
         replies.write(HEADER.pack(len(reply)) + reply)

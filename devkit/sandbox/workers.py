@@ -127,10 +127,14 @@ class Worker:
 
 
 class FunctionPool:
-    """The warm workers of one function: at most `concurrency` at once, reused while healthy."""
+    """The warm workers of one function: at most `concurrency` at once, reused while healthy.
 
-    def __init__(self, function: Function, env: dict[str, str], concurrency: int, log: LogSink):
-        self.function, self.env, self.log = function, env, log
+    `environment()` gives a new worker its variables; it is called as each worker starts, so values
+    known only once the sandbox listens (its port) are right.
+    """
+
+    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink):
+        self.function, self.environment, self.log = function, environment, log
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
@@ -177,17 +181,13 @@ class FunctionPool:
         workers, self._idle, self._all = list(self._all), [], set()
         await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
 
-    @property
-    def size(self) -> int:
-        return len(self._all)
-
     async def _take(self) -> Worker:
         while self._idle:
             worker = self._idle.pop()
             if worker.alive:
                 return worker
             self._all.discard(worker)
-        worker = Worker(self.function, self.env, self.log)
+        worker = Worker(self.function, self.environment(), self.log)
         worker.generation = self._generation
         self._all.add(worker)
         try:
@@ -220,10 +220,10 @@ class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
     def __init__(self, pools: dict[str, FunctionPool]):
-        self._pools = pools  # by route key
+        self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
 
     async def invoke(self, function: Function, request_id: str, event: dict):
-        return await self._pools[function.route_key].invoke(request_id, event)
+        return await self._pools[function.id].invoke(request_id, event)
 
     async def warm_all(self) -> None:
         await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
@@ -238,7 +238,3 @@ class Functions:
 
     async def close(self) -> None:
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
-
-    @property
-    def worker_count(self) -> int:
-        return sum(pool.size for pool in self._pools.values())
