@@ -3,7 +3,8 @@
 The sandbox and deploy learn the app's shape only from `load()`. The grammar is Architect's, for the
 pragmas this kit honours: `#` comments, `@pragma` headers, one entry per line, and a 2-space indented
 block under an entry for its keys. Anything it cannot honour raises `ManifestError` naming the file,
-the line and what was expected.
+the line and what was expected; Architect's own pragmas and settings that this kit does not implement
+are ignored with one warning each (`Manifest.warnings`), so an Architect project loads as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from devkit.errors import ManifestError
 __all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "load", "parse"]
 
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
+# Architect's (arc.codes, inventory 6) that this kit does not implement: each is a warning, not an error
+ARCHITECT_PRAGMAS = ("static", "plugins", "shared", "views", "sandbox", "sandbox-startup", "cdn", "events",
+                     "queues", "scheduled", "proxy", "tables-indexes", "tables-streams")
+ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "concurrency", "layers", "layer",
+                          "policies", "policy")
+ARCHITECT_TABLE_OPTIONS = ("stream", "encrypt", "PITR", "pitr", "PointInTimeRecovery")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
 WS_BUILTIN_ROUTES = ("connect", "default", "disconnect")
 HANDLER_FILES = ("lambda.py", "handler.py", "index.py")  # Architect's order of preference
@@ -148,8 +155,16 @@ class Manifest:
         return next((f for f in self.functions if f.route_key == route_key), None)
 
 
-def parse(text: str, path: Path | str = "app.arc") -> dict[str, list[Entry]]:
-    """Split manifest text into pragmas of entries; only syntax is checked here."""
+def _warn(warnings: list[str] | None, path: Path | str, line: int, message: str) -> None:
+    if warnings is not None:
+        warnings.append(f"{path}:{line}: {message}")
+
+
+def parse(text: str, path: Path | str = "app.arc", warnings: list[str] | None = None) -> dict[str, list[Entry]]:
+    """Split manifest text into pragmas of entries; only syntax is checked here.
+
+    Architect's pragmas this kit does not implement are left out, with a warning appended to `warnings`.
+    """
     pragmas: dict[str, list[Entry]] = {}
     current: list[Entry] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -164,6 +179,10 @@ def parse(text: str, path: Path | str = "app.arc") -> dict[str, list[Entry]]:
             if indent:
                 raise ManifestError(path, number, f"a pragma such as {words[0]} starts at column 1")
             name = words[0][1:]
+            if name in ARCHITECT_PRAGMAS and len(words) == 1:
+                _warn(warnings, path, number, f"@{name} is Architect's; this kit does not implement it and ignores it")
+                current = []
+                continue
             if name not in KNOWN_PRAGMAS:
                 expected = ", ".join("@" + p for p in KNOWN_PRAGMAS)
                 raise ManifestError(path, number, f"unknown pragma @{name}; expected one of {expected}")
@@ -196,18 +215,19 @@ def load(path: Path | str = "app.arc") -> Manifest:
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError(path, None, f"cannot read it ({error})") from None
     root = path.resolve().parent
-    pragmas = parse(text, path)
+    warnings: list[str] = []
+    pragmas = parse(text, path, warnings)
     app = _app_name(pragmas, path)
-    aws = _aws_settings(pragmas.get("aws", []), path, DEFAULT_AWS)
-    functions = [_http_function(e, root, aws, path) for e in pragmas.get("http", [])]
+    aws = _aws_settings(pragmas.get("aws", []), path, DEFAULT_AWS, warnings)
+    functions = [_http_function(e, root, aws, path, warnings) for e in pragmas.get("http", [])]
     if "ws" in pragmas:
         routes = [(r, 0) for r in WS_BUILTIN_ROUTES]
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
-        functions += [_ws_function(r, line, root, aws, path) for r, line in routes]
+        functions += [_ws_function(r, line, root, aws, path, warnings) for r, line in routes]
     _unique([f.route_key for f in functions], path, "route")
-    tables = [_table(e, path) for e in pragmas.get("tables", [])]
+    tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
     _unique([t.name for t in tables], path, "table")
-    return Manifest(path, root, app, aws, tuple(functions), tuple(tables))
+    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings))
 
 
 def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
@@ -225,10 +245,13 @@ def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
     return entry.words[0]
 
 
-def _aws_settings(entries: list[Entry], path: Path, defaults: dict) -> AwsSettings:
+def _aws_settings(entries: list[Entry], path: Path, defaults: dict, warnings: list[str] | None = None) -> AwsSettings:
     values = dict(defaults)
     for entry in entries:
         key, *rest = entry.words
+        if key in ARCHITECT_AWS_SETTINGS:
+            _warn(warnings, path, entry.line, f"@aws {key} is Architect's; this kit does not implement it and ignores it")
+            continue
         if key not in DEFAULT_AWS:
             raise ManifestError(path, entry.line, f"unknown @aws setting {key!r}; expected one of {', '.join(DEFAULT_AWS)}")
         if len(rest) != 1 or entry.children:
@@ -257,7 +280,7 @@ def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: 
     return int(value)
 
 
-def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path) -> Function:
+def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, warnings: list[str] | None = None) -> Function:
     if len(entry.words) != 2 or entry.children:
         raise ManifestError(path, entry.line, f"@http expects '<method> <path>', e.g. 'get /', got {' '.join(entry.words)!r}")
     method, route = entry.words[0].lower(), entry.words[1]
@@ -268,7 +291,7 @@ def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path) -> Fu
     folder = method + "-" + _folder_for_path(route)
     api_path = "/".join("{" + s[1:] + "}" if s.startswith(":") else "{proxy+}" if s == "*" else s for s in route.split("/"))
     key = ("ANY" if method == "any" else method.upper()) + " " + (api_path or "/")
-    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line)
+    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line, warnings)
 
 
 def _folder_for_path(route: str) -> str:
@@ -292,12 +315,13 @@ def _ws_route(entry: Entry, path: Path) -> tuple[str, int]:
     return name, entry.line
 
 
-def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path) -> Function:
+def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, warnings: list[str] | None = None) -> Function:
     key = "$" + route if route in WS_BUILTIN_ROUTES else route
-    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None)
+    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, warnings)
 
 
-def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None) -> Function:
+def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None,
+              warnings: list[str] | None = None) -> Function:
     handler_file = next((f for f in HANDLER_FILES if (folder / f).is_file()), None)
     relative = folder.relative_to(path.resolve().parent)
     if handler_file is None:
@@ -305,11 +329,11 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
     settings = aws
     config = folder / "config.arc"
     if config.is_file():
-        local = parse(config.read_text(encoding="utf-8"), config)
+        local = parse(config.read_text(encoding="utf-8"), config, warnings)
         unknown = set(local) - {"aws"}
         if unknown:
             raise ManifestError(config, None, f"config.arc takes only @aws, found @{sorted(unknown)[0]}")
-        merged = _aws_settings(local.get("aws", []), config, aws.__dict__)
+        merged = _aws_settings(local.get("aws", []), config, aws.__dict__, warnings)
         if merged.region != aws.region:
             raise ManifestError(config, None, "region is set for the whole app in app.arc, not per function")
         settings = merged
@@ -320,7 +344,7 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
     )
 
 
-def _table(entry: Entry, path: Path) -> Table:
+def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table:
     if len(entry.words) != 1:
         raise ManifestError(path, entry.line, f"@tables expects a table name alone on its line, got {' '.join(entry.words)!r}")
     name = entry.words[0]
@@ -331,6 +355,9 @@ def _table(entry: Entry, path: Path) -> Table:
         if len(child.words) != 2 or not _ATTRIBUTE.match(child.words[0]):
             raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String' or '<attribute> TTL'")
         attribute, spec = child.words
+        if attribute in ARCHITECT_TABLE_OPTIONS:
+            _warn(warnings, path, child.line, f"table option {attribute} is Architect's; this kit does not implement it and ignores it")
+            continue
         if spec == "TTL":
             if ttl:
                 raise ManifestError(path, child.line, f"table {name} has a TTL attribute already ({ttl})")

@@ -35,6 +35,7 @@ CACHE_FORMAT = "1"  # bump when the cache layout or the pip command changes
 EXCLUDED_DIRS = {"__pycache__", "tests", "test", "node_modules", ".venv", "venv"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 STATIC_HANDLER = Path(__file__).with_name("static_handler.py")
+ARCHITECT_VENDOR = "vendor/"  # Architect's hydrated requirements and linked src/shared, per function
 
 
 class PackageError(Exception):
@@ -102,7 +103,8 @@ def build_all(manifest: Manifest, build_dir: Path, installer: Installer | None =
         progress(f"packaging {function.id}")
         entries = dict(_installed(manifest, function, build_dir, installer))
         entries.update(("shared/" + name, path) for name, path in _tree(manifest.shared_dir))
-        entries.update(_tree(function.source_dir))
+        # `vendor/` is what Architect's sandbox installs into a function folder: never ours to ship
+        entries.update((name, path) for name, path in _tree(function.source_dir) if not name.startswith(ARCHITECT_VENDOR))
         packages[function.id] = write(manifest.app, function.id, entries, build_dir)
     if has_static(manifest):
         progress(f"packaging {STATIC_ID} (public/)")

@@ -26,7 +26,9 @@ _client = None
 def _dynamodb():
     global _client
     if _client is None:
-        _client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+        _client = boto3.client(
+            "dynamodb", region_name=config.region(), endpoint_url=config.dynamodb_endpoint(), config=CLIENT_CONFIG
+        )
     return _client
 
 

@@ -26,6 +26,7 @@ def _management_api():
         _client = boto3.client(
             "apigatewaymanagementapi",
             endpoint_url=config.management_endpoint(),
+            region_name=config.region(),
             config=Config(max_pool_connections=FAN_OUT_THREADS, retries={"max_attempts": 2}),
         )
     return _client

@@ -92,7 +92,7 @@ def test_tables_with_sort_key_and_number_types(tmp_path):
         ("@http\nget /\n", None, "missing @app"),
         ("@app\nDemo\n", 2, "use lowercase letters"),
         ("@app\ndemo two\n", 2, "@app takes exactly one name"),
-        ("@app\ndemo\n@queues\nq\n", 3, "unknown pragma @queues"),
+        ("@app\ndemo\n@tabels\nq\n", 3, "unknown pragma @tabels"),
         ("@app\ndemo\n@app\nother\n", 3, "@app appears twice"),
         ("@app\ndemo\n@http\nfetch /\n", 4, "HTTP method 'fetch'"),
         ("@app\ndemo\n@http\nget\n", 4, "@http expects '<method> <path>'"),
@@ -122,6 +122,47 @@ def test_errors_name_the_file_the_line_and_what_was_expected(tmp_path, arc, line
     assert caught.value.line == line
     assert expected in str(caught.value)
     assert str(caught.value).startswith(f"{path}:{line}: " if line else f"{path}: ")
+
+
+def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp_path):
+    """An Architect project loads as it is (Architect's own list: arc.codes reference, inventory 6.1.0)."""
+    path = write_app(tmp_path, """
+        @app
+        demo
+        @static
+        folder public
+        @plugins
+        architect/plugin-foo
+        @ws
+        @tables
+        things
+          id *String
+          PITR true
+          encrypt true
+        @aws
+        profile work
+        region eu-west-1
+        @sandbox
+        livereload true
+    """)
+    (tmp_path / "src/ws/default/config.arc").write_text("@aws\ntimeout 30\npolicies\n  AmazonDynamoDBReadOnlyAccess\n")
+    app = manifest.load(path)
+    config = tmp_path / "src/ws/default/config.arc"
+    assert app.warnings == (
+        f"{path}:4: @static is Architect's; this kit does not implement it and ignores it",
+        f"{path}:6: @plugins is Architect's; this kit does not implement it and ignores it",
+        f"{path}:17: @sandbox is Architect's; this kit does not implement it and ignores it",
+        f"{path}:15: @aws profile is Architect's; this kit does not implement it and ignores it",
+        f"{config}:3: @aws policies is Architect's; this kit does not implement it and ignores it",
+        f"{path}:12: table option PITR is Architect's; this kit does not implement it and ignores it",
+        f"{path}:13: table option encrypt is Architect's; this kit does not implement it and ignores it",
+    )
+    assert app.aws.region == "eu-west-1" and app.function("$default").timeout == 30
+    assert [t.name for t in app.tables] == ["things"] and app.tables[0].partition_key == Key("id", "S")
+
+
+def test_the_apps_own_manifest_has_no_warnings():
+    assert manifest.load(ROOT / "app.arc").warnings == ()
 
 
 def test_a_missing_manifest_says_where_it_looked(tmp_path):

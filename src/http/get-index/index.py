@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools import Logger
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shared import config
+from shared import config, lambda_context
 
 logger = Logger()
 templates = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(default=True))
@@ -29,6 +29,7 @@ def content_security_policy(wss_url: str) -> str:
     )
 
 
+@lambda_context.accepts_dict_context
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event, context):
     wss_url = config.wss_url()

@@ -9,11 +9,12 @@ from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
 
-from shared import connections, messages, sender
+from shared import connections, lambda_context, messages, sender
 
 logger = Logger()
 
 
+@lambda_context.accepts_dict_context
 @logger.inject_lambda_context(correlation_id_path="requestContext.connectionId")
 def handler(event, context):
     try:

@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
 
-from shared import connections, origins
+from shared import connections, lambda_context, origins
 
 logger = Logger()
 
 
+@lambda_context.accepts_dict_context
 @logger.inject_lambda_context(correlation_id_path="requestContext.connectionId")
 def handler(event, context):
     if not origins.is_allowed(event):

@@ -2,11 +2,12 @@
 
 from aws_lambda_powertools import Logger
 
-from shared import connections
+from shared import connections, lambda_context
 
 logger = Logger()
 
 
+@lambda_context.accepts_dict_context
 @logger.inject_lambda_context(correlation_id_path="requestContext.connectionId")
 def handler(event, context):
     context_ = event["requestContext"]

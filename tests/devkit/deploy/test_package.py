@@ -26,6 +26,10 @@ def built(app_copy, tmp_path, fake_pip):
     (folder / "test_local.py").write_text("def test(): pass\n")
     (app_copy / ".venv/lib").mkdir(parents=True)
     (app_copy / ".venv/lib/stray.py").write_text("")
+    # what `arc sandbox` leaves in a function folder: its pip installs and a copy of src/shared
+    (app_copy / "src/ws/connect/vendor/shared").mkdir(parents=True)
+    (app_copy / "src/ws/connect/vendor/shared/config.py").write_text("")
+    (app_copy / "src/ws/connect/vendor/boto3.py").write_text("")
     return app, package.build_all(app, tmp_path / "build")
 
 
@@ -47,7 +51,8 @@ def test_websocket_zip_holds_handler_shared_and_its_requirements(built):
     _, packages = built
     assert sorted(names(packages["ws-connect"].path)) == [
         "aws_lambda_powertools/__init__.py", "index.py", "requirements.txt", "shared/__init__.py",
-        "shared/config.py", "shared/connections.py", "shared/messages.py", "shared/origins.py", "shared/sender.py",
+        "shared/architect.py", "shared/config.py", "shared/connections.py", "shared/lambda_context.py",
+        "shared/messages.py", "shared/origins.py", "shared/sender.py",
     ]
 
 
