@@ -69,7 +69,7 @@ def test_a_missing_profile_is_one_clear_line(no_aws, build, capsys, monkeypatch)
 
 
 @pytest.fixture
-def moto(fake_aws, build, fake_pip):
+def moto(fake_aws, build, fake_pip, no_tls_deny):
     with mock_aws():
         yield
 
