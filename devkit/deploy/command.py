@@ -248,7 +248,7 @@ def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: 
     for table in manifest.tables:
         out.line(f"  table {table.name} ({table.env_var}), on demand" + (f", TTL on {table.ttl_attribute}" if table.ttl_attribute else "")
                  + (", point-in-time recovery" if table.pitr else "") + kept)
-    out.line(f"  throttled: {manifest.aws.throttle_rate} per second, bursts of {manifest.aws.throttle_burst}, per route"
+    out.line(f"  throttled per route: {manifest.aws.throttle_rate} per second, bursts of {manifest.aws.throttle_burst}"
              + "".join(f"; {f.route_key} {f.throttle_rate}/s, bursts of {f.throttle_burst}" for f in manifest.functions
                        if (f.throttle_rate, f.throttle_burst) != (manifest.aws.throttle_rate, manifest.aws.throttle_burst)))
     out.line(f"Template: {template_path}")
