@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
 
-    stage_help = "which stack: <App>Staging or <App>Production, in the region app.arc's @aws region names"
+    stage_help = "which stack: <App>Staging or <App>Production (region: @aws region in app.arc, else $AWS_REGION)"
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
         command = commands.add_parser(name, help=f"{verb} the app's CloudFormation stack for a stage")
         command.add_argument("--stage", choices=("staging", "production"), required=True, help=stage_help)

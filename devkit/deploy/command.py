@@ -97,7 +97,7 @@ def deploy(args) -> int:
             if manifest.aws.access_logs and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
                 raise UsageError(
                     f"access-logs is on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
-                    "stage's logs: set one once per account and region (docs/deploy.md, Access logs), or drop access-logs"
+                    "stage's logs: set one once per account and region (docs/deploy.md, Opt-in operations), or drop access-logs"
                 )
     build = build_dir(manifest)
     try:
@@ -148,7 +148,7 @@ def deploy(args) -> int:
         out.line("Smoke test skipped: the stack has no PageUrl output.")
         return 0
     if smoke_test.run(result.outputs["PageUrl"], out=out.line) != 0:
-        out.line(f"The stack is deployed, but the smoke test failed: see the step above, and the functions' logs.")
+        out.line("The stack is deployed, but the smoke test failed: see the step above, and the functions' logs.")
         return 1
     return 0
 

@@ -71,7 +71,7 @@ def run(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS, out: Callable[[str],
             started = time.monotonic()
             try:
                 detail = step(smoke)
-            except (StepFailed, OSError, websocket.WebSocketException) as error:
+            except (StepFailed, OSError, ValueError, websocket.WebSocketException) as error:
                 out(f"  FAIL  {name:<15} {_ms(started):>7}  {_describe(error, smoke.timeout)}")
                 out(f"smoke test failed at step '{name}'")
                 return 1
