@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 FUNCTION_REQUIREMENTS := $(wildcard src/*/*/requirements.txt)
 SANDBOX_ARGS ?=
 PYTEST_ARGS ?=
+DEPLOY_ARGS ?=   # e.g. DEPLOY_ARGS=--no-smoke to skip the smoke test that ends a deploy
 
-.PHONY: sandbox test bench deploy-staging deploy-production destroy-staging destroy-production dry-run clean
+.PHONY: sandbox test bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run clean
 
 $(STAMP): requirements-dev.txt $(FUNCTION_REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +27,17 @@ bench: $(STAMP)  ## measure the sandbox against the alternatives
 dry-run: $(STAMP)  ## build the staging template and packages under build/, no AWS call
 	$(PY) -m devkit deploy --stage staging --dry-run
 
-deploy-staging: $(STAMP)
-	$(PY) -m devkit deploy --stage staging
+deploy-staging: $(STAMP)  ## deploy, then run the smoke test against the page
+	$(PY) -m devkit deploy --stage staging $(DEPLOY_ARGS)
 
-deploy-production: $(STAMP)
-	$(PY) -m devkit deploy --stage production
+deploy-production: $(STAMP)  ## the same for production: protected tables, termination protection
+	$(PY) -m devkit deploy --stage production $(DEPLOY_ARGS)
+
+smoke-staging: $(STAMP)  ## check the deployed stack end to end (its PageUrl output)
+	$(PY) -m devkit smoke --stage staging
+
+smoke-production: $(STAMP)
+	$(PY) -m devkit smoke --stage production
 
 destroy-staging: $(STAMP)
 	$(PY) -m devkit destroy --stage staging

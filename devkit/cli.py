@@ -1,4 +1,4 @@
-"""`python -m devkit sandbox | deploy | destroy | bench`: the kit's one entry point.
+"""`python -m devkit sandbox | deploy | destroy | smoke | bench`: the kit's one entry point.
 
 Every command reads the app only through `devkit.manifest`. Expected failures (a broken manifest,
 missing credentials, a busy port) print one clear line and exit non-zero, without a traceback.
@@ -28,13 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
 
+    stage_help = "which stack: <App>Staging or <App>Production (region: @aws region in app.arc, else $AWS_REGION)"
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
         command = commands.add_parser(name, help=f"{verb} the app's CloudFormation stack for a stage")
-        command.add_argument("--stage", choices=("staging", "production"), required=True)
+        command.add_argument("--stage", choices=("staging", "production"), required=True, help=stage_help)
         if name == "deploy":
             command.add_argument("--dry-run", action="store_true", help="write build/ (template, packages); no AWS call")
+            command.add_argument("--no-smoke", action="store_true", help="do not run the smoke test after deploying")
         else:
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    smoke = commands.add_parser("smoke", help="check a running copy of the app end to end, one line per step")
+    target = smoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="the app's page URL (e.g. http://localhost:3333/)")
+    target.add_argument("--stage", choices=("staging", "production"), help="use that stack's PageUrl output")
+    smoke.add_argument("--timeout", type=float, default=10.0, help="seconds each step may wait (default 10)")
 
     bench = commands.add_parser("bench", help="measure the sandbox side by side with the alternatives")
     bench.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
@@ -49,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             from devkit.sandbox.command import run
 
             return run(args)
-        if args.command in ("deploy", "destroy"):
+        if args.command in ("deploy", "destroy", "smoke"):
             from devkit.deploy import command
 
             return getattr(command, args.command)(args)

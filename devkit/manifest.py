@@ -24,11 +24,13 @@ ARCHITECT_PRAGMAS = ("static", "plugins", "shared", "views", "sandbox", "sandbox
                      "queues", "scheduled", "proxy", "tables-indexes", "tables-streams")
 ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "concurrency", "layers", "layer",
                           "policies", "policy")
-ARCHITECT_TABLE_OPTIONS = ("stream", "encrypt", "PITR", "pitr", "PointInTimeRecovery")
+ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
 WS_BUILTIN_ROUTES = ("connect", "default", "disconnect")
 HANDLER_FILES = ("lambda.py", "handler.py", "index.py")  # Architect's order of preference
 KEY_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
+# Architect's per-table options (the spellings its inventory accepts) -> Table fields
+TABLE_OPTIONS = {"PITR": "pitr", "pitr": "pitr", "PointInTimeRecovery": "pitr", "encrypt": "encrypt"}
 
 DEFAULT_AWS = {
     "runtime": "python3.13",
@@ -36,7 +38,17 @@ DEFAULT_AWS = {
     "region": "us-east-1",
     "memory": 256,
     "timeout": 10,
+    # Stage throttling of every route (requests or messages per second, and burst), shared by all clients;
+    # a function's config.arc may set its own (docs/deploy.md says why and what a flood costs).
+    "throttle_rate": 100,
+    "throttle_burst": 200,
+    # Opt-in operations, app-wide (app.arc only): API access logs, and alarms mailed to this address.
+    "access_logs": False,
+    "alarms": None,
 }
+APP_ONLY_SETTINGS = ("region", "access_logs", "alarms")  # not per function in config.arc
+# API Gateway stops waiting for an integration after this many seconds, whatever the function's timeout.
+INTEGRATION_TIMEOUT_SECONDS = {"ws": 29, "http": 30}
 SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
 
@@ -61,6 +73,10 @@ class AwsSettings:
     region: str
     memory: int
     timeout: int
+    throttle_rate: int
+    throttle_burst: int
+    access_logs: bool
+    alarms: str | None  # the email address alarms go to; None: no alarms
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,8 @@ class Table:
     partition_key: Key
     sort_key: Key | None = None
     ttl_attribute: str | None = None
+    pitr: bool = False  # Architect's `PITR true`: point-in-time recovery
+    encrypt: bool | str = False  # `encrypt true` (AWS-managed KMS key) or a KMS key ARN
 
     @property
     def env_var(self) -> str:
@@ -108,6 +126,8 @@ class Function:
     architecture: str
     memory: int
     timeout: int
+    throttle_rate: int = DEFAULT_AWS["throttle_rate"]
+    throttle_burst: int = DEFAULT_AWS["throttle_burst"]
 
     @property
     def handler(self) -> str:
@@ -133,7 +153,7 @@ class Manifest:
     aws: AwsSettings
     functions: tuple[Function, ...]
     tables: tuple[Table, ...]
-    warnings: tuple[str, ...] = ()  # `file:line: message` for what the kit accepts but does not honour
+    warnings: tuple[str, ...] = ()  # each `file:line: message`; commands print them as `warning: ...`
 
     @property
     def http_functions(self) -> tuple[Function, ...]:
@@ -227,7 +247,26 @@ def load(path: Path | str = "app.arc") -> Manifest:
     _unique([f.route_key for f in functions], path, "route")
     tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
     _unique([t.name for t in tables], path, "table")
+    warnings += _timeout_warnings(functions, pragmas.get("aws", []), path)
     return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings))
+
+
+def _timeout_warnings(functions: list[Function], app_aws: list[Entry], path: Path) -> list[str]:
+    """A function behind an API that may run longer than API Gateway waits for it."""
+    warnings = []
+    for function in functions:
+        limit = INTEGRATION_TIMEOUT_SECONDS[function.kind]
+        if function.timeout <= limit:
+            continue
+        config = function.source_dir / "config.arc"
+        local = parse(config.read_text(encoding="utf-8"), config).get("aws", []) if config.is_file() else []
+        where = next((f"{config}:{e.line}" for e in local if e.words[0] == "timeout"), None)
+        where = where or next((f"{path}:{e.line}" for e in app_aws if e.words[0] == "timeout"), str(path))
+        api = "WebSocket" if function.kind == "ws" else "HTTP"
+        warnings.append(f"{where}: {function.route_key} has timeout {function.timeout} s, but API Gateway's {api} API "
+                        f"answers the client with an error after {limit} s while the function runs on; "
+                        f"keep it at {limit} s or less")
+    return warnings
 
 
 def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
@@ -248,14 +287,16 @@ def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
 def _aws_settings(entries: list[Entry], path: Path, defaults: dict, warnings: list[str] | None = None) -> AwsSettings:
     values = dict(defaults)
     for entry in entries:
-        key, *rest = entry.words
-        if key in ARCHITECT_AWS_SETTINGS:
-            _warn(warnings, path, entry.line, f"@aws {key} is Architect's; this kit does not implement it and ignores it")
+        word, *rest = entry.words
+        if word in ARCHITECT_AWS_SETTINGS:
+            _warn(warnings, path, entry.line, f"@aws {word} is Architect's; this kit does not implement it and ignores it")
             continue
+        key = word.replace("-", "_")
         if key not in DEFAULT_AWS:
-            raise ManifestError(path, entry.line, f"unknown @aws setting {key!r}; expected one of {', '.join(DEFAULT_AWS)}")
+            known = ", ".join(k.replace("_", "-") for k in DEFAULT_AWS)
+            raise ManifestError(path, entry.line, f"unknown @aws setting {word!r}; expected one of {known}")
         if len(rest) != 1 or entry.children:
-            raise ManifestError(path, entry.line, f"@aws {key} takes one value")
+            raise ManifestError(path, entry.line, f"@aws {word} takes one value")
         values[key] = _aws_value(key, rest[0], path, entry.line)
     return AwsSettings(**values)
 
@@ -271,6 +312,19 @@ def _aws_value(key: str, value: str, path: Path, line: int) -> str | int:
         return _int_in_range(value, 128, 10240, "memory (MB)", path, line)
     if key == "timeout":
         return _int_in_range(value, 1, 900, "timeout (seconds)", path, line)
+    # API Gateway's account quotas are 10,000 requests per second and a burst of 5,000.
+    if key == "throttle_rate":
+        return _int_in_range(value, 1, 10000, "throttle-rate (per second)", path, line)
+    if key == "throttle_burst":
+        return _int_in_range(value, 0, 5000, "throttle-burst", path, line)
+    if key == "access_logs":
+        if value not in ("true", "false"):
+            raise ManifestError(path, line, f"access-logs {value!r}: expected true or false")
+        return value == "true"
+    if key == "alarms":
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ManifestError(path, line, f"alarms {value!r}: expected the email address alarms are sent to")
+        return value
     return value
 
 
@@ -334,13 +388,15 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
         if unknown:
             raise ManifestError(config, None, f"config.arc takes only @aws, found @{sorted(unknown)[0]}")
         merged = _aws_settings(local.get("aws", []), config, aws.__dict__, warnings)
-        if merged.region != aws.region:
-            raise ManifestError(config, None, "region is set for the whole app in app.arc, not per function")
+        for entry in local.get("aws", []):
+            if entry.words[0].replace("-", "_") in APP_ONLY_SETTINGS:
+                raise ManifestError(config, entry.line, f"{entry.words[0]} is set for the whole app in app.arc, not per function")
         settings = merged
     return Function(
         name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
         runtime=settings.runtime, architecture=settings.architecture,
         memory=settings.memory, timeout=settings.timeout,
+        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst,
     )
 
 
@@ -351,10 +407,15 @@ def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table
     if not _NAME.match(name):
         raise ManifestError(path, entry.line, f"table name {name!r}: use lowercase letters, digits and dashes")
     partition = sort = ttl = None
+    options: dict[str, bool | str] = {}
     for child in entry.children:
         if len(child.words) != 2 or not _ATTRIBUTE.match(child.words[0]):
-            raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String' or '<attribute> TTL'")
+            raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String', '<attribute> TTL', "
+                                                  "'PITR true' or 'encrypt true'")
         attribute, spec = child.words
+        if attribute in TABLE_OPTIONS and not spec.startswith("*") and spec != "TTL":
+            options[TABLE_OPTIONS[attribute]] = _table_option(attribute, spec, path, child.line)
+            continue
         if attribute in ARCHITECT_TABLE_OPTIONS:
             _warn(warnings, path, child.line, f"table option {attribute} is Architect's; this kit does not implement it and ignores it")
             continue
@@ -376,7 +437,17 @@ def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table
             sort = Key(attribute, kind)
     if partition is None:
         raise ManifestError(path, entry.line, f"table {name} needs a partition key, e.g. 'id *String' indented under it")
-    return Table(name, partition, sort, ttl)
+    return Table(name, partition, sort, ttl, **options)
+
+
+def _table_option(option: str, value: str, path: Path, line: int) -> bool | str:
+    """Architect's per-table options: `PITR true|false`, `encrypt true|false|<KMS key ARN>`."""
+    if value in ("true", "false"):
+        return value == "true"
+    if TABLE_OPTIONS[option] == "encrypt" and re.match(r"^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$", value):
+        return value
+    expected = "true, false or a KMS key ARN" if TABLE_OPTIONS[option] == "encrypt" else "true or false"
+    raise ManifestError(path, line, f"{option} {value!r}: expected {expected}")
 
 
 def _unique(items: list[str], path: Path, what: str) -> None:

@@ -8,10 +8,11 @@ Expected failures raise `CredentialsError` or `DeployError` with a message a per
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import boto3
 from botocore.exceptions import (
@@ -24,8 +25,13 @@ TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger temp
 POLL_SECONDS = 2.0
 HOW_TO_PROVIDE = (
     "set AWS_PROFILE to a profile made with `aws configure` (or `aws configure sso`), "
-    "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; `--dry-run` needs none"
+    "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 )
+# The deployment bucket's lifecycle: a package is deleted this many days after it was last uploaded or
+# refreshed, and every deploy refreshes the packages its stack uses (before and after), once older than
+# REFRESH_AFTER_DAYS. So only packages no deploy has used for PACKAGE_DAYS go; Lambda keeps its own copy.
+PACKAGE_DAYS = 90
+REFRESH_AFTER_DAYS = 7
 
 
 class CredentialsError(Exception):
@@ -94,7 +100,8 @@ def bucket_name(account: str, region: str) -> str:
 
 def ensure_bucket(s3, name: str, region: str, account: str) -> bool:
     """Create the deployment bucket if needed (True when created) and (re)apply its settings:
-    all public access blocked, SSE-S3 encryption, versioning."""
+    all public access blocked, a policy refusing every request not made over TLS, SSE-S3 encryption,
+    versioning, and the lifecycle that deletes packages no deploy has used for PACKAGE_DAYS."""
     try:
         s3.head_bucket(Bucket=name, ExpectedBucketOwner=account)
         created = False
@@ -113,7 +120,80 @@ def ensure_bucket(s3, name: str, region: str, account: str) -> bool:
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}],
     })
     s3.put_bucket_versioning(Bucket=name, ExpectedBucketOwner=account, VersioningConfiguration={"Status": "Enabled"})
+    policy = tls_only_policy(name, s3.meta.partition)
+    s3.put_bucket_policy(Bucket=name, ExpectedBucketOwner=account, Policy=json.dumps(policy))
+    s3.put_bucket_lifecycle_configuration(Bucket=name, ExpectedBucketOwner=account,
+                                          LifecycleConfiguration={"Rules": LIFECYCLE_RULES})
     return created
+
+
+def tls_only_policy(bucket: str, partition: str = "aws") -> dict:
+    """Deny any request to the bucket or its objects over plain HTTP (aws:SecureTransport false)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]}
+
+
+LIFECYCLE_RULES = [
+    {"ID": "delete-unused-packages", "Status": "Enabled", "Filter": {"Prefix": ""},
+     "Expiration": {"Days": PACKAGE_DAYS},
+     "NoncurrentVersionExpiration": {"NoncurrentDays": 1},  # a refresh or deletion leaves one behind
+     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+    {"ID": "delete-expired-markers", "Status": "Enabled", "Filter": {"Prefix": ""},
+     "Expiration": {"ExpiredObjectDeleteMarker": True}},
+]
+
+
+def refresh(s3, bucket: str, account: str, keys: set[str], now: datetime | None = None) -> list[str]:
+    """Restart the lifecycle clock of each key older than REFRESH_AFTER_DAYS (a copy onto itself);
+    returns the keys that are gone already (a rollback to them could not restore that code)."""
+    now = now or datetime.now(timezone.utc)
+    missing = []
+    for key in sorted(keys):
+        try:
+            modified = s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=account)["LastModified"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                missing.append(key)
+                continue
+            raise
+        if now - modified > timedelta(days=REFRESH_AFTER_DAYS):
+            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                           MetadataDirective="REPLACE", ExpectedBucketOwner=account)
+    return missing
+
+
+def packages_in_use(cfn, name: str, bucket: str) -> set[str]:
+    """The S3 keys of the packages the deployed stack `name` runs (none when there is no stack)."""
+    try:
+        body = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return set()
+        raise
+    document = body if isinstance(body, dict) else json.loads(body)
+    return {code["S3Key"] for resource in document.get("Resources", {}).values()
+            if isinstance(code := resource.get("Properties", {}).get("Code"), dict) and isinstance(code.get("S3Key"), str)}
+
+
+def set_termination_protection(cfn, name: str, enabled: bool) -> None:
+    """Turn stack `name`'s termination protection on or off (a stack with it on cannot be deleted)."""
+    cfn.update_termination_protection(StackName=name, EnableTerminationProtection=enabled)
+
+
+def retained_tables(cfn, name: str) -> list[tuple[str, str]]:
+    """(logical id, table name) of every table in stack `name`, read before a delete that keeps them."""
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+    return [(r["LogicalResourceId"], r["PhysicalResourceId"]) for page in pages for r in page["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::DynamoDB::Table" and r.get("PhysicalResourceId")]
+
+
+def cloudwatch_role_missing(apigateway) -> bool:
+    """True when the account has no API Gateway CloudWatch role, without which a WebSocket stage
+    cannot write access logs (`get_account()['cloudwatchRoleArn']`, set once per account and region)."""
+    return not apigateway.get_account().get("cloudwatchRoleArn")
 
 
 def upload(s3, bucket: str, account: str, key: str, data: bytes) -> bool:

@@ -109,6 +109,13 @@ def test_tables_with_sort_key_and_number_types(tmp_path):
         ("@app\ndemo\n@aws\ntimeout 901\n", 4, "from 1 to 900"),
         ("@app\ndemo\n@aws\nregion mars\n", 4, "expected an AWS region"),
         ("@app\ndemo\n@aws\nfavourite colour\n", 4, "unknown @aws setting 'favourite'"),
+        ("@app\ndemo\n@aws\nthrottle-rate 0\n", 4, "throttle-rate (per second) '0': expected a whole number from 1 to 10000"),
+        ("@app\ndemo\n@aws\nthrottle-rate 10001\n", 4, "from 1 to 10000"),
+        ("@app\ndemo\n@aws\nthrottle-burst 5001\n", 4, "throttle-burst '5001': expected a whole number from 0 to 5000"),
+        ("@app\ndemo\n@aws\naccess-logs yes\n", 4, "access-logs 'yes': expected true or false"),
+        ("@app\ndemo\n@aws\nalarms ops\n", 4, "alarms 'ops': expected the email address"),
+        ("@app\ndemo\n@tables\nt\n  id *String\n  PITR yes\n", 6, "PITR 'yes': expected true or false"),
+        ("@app\ndemo\n@tables\nt\n  id *String\n  encrypt some-key\n", 6, "expected true, false or a KMS key ARN"),
         ("@app\ndemo\n@ws\n", None, "no handler in src/ws/connect/"),
         ("demo\n", 1, "expected a pragma such as @app before any entry"),
         ("@app\ndemo\n  @http\n", 3, "starts at column 1"),
@@ -138,14 +145,14 @@ def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp
         things
           id *String
           PITR true
-          encrypt true
+          stream true
         @aws
         profile work
         region eu-west-1
         @sandbox
         livereload true
     """)
-    (tmp_path / "src/ws/default/config.arc").write_text("@aws\ntimeout 30\npolicies\n  AmazonDynamoDBReadOnlyAccess\n")
+    (tmp_path / "src/ws/default/config.arc").write_text("@aws\ntimeout 20\npolicies\n  AmazonDynamoDBReadOnlyAccess\n")
     app = manifest.load(path)
     config = tmp_path / "src/ws/default/config.arc"
     assert app.warnings == (
@@ -154,10 +161,10 @@ def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp
         f"{path}:17: @sandbox is Architect's; this kit does not implement it and ignores it",
         f"{path}:15: @aws profile is Architect's; this kit does not implement it and ignores it",
         f"{config}:3: @aws policies is Architect's; this kit does not implement it and ignores it",
-        f"{path}:12: table option PITR is Architect's; this kit does not implement it and ignores it",
-        f"{path}:13: table option encrypt is Architect's; this kit does not implement it and ignores it",
+        f"{path}:13: table option stream is Architect's; this kit does not implement it and ignores it",
     )
-    assert app.aws.region == "eu-west-1" and app.function("$default").timeout == 30
+    assert app.aws.region == "eu-west-1" and app.function("$default").timeout == 20
+    assert app.tables[0].pitr is True  # PITR is honoured (docs/deploy.md), stream is not
     assert [t.name for t in app.tables] == ["things"] and app.tables[0].partition_key == Key("id", "S")
 
 
@@ -170,11 +177,61 @@ def test_a_missing_manifest_says_where_it_looked(tmp_path):
         manifest.load(tmp_path / "app.arc")
 
 
-def test_config_arc_may_not_change_the_region(tmp_path):
+@pytest.mark.parametrize("setting", ["region eu-west-1", "access-logs true", "alarms ops@example.com"])
+def test_config_arc_may_not_change_app_wide_settings(tmp_path, setting):
     path = write_app(tmp_path, "@app\ndemo\n@ws\n")
-    (tmp_path / "src/ws/default/config.arc").write_text("@aws\nregion eu-west-1\n")
-    with pytest.raises(ManifestError, match="region is set for the whole app"):
+    config = tmp_path / "src/ws/default/config.arc"
+    config.write_text("@aws\n" + setting + "\n")
+    with pytest.raises(ManifestError, match=f"^{config}:2: {setting.split()[0]} is set for the whole app in app.arc"):
         manifest.load(path)
+
+
+def test_throttle_limits_for_the_app_and_per_function(tmp_path):
+    """Keys Architect 12's inventory copies through without error (docs/deploy.md, throttling)."""
+    path = write_app(tmp_path, "@app\ndemo\n@ws\n@aws\nthrottle-rate 10000\nthrottle-burst 0\n")
+    (tmp_path / "src/ws/default/config.arc").write_text("@aws\nthrottle-rate 1\nthrottle-burst 5000\n")
+    app = manifest.load(path)
+    assert (app.aws.throttle_rate, app.aws.throttle_burst) == (10000, 0)
+    assert (app.function("$default").throttle_rate, app.function("$default").throttle_burst) == (1, 5000)
+    assert (app.function("$connect").throttle_rate, app.function("$connect").throttle_burst) == (10000, 0)
+
+
+@pytest.mark.parametrize("lines, pitr, encrypt", [
+    ("", False, False),
+    ("  PITR true\n  encrypt true\n", True, True),
+    ("  pitr false\n  encrypt false\n", False, False),
+    ("  PointInTimeRecovery true\n", True, False),
+    ("  encrypt arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab\n", False,
+     "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab"),
+])
+def test_architects_table_options(tmp_path, lines, pitr, encrypt):
+    """The spellings Architect's inventory accepts under a table (arc.codes reference, @tables)."""
+    path = write_app(tmp_path, "@app\ndemo\n@tables\nt\n  id *String\n" + lines, functions=())
+    [table] = manifest.load(path).tables
+    assert (table.pitr, table.encrypt) == (pitr, encrypt)
+
+
+@pytest.mark.parametrize("kind, timeout, warned", [
+    ("ws/default", 29, False), ("ws/default", 30, True), ("http/get-index", 30, False), ("http/get-index", 31, True),
+])
+def test_a_function_outliving_api_gateways_wait_is_a_warning(tmp_path, kind, timeout, warned):
+    """API Gateway stops waiting at 29 s (WebSocket) and 30 s (HTTP API): API Gateway quotas pages."""
+    path = write_app(tmp_path, "@app\ndemo\n@http\nget /\n@ws\n")
+    config = tmp_path / "src" / kind / "config.arc"
+    config.write_text(f"# limits\n@aws\ntimeout {timeout}\n")
+    warnings = manifest.load(path).warnings
+    if not warned:
+        assert warnings == ()
+        return
+    [warning] = warnings
+    assert warning.startswith(f"{config}:3: ")
+    assert f"has timeout {timeout} s" in warning and f"after {timeout - 1} s" in warning
+
+
+def test_the_timeout_warning_points_at_app_arc_when_it_sets_the_timeout(tmp_path):
+    path = write_app(tmp_path, "@app\ndemo\n@ws\n@aws\ntimeout 60\n", functions=("ws/connect", "ws/default", "ws/disconnect"))
+    warnings = manifest.load(path).warnings
+    assert [w.split(": ", 1)[0] for w in warnings] == [f"{path}:5"] * 3
 
 
 @settings(max_examples=300, deadline=None)

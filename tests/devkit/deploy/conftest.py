@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devkit import manifest as manifest_module
-from devkit.deploy import package, template
+from devkit.deploy import package, stack, template
 from tests.conftest import ROOT
 
 AWS_VARIABLES = (
@@ -92,3 +92,17 @@ def fake_aws(no_aws, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def no_tls_deny(monkeypatch):
+    """moto evaluates only `StringEquals` in a bucket policy and treats any other condition as met, so
+    the deployment bucket's TLS-only Deny (`Bool aws:SecureTransport false`) would refuse every object
+    request moto gets. Flows that upload put a policy without that statement; test_stack.py checks the
+    real policy is applied, and only AWS can show it refusing plain HTTP."""
+    real = stack.tls_only_policy
+
+    def without_the_deny(bucket, partition="aws"):
+        return {**real(bucket, partition), "Statement": []}
+
+    monkeypatch.setattr(stack, "tls_only_policy", without_the_deny)

@@ -59,6 +59,7 @@ def test_missing_credentials_is_one_clear_line(no_aws, build, fake_pip, capsys, 
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     assert captured.err.startswith("error: no AWS credentials found: set AWS_PROFILE")
     assert "aws configure" in captured.err and "AWS_ACCESS_KEY_ID" in captured.err
+    assert ("`--dry-run` needs none" in captured.err) == (argv[0] == "deploy")  # destroy has no dry run
     assert fake_pip.calls == []  # it failed before packaging anything
 
 
@@ -69,7 +70,7 @@ def test_a_missing_profile_is_one_clear_line(no_aws, build, capsys, monkeypatch)
 
 
 @pytest.fixture
-def moto(fake_aws, build, fake_pip):
+def moto(fake_aws, build, fake_pip, no_tls_deny):
     with mock_aws():
         yield
 
@@ -155,3 +156,112 @@ def test_progress_prints_events_and_draws_a_spinner_only_on_a_terminal():
     assert plain.getvalue().count("\n") == 1 and "waiting" not in plain.getvalue()
     assert "CREATE_FAILED" in plain.getvalue() and "WsApi  Bad name" in plain.getvalue()
     assert "\r  / waiting for CloudFormation" in terminal.getvalue() and "\r\033[K" in terminal.getvalue()
+
+
+def test_production_deploy_turns_termination_protection_on(moto, capsys, monkeypatch):
+    """moto has no UpdateTerminationProtection (test_stack.py checks the call against botocore's model),
+    so the calls are recorded here."""
+    calls = []
+    monkeypatch.setattr(stack, "set_termination_protection", lambda cfn, name, on: calls.append((name, on)))
+    assert main("deploy", "--stage", "production") == 0
+    out = capsys.readouterr().out
+    assert calls == [("MywsappProduction", True)]
+    assert "Termination protection is on" in out
+    assert "Smoke test skipped: the stack has no PageUrl output." in out  # moto leaves no outputs
+
+
+def test_destroy_production_turns_protection_off_after_asking_and_says_how_to_delete_the_kept_tables(moto, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(stack, "set_termination_protection", lambda cfn, name, on: calls.append(("protect", on)))
+    assert main("deploy", "--stage", "production") == 0
+    capsys.readouterr()
+
+    def answer(question):
+        calls.append(("asked", question))
+        return True
+
+    monkeypatch.setattr(command, "confirm", answer)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    assert main("destroy", "--stage", "production") == 0
+    out = capsys.readouterr().out
+    assert [c[0] for c in calls] == ["protect", "asked", "protect"] and calls[2] == ("protect", False)
+    assert "(its tables are kept)" in calls[1][1]
+    assert "Turned termination protection off for MywsappProduction" in out
+    assert "Stack MywsappProduction deleted." in out
+    table = next(line.split()[2] for line in out.splitlines() if line.startswith("Kept table "))
+    assert f"aws dynamodb update-table --region us-east-1 --table-name {table} --no-deletion-protection-enabled" in out
+    assert f"aws dynamodb delete-table --region us-east-1 --table-name {table}" in out
+
+
+def test_destroy_staging_keeps_nothing_and_never_touches_protection(moto, capsys, monkeypatch):
+    monkeypatch.setattr(stack, "set_termination_protection", lambda *a: pytest.fail("staging is not protected"))
+    assert main("deploy", "--stage", "staging") == 0
+    assert main("destroy", "--stage", "staging", "--yes") == 0
+    out = capsys.readouterr().out
+    assert "Stack MywsappStaging deleted." in out and "Kept table" not in out and "dry-run" not in out
+
+
+@pytest.mark.parametrize("arc_region, env_region, expected", [
+    ("eu-west-1", "ap-south-1", "stack MywsappStaging in eu-west-1, from @aws region in app.arc"),
+    (None, "ap-south-1", "stack MywsappStaging in ap-south-1, from $AWS_REGION (app.arc sets no @aws region)"),
+    (None, None, "stack MywsappStaging in us-east-1, from the default"),
+])
+def test_the_first_line_says_which_region_wins(app_copy, tmp_path, monkeypatch, capsys, arc_region, env_region, expected):
+    arc = app_copy / "app.arc"
+    text = arc.read_text().replace("region us-east-1\n", f"region {arc_region}\n" if arc_region else "")
+    arc.write_text(text)
+    if env_region:
+        monkeypatch.setenv("AWS_REGION", env_region)
+    else:
+        monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv(command.BUILD_DIR_VARIABLE, str(tmp_path / "build"))
+    monkeypatch.setattr(command.package, "build_all", lambda *a, **k: {})
+    monkeypatch.setattr(command.template, "build", lambda *a, **k: {})
+    monkeypatch.setattr(command, "_describe", lambda *a: None)
+    assert cli.main(["--app", str(arc), "deploy", "--stage", "staging", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(expected)
+
+
+def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(moto, app_copy, capsys):
+    arc = app_copy / "app.arc"
+    arc.write_text(arc.read_text() + "\naccess-logs true\n")
+    assert cli.main(["--app", str(arc), "deploy", "--stage", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: access-logs is on, but API Gateway in us-east-1 has no CloudWatch role")
+
+
+def test_manifest_warnings_are_printed_before_the_deploy(app_copy, tmp_path, monkeypatch, capsys):
+    (app_copy / "src/ws/default/config.arc").write_text("@aws\ntimeout 60\n")
+    monkeypatch.setenv(command.BUILD_DIR_VARIABLE, str(tmp_path / "build"))
+    monkeypatch.setattr(command.package, "build_all", lambda *a, **k: {})
+    monkeypatch.setattr(command.template, "build", lambda *a, **k: {})
+    monkeypatch.setattr(command, "_describe", lambda *a: None)
+    assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", "--dry-run"]) == 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: {app_copy / 'src/ws/default/config.arc'}:2: $default has timeout 60 s")
+
+
+@pytest.mark.parametrize("argv, verdict, status", [([], 0, 0), ([], 1, 1), (["--no-smoke"], None, 0)])
+def test_deploy_ends_with_the_smoke_test_on_the_page_unless_skipped(moto, capsys, monkeypatch, argv, verdict, status):
+    """moto leaves no outputs, so the deployed stack's answer is played back with a PageUrl."""
+    page = "https://abc123.execute-api.us-east-1.amazonaws.com/"
+    monkeypatch.setattr(stack, "deploy", lambda *a, **k: stack.Result("created", "CREATE_COMPLETE", {"PageUrl": page}))
+    tested = []
+    monkeypatch.setattr(command.smoke_test, "run", lambda url, **k: tested.append(url) or verdict)
+    assert main("deploy", "--stage", "staging", *argv) == status
+    assert tested == ([] if verdict is None else [page])
+    if verdict == 1:
+        assert "The stack is deployed, but the smoke test failed" in capsys.readouterr().out
+
+
+def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
+    assert main("smoke", "--stage", "staging") == 2
+    assert "there is no stack MywsappStaging in us-east-1: deploy it first" in capsys.readouterr().err
+    assert main("deploy", "--stage", "staging", "--no-smoke") == 0
+    assert main("smoke", "--stage", "staging") == 2  # moto leaves no outputs
+    assert capsys.readouterr().err.endswith("stack MywsappStaging has no PageUrl output to test\n")
+    monkeypatch.setattr(stack, "outputs", lambda cfn, name: {"PageUrl": "https://abc.example/"})
+    tested = []
+    monkeypatch.setattr(command.smoke_test, "run", lambda url, timeout: tested.append((url, timeout)) or 0)
+    assert main("smoke", "--stage", "staging", "--timeout", "3") == 0
+    assert tested == [("https://abc.example/", 3.0)]

@@ -10,7 +10,7 @@ What moto cannot show, and where it is checked instead:
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -32,7 +32,7 @@ def aws(fake_aws):
 
 
 @pytest.fixture
-def deployable(aws, app_manifest, tmp_path, fake_pip):
+def deployable(aws, app_manifest, tmp_path, fake_pip, no_tls_deny):
     """The real app packaged (fake pip), bucket made, packages uploaded: (s3, cfn, bucket, template)."""
     account = stack.account_id(aws)
     s3, cfn = aws.client("s3"), aws.client("cloudformation")
@@ -55,7 +55,9 @@ def test_account_id_comes_from_sts(aws):
     assert stack.account_id(aws) == "123456789012"
 
 
-def test_deployment_bucket_is_created_private_encrypted_and_versioned(aws):
+def test_deployment_bucket_is_created_private_tls_only_encrypted_versioned_and_cleaned(aws):
+    """S3's documented TLS-only policy (aws:SecureTransport, "Enforce encryption of data in transit")
+    and lifecycle rules (PutBucketLifecycleConfiguration in the botocore model)."""
     s3 = aws.client("s3")
     name = stack.bucket_name("123456789012", REGION)
     assert name == "devkit-deploy-123456789012-us-east-1"
@@ -67,6 +69,15 @@ def test_deployment_bucket_is_created_private_encrypted_and_versioned(aws):
     [rule] = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]) == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]}
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]}
+    assert rules["delete-unused-packages"]["Expiration"] == {"Days": stack.PACKAGE_DAYS}
+    assert rules["delete-unused-packages"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert rules["delete-expired-markers"]["Expiration"] == {"ExpiredObjectDeleteMarker": True}
 
 
 def test_bucket_outside_us_east_1_gets_its_location(fake_aws):
@@ -76,7 +87,7 @@ def test_bucket_outside_us_east_1_gets_its_location(fake_aws):
         assert s3.get_bucket_location(Bucket="devkit-deploy-123456789012-eu-west-1")["LocationConstraint"] == "eu-west-1"
 
 
-def test_upload_skips_a_key_that_is_already_there(aws):
+def test_upload_skips_a_key_that_is_already_there(aws, no_tls_deny):
     s3 = aws.client("s3")
     stack.ensure_bucket(s3, "devkit-deploy-123456789012-us-east-1", REGION, "123456789012")
     args = (s3, "devkit-deploy-123456789012-us-east-1", "123456789012", "app/f/abc.zip")
@@ -85,7 +96,60 @@ def test_upload_skips_a_key_that_is_already_there(aws):
     assert s3.get_object(Bucket=args[1], Key=args[3])["Body"].read() == b"zip bytes"
 
 
-def test_large_templates_go_through_the_bucket(aws):
+@pytest.mark.parametrize("age_days, refreshed", [(stack.REFRESH_AFTER_DAYS, False), (stack.REFRESH_AFTER_DAYS + 1, True)])
+def test_refresh_restarts_the_lifecycle_clock_of_packages_in_use(aws, no_tls_deny, age_days, refreshed):
+    s3 = aws.client("s3")
+    bucket = "devkit-deploy-123456789012-us-east-1"
+    stack.ensure_bucket(s3, bucket, REGION, "123456789012")
+    stack.upload(s3, bucket, "123456789012", "app/f/abc.zip", b"zip bytes")
+    uploaded = s3.head_object(Bucket=bucket, Key="app/f/abc.zip")["LastModified"]
+    now = uploaded + timedelta(days=age_days, seconds=1 if refreshed else 0)
+    assert stack.refresh(s3, bucket, "123456789012", {"app/f/abc.zip", "app/f/gone.zip"}, now=now) == ["app/f/gone.zip"]
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="app/f/abc.zip")["Versions"]
+    assert len(versions) == (2 if refreshed else 1)
+    assert s3.get_object(Bucket=bucket, Key="app/f/abc.zip")["Body"].read() == b"zip bytes"
+
+
+def test_packages_in_use_are_read_from_the_deployed_template(deployable):
+    _, cfn, bucket, document = deployable
+    assert stack.packages_in_use(cfn, NAME, bucket) == set()
+    run(cfn, bucket, document)
+    keys = {r["Properties"]["Code"]["S3Key"] for r in document["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(keys) == 6 and stack.packages_in_use(cfn, NAME, bucket) == keys
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_termination_protection_is_one_call_checked_against_the_botocore_model(enabled):
+    """moto has no UpdateTerminationProtection, so botocore's Stubber checks the call against the
+    CloudFormation model instead; that AWS then refuses DeleteStack is AWS's documented behaviour."""
+    from botocore.stub import Stubber
+
+    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(cfn) as stubbed:
+        stubbed.add_response("update_termination_protection", {"StackId": "arn:aws:cloudformation:::stack/x"},
+                             {"StackName": NAME, "EnableTerminationProtection": enabled})
+        stack.set_termination_protection(cfn, NAME, enabled)
+        stubbed.assert_no_pending_responses()
+
+
+def test_retained_tables_names_each_table_of_the_stack(deployable, aws):
+    _, cfn, bucket, document = deployable
+    run(cfn, bucket, document)
+    [(logical_id, table)] = stack.retained_tables(cfn, NAME)
+    assert logical_id == "TableConnections"
+    assert aws.client("dynamodb").describe_table(TableName=table)["Table"]["TableName"] == table
+
+
+def test_a_missing_api_gateway_cloudwatch_role_is_detected(aws):
+    """`GetAccount` returns `cloudwatchRoleArn` only once one is set (botocore model, apigateway)."""
+    apigateway = aws.client("apigateway")
+    assert stack.cloudwatch_role_missing(apigateway) is True
+    role = aws.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert stack.cloudwatch_role_missing(apigateway) is False
+
+
+def test_large_templates_go_through_the_bucket(aws, no_tls_deny):
     s3 = aws.client("s3")
     stack.ensure_bucket(s3, "devkit-deploy-123456789012-us-east-1", REGION, "123456789012")
     small = stack.template_source(s3, "devkit-deploy-123456789012-us-east-1", "123456789012", "app", "{}")

@@ -5,6 +5,7 @@ stages and the deployment are checked here, on the template itself.
 """
 
 import json
+import re
 
 import pytest
 from cfnlint.api import ManualArgs, lint
@@ -12,6 +13,18 @@ from cfnlint.api import ManualArgs, lint
 from devkit.deploy import template
 
 SUB_ACCOUNT = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture
+def operated(app_copy):
+    """The app with every opt-in switched on: access logs, alarms, PITR and a customer-managed key."""
+    from devkit import manifest as manifest_module
+
+    arc = app_copy / "app.arc"
+    text = arc.read_text().replace("  expires TTL\n", f"  expires TTL\n  PITR true\n  encrypt {KMS_KEY}\n")
+    arc.write_text(text + "\naccess-logs true\nalarms ops@example.com\n")
+    return manifest_module.load(arc)
 
 
 def of_type(document: dict, kind: str) -> dict[str, dict]:
@@ -23,11 +36,21 @@ def statements(document: dict) -> list[dict]:
             for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
+def lint_findings(document: dict) -> list[str]:
+    """Every cfn-lint finding, informational rules (I3011 and the rest) included."""
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"])
+    return [str(m) for m in lint(json.dumps(document), config=config)]
+
+
 @pytest.mark.parametrize("stage", ["staging", "production"])
-def test_cfn_lint_finds_nothing(app_manifest, code_keys, stage):
-    document = template.build(app_manifest, stage, code_keys)
-    matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    assert [str(m) for m in matches] == []
+def test_cfn_lint_finds_nothing_not_even_informational(app_manifest, code_keys, stage):
+    assert lint_findings(template.build(app_manifest, stage, code_keys)) == []
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_cfn_lint_finds_nothing_with_every_option_on(operated, code_keys, stage):
+    """Access logs, alarms, PITR and a customer-managed key: still clean."""
+    assert lint_findings(template.build(operated, stage, code_keys)) == []
 
 
 @pytest.mark.parametrize("app, stage, expected", [
@@ -89,9 +112,7 @@ def test_websocket_deployment_depends_on_every_route_and_the_stage_is_named_afte
     [(name, deployment)] = of_type(staging, "AWS::ApiGatewayV2::Deployment").items()
     assert routes == ["WsBroadcastRoute", "WsConnectRoute", "WsDefaultRoute", "WsDisconnectRoute"]
     assert deployment["DependsOn"] == routes
-    assert staging["Resources"]["WsStage"]["Properties"] == {
-        "ApiId": {"Ref": "WsApi"}, "StageName": "staging", "DeploymentId": {"Ref": name},
-    }
+    assert staging["Resources"]["WsStage"]["Properties"]["DeploymentId"] == {"Ref": name}
 
 
 def test_a_changed_route_set_gets_a_new_deployment(app_manifest, code_keys, app_copy):
@@ -139,6 +160,7 @@ def test_broadcast_route_integration_and_permission(staging):
             "IntegrationType": "AWS_PROXY",
             "IntegrationUri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
                                           "/functions/${WsBroadcastFunction.Arn}/invocations"},
+            "TimeoutInMillis": 29000,
         },
     }
     assert resources["WsBroadcastPermission"] == {
@@ -176,7 +198,8 @@ def test_broadcast_function_resource(staging):
         },
     }
     assert staging["Resources"]["WsBroadcastLogGroup"] == {
-        "Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
+        "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+        "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
     }
 
 
@@ -203,29 +226,144 @@ def test_broadcast_role_resource(staging):
     }
 
 
-def test_connections_table_resource(staging):
-    assert staging["Resources"]["TableConnections"] == {
-        "Type": "AWS::DynamoDB::Table",
-        "DeletionPolicy": "Delete",
-        "UpdateReplacePolicy": "Delete",
-        "Properties": {
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
-            "SSESpecification": {"SSEEnabled": True},
-            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
-        },
+CONNECTIONS_TABLE = {
+    "BillingMode": "PAY_PER_REQUEST",
+    "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
+    "SSESpecification": {"SSEEnabled": True},
+    "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+}
+
+
+@pytest.mark.parametrize("stage, expected", [
+    ("staging", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                 "Properties": CONNECTIONS_TABLE}),
+    ("production", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                    "Properties": {**CONNECTIONS_TABLE, "DeletionProtectionEnabled": True}}),
+])
+def test_production_keeps_and_protects_its_tables_staging_deletes_them(app_manifest, code_keys, stage, expected):
+    assert template.build(app_manifest, stage, code_keys)["Resources"]["TableConnections"] == expected
+
+
+def test_staging_and_production_differ_only_where_the_profile_says(app_manifest, code_keys):
+    """Whole resources of both stages side by side: besides the stage's name in names, ARNs, URLs and
+    descriptions, only the tables' protection differs."""
+    def as_staging(document: dict) -> dict:  # the stage's name out, and the deployment's hash of it
+        text = json.dumps(document).replace("production", "staging").replace("Production", "Staging")
+        return json.loads(re.sub(r"WsDeployment[0-9a-f]{10}", "WsDeployment", text))
+
+    staging = as_staging(template.build(app_manifest, "staging", code_keys))
+    production = as_staging(template.build(app_manifest, "production", code_keys))
+    differing = {k for k in staging["Resources"] if staging["Resources"][k] != production["Resources"][k]}
+    assert differing == {"TableConnections"}
+    assert staging["Resources"].keys() == production["Resources"].keys()
+
+
+def test_table_options_pitr_and_a_customer_managed_key(operated, code_keys):
+    """Architect's `PITR true` and `encrypt <KMS key ARN>` (arc.codes/docs/en/reference/app.arc/tables)."""
+    properties = template.build(operated, "staging", code_keys)["Resources"]["TableConnections"]["Properties"]
+    assert properties == {
+        **CONNECTIONS_TABLE,
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": KMS_KEY},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
 
 
-def test_http_api_has_one_default_stage_that_deploys_itself(staging):
+def test_http_api_has_one_default_stage_that_deploys_itself_throttled(staging):
     assert staging["Resources"]["HttpApi"]["Properties"]["ProtocolType"] == "HTTP"
-    assert staging["Resources"]["HttpApiStage"]["Properties"] == {
-        "ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
+    assert staging["Resources"]["HttpApiStage"] == {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {
+            "ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
+            "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
+        },
     }
     routes = {v["Properties"]["RouteKey"] for v in of_type(staging, "AWS::ApiGatewayV2::Route").values()
               if v["Properties"]["ApiId"] == {"Ref": "HttpApi"}}
     assert routes == {"GET /", "GET /_static/{proxy+}"}
+
+
+def test_websocket_stage_throttles_every_route_and_broadcast_tighter(staging):
+    """Stage throttling: DefaultRouteSettings for all routes, RouteSettings keyed by route key
+    (AWS::ApiGatewayV2::Stage RouteSettings in the CloudFormation reference); broadcast's own limits
+    come from src/ws/broadcast/config.arc."""
+    [deployment] = of_type(staging, "AWS::ApiGatewayV2::Deployment")
+    assert staging["Resources"]["WsStage"] == {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {
+            "ApiId": {"Ref": "WsApi"}, "StageName": "staging", "DeploymentId": {"Ref": deployment},
+            "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
+            "RouteSettings": {"broadcast": {"ThrottlingRateLimit": 2, "ThrottlingBurstLimit": 4}},
+        },
+    }
+
+
+def test_throttle_settings_come_from_app_arc_and_config_arc(app_copy, code_keys):
+    from devkit import manifest as manifest_module
+
+    arc = app_copy / "app.arc"
+    arc.write_text(arc.read_text() + "\nthrottle-rate 7\nthrottle-burst 9\n")
+    (app_copy / "src/ws/broadcast/config.arc").unlink()
+    (app_copy / "src/http/get-index/config.arc").write_text("@aws\nthrottle-rate 3\n")
+    document = template.build(manifest_module.load(arc), "staging", code_keys)
+    http, ws = document["Resources"]["HttpApiStage"], document["Resources"]["WsStage"]
+    assert ws["Properties"]["DefaultRouteSettings"] == {"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": 9}
+    assert "RouteSettings" not in ws["Properties"]
+    assert http["Properties"]["RouteSettings"] == {"GET /": {"ThrottlingRateLimit": 3, "ThrottlingBurstLimit": 9}}
+    assert http["DependsOn"] == ["HttpGetIndexRoute"]  # an auto-deployed stage cannot name a route not yet made
+    assert lint_findings(document) == []
+
+
+def test_integrations_wait_as_long_as_api_gateway_allows(staging):
+    """API Gateway's integration timeout: 50 ms to 29 s for WebSocket APIs, to 30 s for HTTP APIs
+    (API Gateway quotas pages; AWS::ApiGatewayV2::Integration TimeoutInMillis)."""
+    timeouts = {v["Properties"]["ApiId"]["Ref"]: v["Properties"]["TimeoutInMillis"]
+                for v in of_type(staging, "AWS::ApiGatewayV2::Integration").values()}
+    assert timeouts == {"HttpApi": 30000, "WsApi": 29000}
+
+
+def test_access_logs_and_alarms_are_off_by_default(staging):
+    assert not of_type(staging, "AWS::CloudWatch::Alarm") and not of_type(staging, "AWS::SNS::Topic")
+    assert not any("AccessLogSettings" in v["Properties"] for v in of_type(staging, "AWS::ApiGatewayV2::Stage").values())
+
+
+def test_access_logs_go_to_a_log_group_per_stage_with_retention(operated, code_keys):
+    resources = template.build(operated, "production", code_keys)["Resources"]
+    for stage_id in ("HttpApiStage", "WsStage"):
+        settings = resources[stage_id]["Properties"]["AccessLogSettings"]
+        assert settings["DestinationArn"] == {"Fn::GetAtt": [stage_id + "AccessLogs", "Arn"]}
+        assert json.loads(settings["Format"])["requestId"] == "$context.requestId"
+        assert resources[stage_id + "AccessLogs"] == {
+            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
+        }
+    assert "$context.eventType" in resources["WsStage"]["Properties"]["AccessLogSettings"]["Format"]
+
+
+def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, code_keys):
+    resources = template.build(operated, "production", code_keys)["Resources"]
+    assert resources["AlarmTopic"] == {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}]},
+    }
+    alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 6 * 2 + 2  # errors and throttles per function, server errors per API
+    assert resources["WsBroadcastErrorsAlarm"] == {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": "WsBroadcast: Lambda errors in the last 5 minutes",
+            "Namespace": "AWS/Lambda", "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "WsBroadcastFunction"}}],
+            "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlarmTopic"}],
+        },
+    }
+    http, ws = resources["HttpApiErrorsAlarm"]["Properties"], resources["WsApiErrorsAlarm"]["Properties"]
+    assert (http["MetricName"], http["Dimensions"]) == ("5xx", [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}},
+                                                                {"Name": "Stage", "Value": "$default"}])
+    assert (ws["MetricName"], ws["Dimensions"]) == ("ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}},
+                                                                       {"Name": "Stage", "Value": "production"}])
 
 
 def test_outputs_give_page_url_websocket_url_and_table_names(staging):
