@@ -8,6 +8,9 @@ the line and what was expected.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +18,11 @@ from pathlib import Path
 from devkit.contract import table_variable
 from devkit.errors import ManifestError
 
-__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "load", "parse"]
+__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant",
+           "load", "parse"]
 
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
+FUNCTION_PRAGMAS = ("aws", "permissions")  # what a function's config.arc may hold
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
 WS_BUILTIN_ROUTES = ("connect", "default", "disconnect")
 HANDLER_FILES = ("lambda.py", "handler.py", "index.py")  # Architect's order of preference
@@ -36,6 +41,24 @@ ARCHITECTURES = ("arm64", "x86_64")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
+
+# `@permissions` in a function's config.arc: one grant per line.
+PERMISSION_FORMS = (
+    "'table <name> <Action> ...' (DynamoDB actions on a table from @tables)",
+    "'manage-connections POST|GET|DELETE ...' (the Management API: send, describe, close)",
+    "'statements <file>.json' (IAM statements for other services, next to config.arc)",
+)
+MANAGEMENT_METHODS = ("POST", "GET", "DELETE")
+# DynamoDB operations IAM does not authorize under their own name: a transaction is authorized item by
+# item (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem), PartiQL as PartiQLSelect etc.
+NOT_IAM_ACTIONS = {
+    "TransactWriteItems": "declare the actions of its items: PutItem, UpdateItem, DeleteItem, ConditionCheckItem",
+    "TransactGetItems": "declare GetItem, the action of its items",
+    "ExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+    "BatchExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+    "ExecuteTransaction": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+}
+EXTRA_IAM_ACTIONS = ("ConditionCheckItem",)  # an IAM action with no API operation of its own
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,25 @@ class Table:
 
 
 @dataclass(frozen=True)
+class TableGrant:
+    """DynamoDB actions (as IAM names them, without `dynamodb:`) on one table from `@tables`."""
+
+    table: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What a function declares under `@permissions` in its config.arc (devkit/permissions.py turns it
+    into an IAM policy). `statements` are IAM statements copied verbatim from the declared JSON file."""
+
+    source: Path  # the config.arc that declares them
+    tables: tuple[TableGrant, ...] = ()
+    manage_connections: tuple[str, ...] = ()  # Management API methods: POST, GET, DELETE
+    statements: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
 class Function:
     """A Lambda function: where its code lives and what invokes it."""
 
@@ -101,6 +143,7 @@ class Function:
     architecture: str
     memory: int
     timeout: int
+    permissions: Permissions | None = None  # None: not declared, so its kind's default applies
 
     @property
     def handler(self) -> str:
@@ -148,8 +191,8 @@ class Manifest:
         return next((f for f in self.functions if f.route_key == route_key), None)
 
 
-def parse(text: str, path: Path | str = "app.arc") -> dict[str, list[Entry]]:
-    """Split manifest text into pragmas of entries; only syntax is checked here."""
+def parse(text: str, path: Path | str = "app.arc", known: tuple[str, ...] = KNOWN_PRAGMAS) -> dict[str, list[Entry]]:
+    """Split manifest text into pragmas of entries (`known` ones only); only syntax is checked here."""
     pragmas: dict[str, list[Entry]] = {}
     current: list[Entry] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -164,8 +207,10 @@ def parse(text: str, path: Path | str = "app.arc") -> dict[str, list[Entry]]:
             if indent:
                 raise ManifestError(path, number, f"a pragma such as {words[0]} starts at column 1")
             name = words[0][1:]
-            if name not in KNOWN_PRAGMAS:
-                expected = ", ".join("@" + p for p in KNOWN_PRAGMAS)
+            if name not in known:
+                if name == "permissions":
+                    raise ManifestError(path, number, "@permissions goes in each function's own config.arc (e.g. src/ws/default/config.arc)")
+                expected = ", ".join("@" + p for p in known)
                 raise ManifestError(path, number, f"unknown pragma @{name}; expected one of {expected}")
             if name in pragmas:
                 raise ManifestError(path, number, f"@{name} appears twice; merge its entries")
@@ -199,14 +244,15 @@ def load(path: Path | str = "app.arc") -> Manifest:
     pragmas = parse(text, path)
     app = _app_name(pragmas, path)
     aws = _aws_settings(pragmas.get("aws", []), path, DEFAULT_AWS)
-    functions = [_http_function(e, root, aws, path) for e in pragmas.get("http", [])]
+    tables = [_table(e, path) for e in pragmas.get("tables", [])]
+    _unique([t.name for t in tables], path, "table")
+    declared = tuple(t.name for t in tables)
+    functions = [_http_function(e, root, aws, path, declared) for e in pragmas.get("http", [])]
     if "ws" in pragmas:
         routes = [(r, 0) for r in WS_BUILTIN_ROUTES]
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
-        functions += [_ws_function(r, line, root, aws, path) for r, line in routes]
+        functions += [_ws_function(r, line, root, aws, path, declared) for r, line in routes]
     _unique([f.route_key for f in functions], path, "route")
-    tables = [_table(e, path) for e in pragmas.get("tables", [])]
-    _unique([t.name for t in tables], path, "table")
     return Manifest(path, root, app, aws, tuple(functions), tuple(tables))
 
 
@@ -257,7 +303,7 @@ def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: 
     return int(value)
 
 
-def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path) -> Function:
+def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...]) -> Function:
     if len(entry.words) != 2 or entry.children:
         raise ManifestError(path, entry.line, f"@http expects '<method> <path>', e.g. 'get /', got {' '.join(entry.words)!r}")
     method, route = entry.words[0].lower(), entry.words[1]
@@ -268,7 +314,7 @@ def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path) -> Fu
     folder = method + "-" + _folder_for_path(route)
     api_path = "/".join("{" + s[1:] + "}" if s.startswith(":") else "{proxy+}" if s == "*" else s for s in route.split("/"))
     key = ("ANY" if method == "any" else method.upper()) + " " + (api_path or "/")
-    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line)
+    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line, tables)
 
 
 def _folder_for_path(route: str) -> str:
@@ -292,32 +338,128 @@ def _ws_route(entry: Entry, path: Path) -> tuple[str, int]:
     return name, entry.line
 
 
-def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path) -> Function:
+def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...]) -> Function:
     key = "$" + route if route in WS_BUILTIN_ROUTES else route
-    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None)
+    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, tables)
 
 
-def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None) -> Function:
+def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None,
+              tables: tuple[str, ...]) -> Function:
     handler_file = next((f for f in HANDLER_FILES if (folder / f).is_file()), None)
     relative = folder.relative_to(path.resolve().parent)
     if handler_file is None:
         raise ManifestError(path, line, f"{key}: no handler in {relative}/ (expected {', '.join(HANDLER_FILES)} defining handler(event, context))")
-    settings = aws
+    settings, permissions = aws, None
     config = folder / "config.arc"
     if config.is_file():
-        local = parse(config.read_text(encoding="utf-8"), config)
-        unknown = set(local) - {"aws"}
-        if unknown:
-            raise ManifestError(config, None, f"config.arc takes only @aws, found @{sorted(unknown)[0]}")
+        local = parse(config.read_text(encoding="utf-8"), config, FUNCTION_PRAGMAS)
         merged = _aws_settings(local.get("aws", []), config, aws.__dict__)
         if merged.region != aws.region:
             raise ManifestError(config, None, "region is set for the whole app in app.arc, not per function")
         settings = merged
+        if "permissions" in local:
+            permissions = _permissions(local["permissions"], config, tables)
     return Function(
         name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
         runtime=settings.runtime, architecture=settings.architecture,
-        memory=settings.memory, timeout=settings.timeout,
+        memory=settings.memory, timeout=settings.timeout, permissions=permissions,
     )
+
+
+def _permissions(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permissions:
+    """Validate `@permissions` lines (see PERMISSION_FORMS); every problem names its line."""
+    grants: dict[str, TableGrant] = {}
+    methods: list[str] = []
+    statements: list[dict] = []
+    for entry in entries:
+        kind, *rest = entry.words
+        if entry.children:
+            raise ManifestError(config, entry.children[0].line, "@permissions takes one grant per line, not indented lines")
+        if kind == "table" and len(rest) >= 2:
+            table, actions = rest[0], tuple(a.removeprefix("dynamodb:") for a in rest[1:])
+            if table not in tables:
+                known = ", ".join(tables) or "none"
+                raise ManifestError(config, entry.line, f"table {table!r} is not declared in app.arc's @tables (declared: {known})")
+            if table in grants:
+                raise ManifestError(config, entry.line, f"table {table!r} has a line already; put all its actions on that line")
+            for action in actions:
+                _check_dynamodb_action(action, config, entry.line)
+            grants[table] = TableGrant(table, tuple(dict.fromkeys(actions)))
+        elif kind == "manage-connections" and rest:
+            for method in rest:
+                if method not in MANAGEMENT_METHODS:
+                    raise ManifestError(config, entry.line, f"manage-connections {method!r}: expected POST, GET or DELETE")
+            methods += [m for m in rest if m not in methods]
+        elif kind == "statements" and len(rest) == 1:
+            statements += _statements_file(config.parent / rest[0], config, entry.line)
+        else:
+            raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
+    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements))
+
+
+def _check_dynamodb_action(action: str, config: Path, line: int) -> None:
+    if action in NOT_IAM_ACTIONS:
+        raise ManifestError(config, line, f"{action} is not authorized by its own name: {NOT_IAM_ACTIONS[action]}")
+    known = dynamodb_actions()
+    if action not in known:
+        close = difflib.get_close_matches(action, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "expected an operation such as GetItem, PutItem, Query or Scan"
+        raise ManifestError(config, line, f"{action!r} is not a DynamoDB action; {hint}")
+
+
+@functools.cache
+def dynamodb_actions() -> tuple[str, ...]:
+    """The DynamoDB actions a `table` line accepts: botocore's operations, as IAM authorizes them."""
+    import botocore.session  # only apps that declare table grants pay for loading the model
+
+    operations = botocore.session.get_session().get_service_model("dynamodb").operation_names
+    return tuple(sorted(set(operations) - set(NOT_IAM_ACTIONS) | set(EXTRA_IAM_ACTIONS)))
+
+
+def _statements_file(path: Path, config: Path, line: int) -> list[dict]:
+    """IAM statements from a JSON file: a list of statements, or a policy document with `Statement`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(config, line, f"no such file {path.name} next to config.arc") from None
+    except json.JSONDecodeError as error:
+        raise ManifestError(path, error.lineno, f"not valid JSON ({error.msg})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(path, None, f"cannot read it ({error})") from None
+    statements = document.get("Statement") if isinstance(document, dict) else document
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise ManifestError(path, None, 'expected a list of IAM statements or {"Statement": [...]}')
+    for number, statement in enumerate(statements, start=1):
+        problem = _statement_problem(statement)
+        if problem:
+            raise ManifestError(path, None, f"statement {number}: {problem}")
+    return statements
+
+
+def _statement_problem(statement) -> str | None:
+    """What makes `statement` unusable as an identity-based IAM statement, or None."""
+    if not isinstance(statement, dict):
+        return "expected an object with Effect, Action and Resource"
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        return "Effect must be Allow or Deny"
+    if ("Action" in statement) == ("NotAction" in statement):
+        return "expected exactly one of Action or NotAction"
+    if ("Resource" in statement) == ("NotResource" in statement):
+        return "expected exactly one of Resource or NotResource"
+    if "Principal" in statement or "NotPrincipal" in statement:
+        return "a role's statements name no Principal"
+    for key in ("Action", "NotAction", "Resource", "NotResource"):
+        values = statement.get(key, [])
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            return f"{key} must be a string or a list of strings"
+        if key.endswith("Action") and any(v == "*" or ":" not in v for v in values):
+            return f"{key}: name each action as service:Action ('*' would grant everything)"
+        if key.endswith("Resource") and any(v.startswith("arn:aws:") for v in values):
+            return f"{key}: write arn:${{AWS::Partition}}:... so the role works in every partition"
+    return None
 
 
 def _table(entry: Entry, path: Path) -> Table:

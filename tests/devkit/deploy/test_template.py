@@ -281,13 +281,13 @@ def test_config_arc_settings_reach_the_function(app_copy, code_keys):
     assert properties["Environment"]["Variables"]["ARC_ENV"] == "production"
 
 
-def test_a_granted_table_missing_from_the_manifest_is_a_clear_error(app_copy, code_keys):
+def test_a_granted_table_missing_from_the_manifest_is_a_manifest_error_naming_the_grant(app_copy):
     from devkit import manifest as manifest_module
 
     arc = app_copy / "app.arc"
     arc.write_text(arc.read_text().replace("connections\n", "sessions\n"))
-    with pytest.raises(template.TemplateError, match=r"\$connect is granted table 'connections'.*@tables does not declare it"):
-        template.build(manifest_module.load(arc), "staging", code_keys)
+    with pytest.raises(manifest_module.ManifestError, match=r"src/ws/connect/config.arc:3: table 'connections' is not declared"):
+        manifest_module.load(arc)
 
 
 def test_a_missing_package_is_a_clear_error(app_manifest, code_keys):
