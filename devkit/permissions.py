@@ -43,7 +43,7 @@ class Arns(Protocol):
     def log_group(self, function: Function) -> Any: ...
     def table(self, name: str) -> Any: ...
     def table_indexes(self, name: str) -> Any: ...
-    def connections(self, method: str) -> Any: ...
+    def management_api(self, method: str) -> Any: ...
     def text(self, value: str) -> Any: ...  # a statements-file string that may hold ${AWS::...}
 
 
@@ -58,7 +58,7 @@ def policy(function: Function, arns: Arns) -> dict:
             resource = [resource, arns.table_indexes(grant.table)]
         statements.append({"Effect": "Allow", "Action": ["dynamodb:" + a for a in grant.actions], "Resource": resource})
     if grants.manage_connections:
-        resources = [arns.connections(m) for m in grants.manage_connections]
+        resources = [arns.management_api(m) for m in grants.manage_connections]
         statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS,
                            "Resource": resources[0] if len(resources) == 1 else resources})
     statements += [_substitute(s, arns.text) for s in grants.statements]
@@ -96,7 +96,7 @@ class LocalArns:
     def table_indexes(self, name: str) -> str:
         return self.table(name) + "/index/*"
 
-    def connections(self, method: str, connection_id: str = "*") -> str:
+    def management_api(self, method: str, connection_id: str = "*") -> str:
         return f"arn:{PARTITION}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/{method}/@connections/{connection_id}"
 
     def text(self, value: str) -> str:
@@ -139,9 +139,13 @@ class Evaluator:
     """
 
     def __init__(self, document: dict):
-        from moto.iam.access_control import IAMPolicyStatement  # the sandbox's parent imports moto late
+        from moto.iam.access_control import (
+            IAMPolicyStatement,  # the sandbox's parent imports moto late
+        )
 
         statements = document["Statement"]
+        # Decisions are cached per evaluator: DynamoDB calls name the same few tables again and again.
+        self.decision = functools.lru_cache(maxsize=4096)(self._decide)
         self._statements = [self._prepare(s, IAMPolicyStatement) for s in (statements if isinstance(statements, list) else [statements])]
 
     @staticmethod
@@ -158,8 +162,7 @@ class Evaluator:
             prepared["Resource"] = [_glob(r) for r in _listed(statement["Resource"])]
         return kind(prepared), exclude
 
-    @functools.lru_cache(maxsize=4096)
-    def decision(self, action: str, resource: str) -> str:
+    def _decide(self, action: str, resource: str) -> str:
         """'allowed', 'denied' (an explicit Deny) or 'implicit' (no statement allows it)."""
         from moto.iam.access_control import PermissionResult
 

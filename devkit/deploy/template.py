@@ -155,7 +155,7 @@ class _StackArns:
     def table_indexes(self, name: str) -> dict:
         return {"Fn::Sub": "${" + _table_id(name) + ".Arn}/index/*"}
 
-    def connections(self, method: str) -> dict:
+    def management_api(self, method: str) -> dict:
         return {"Fn::Sub": _execute_api_arn("WsApi", f"{self.stage}/{method}/@connections/*")}
 
     def text(self, value: str) -> dict:

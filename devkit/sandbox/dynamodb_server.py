@@ -90,7 +90,11 @@ def main(argv: list[str]) -> None:
     denials = int(argv[1])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
-    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from werkzeug.serving import run_simple
 
     options = dict(zip(argv[2::2], argv[3::2]))

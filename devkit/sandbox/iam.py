@@ -64,7 +64,7 @@ class SandboxIam:
         function = self.functions.get(caller_key(authorization) or "")
         if function is None:
             return None
-        resource = self.arns.connections(method, connection_id)
+        resource = self.arns.management_api(method, connection_id)
         if self.evaluator(function).allows(permissions.MANAGE_CONNECTIONS, resource):
             return None
         return self.denial_line(function.id, permissions.MANAGE_CONNECTIONS, resource)

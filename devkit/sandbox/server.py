@@ -21,13 +21,13 @@ from aiohttp import web
 
 from devkit import contract
 from devkit.manifest import Manifest
+from devkit.permissions import LocalArns
 from devkit.sandbox.connections import Registry
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
-from devkit.permissions import LocalArns
 from devkit.sandbox.environment import function_name, worker_environment
-from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.http_api import HttpApi
+from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 from devkit.sandbox.management_api import ManagementApi

@@ -93,8 +93,8 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     ("$connect", "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
      'add "manage-connections GET" under @permissions in src/ws/connect/config.arc'),
     ("$default", "dynamodb:GetItem", ARN + "mywsapp-testing-connections/index/byTime",
-     'add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
-     '"manage-connections POST" (the default it replaces)'),
+     ('add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
+      '"manage-connections POST" (the default it replaces)')),
     ("GET /", "s3:GetObject", "arn:aws:s3:::bucket/key",
      "allow it with a statement in a statements file named under @permissions in src/http/get-index/config.arc"),
 ])

@@ -10,13 +10,12 @@ call is `ForbiddenException` 403 (botocore's apigatewaymanagementapi model). A f
 integration sends `{"message": "Internal server error", ...}` (FACTS: API Gateway WebSocket errors).
 """
 
-import json
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.devkit.sandbox.harness import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture, wait_until
+from tests.devkit.sandbox.harness import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture
 from tests.devkit.sandbox.test_websocket_api import ask, connect
 
 ACCOUNT = "123456789012"
@@ -122,7 +121,7 @@ class TestDefaults:
         management.post_to_connection(ConnectionId=connection_id, Data=b'"posted"')
         assert ws.recv() == '"posted"'
         for call in (management.get_connection, management.delete_connection):
-            assert denied(lambda: call(ConnectionId=connection_id))["Error"]["Code"] == "ForbiddenException"
+            assert denied(lambda call=call: call(ConnectionId=connection_id))["Error"]["Code"] == "ForbiddenException"
         ws.close()
         table = denied(lambda: as_function(grants, "dynamodb", "ws-default").put_item(TableName=TABLE, Item={"id": {"S": "x"}}))
         assert table["Error"]["Code"] == "AccessDeniedException"
