@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)")
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
+    sandbox.add_argument("--no-iam", action="store_true",
+                         help="do not enforce the functions' @permissions ($SANDBOX_IAM=off does the same)")
 
     stage_help = "which stack: <App>Staging or <App>Production (region: @aws region in app.arc, else $AWS_REGION)"
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):

@@ -9,6 +9,9 @@ are ignored with one warning each (`Manifest.warnings`), so an Architect project
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,8 @@ from pathlib import Path
 from devkit.contract import table_variable
 from devkit.errors import ManifestError
 
-__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "load", "parse"]
+__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant",
+           "load", "parse"]
 
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
 # Architect's (arc.codes, inventory 6) that this kit does not implement: each is a warning, not an error
@@ -25,6 +29,7 @@ ARCHITECT_PRAGMAS = ("static", "plugins", "shared", "views", "sandbox", "sandbox
 ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "concurrency", "layers", "layer",
                           "policies", "policy")
 ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
+FUNCTION_PRAGMAS = ("aws", "permissions")  # what a function's config.arc may hold
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
 WS_BUILTIN_ROUTES = ("connect", "default", "disconnect")
 HANDLER_FILES = ("lambda.py", "handler.py", "index.py")  # Architect's order of preference
@@ -55,6 +60,24 @@ ARCHITECTURES = ("arm64", "x86_64")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
+
+# `@permissions` in a function's config.arc: one grant per line.
+PERMISSION_FORMS = (
+    "'table <name> <Action> ...' (DynamoDB actions on a table from @tables)",
+    "'manage-connections POST|GET|DELETE ...' (the Management API: send, describe, close)",
+    "'statements <file>.json' (IAM statements for other services, next to config.arc)",
+)
+MANAGEMENT_METHODS = ("POST", "GET", "DELETE")
+# DynamoDB operations IAM does not authorize under their own name: a transaction is authorized item by
+# item (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem), PartiQL as PartiQLSelect etc.
+NOT_IAM_ACTIONS = {
+    "TransactWriteItems": "declare the actions of its items: PutItem, UpdateItem, DeleteItem, ConditionCheckItem",
+    "TransactGetItems": "declare GetItem, the action of its items",
+    "ExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+    "BatchExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+    "ExecuteTransaction": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
+}
+EXTRA_IAM_ACTIONS = ("ConditionCheckItem",)  # an IAM action with no API operation of its own
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,25 @@ class Table:
 
 
 @dataclass(frozen=True)
+class TableGrant:
+    """DynamoDB actions (as IAM names them, without `dynamodb:`) on one table from `@tables`."""
+
+    table: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What a function declares under `@permissions` in its config.arc (devkit/permissions.py turns it
+    into an IAM policy). `statements` are IAM statements copied verbatim from the declared JSON file."""
+
+    source: Path  # the config.arc that declares them
+    tables: tuple[TableGrant, ...] = ()
+    manage_connections: tuple[str, ...] = ()  # Management API methods: POST, GET, DELETE
+    statements: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
 class Function:
     """A Lambda function: where its code lives and what invokes it."""
 
@@ -128,6 +170,7 @@ class Function:
     timeout: int
     throttle_rate: int = DEFAULT_AWS["throttle_rate"]
     throttle_burst: int = DEFAULT_AWS["throttle_burst"]
+    permissions: Permissions | None = None  # None: not declared, so its kind's default applies
 
     @property
     def handler(self) -> str:
@@ -180,8 +223,9 @@ def _warn(warnings: list[str] | None, path: Path | str, line: int, message: str)
         warnings.append(f"{path}:{line}: {message}")
 
 
-def parse(text: str, path: Path | str = "app.arc", warnings: list[str] | None = None) -> dict[str, list[Entry]]:
-    """Split manifest text into pragmas of entries; only syntax is checked here.
+def parse(text: str, path: Path | str = "app.arc", warnings: list[str] | None = None,
+          known: tuple[str, ...] = KNOWN_PRAGMAS) -> dict[str, list[Entry]]:
+    """Split manifest text into pragmas of entries (`known` ones only); only syntax is checked here.
 
     Architect's pragmas this kit does not implement are left out, with a warning appended to `warnings`.
     """
@@ -203,8 +247,10 @@ def parse(text: str, path: Path | str = "app.arc", warnings: list[str] | None = 
                 _warn(warnings, path, number, f"@{name} is Architect's; this kit does not implement it and ignores it")
                 current = []
                 continue
-            if name not in KNOWN_PRAGMAS:
-                expected = ", ".join("@" + p for p in KNOWN_PRAGMAS)
+            if name not in known:
+                if name == "permissions":
+                    raise ManifestError(path, number, "@permissions goes in each function's own config.arc (e.g. src/ws/default/config.arc)")
+                expected = ", ".join("@" + p for p in known)
                 raise ManifestError(path, number, f"unknown pragma @{name}; expected one of {expected}")
             if name in pragmas:
                 raise ManifestError(path, number, f"@{name} appears twice; merge its entries")
@@ -239,14 +285,15 @@ def load(path: Path | str = "app.arc") -> Manifest:
     pragmas = parse(text, path, warnings)
     app = _app_name(pragmas, path)
     aws = _aws_settings(pragmas.get("aws", []), path, DEFAULT_AWS, warnings)
-    functions = [_http_function(e, root, aws, path, warnings) for e in pragmas.get("http", [])]
+    tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
+    _unique([t.name for t in tables], path, "table")
+    declared = tuple(t.name for t in tables)
+    functions = [_http_function(e, root, aws, path, declared, warnings) for e in pragmas.get("http", [])]
     if "ws" in pragmas:
         routes = [(r, 0) for r in WS_BUILTIN_ROUTES]
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
-        functions += [_ws_function(r, line, root, aws, path, warnings) for r, line in routes]
+        functions += [_ws_function(r, line, root, aws, path, declared, warnings) for r, line in routes]
     _unique([f.route_key for f in functions], path, "route")
-    tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
-    _unique([t.name for t in tables], path, "table")
     warnings += _timeout_warnings(functions, pragmas.get("aws", []), path)
     return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings))
 
@@ -259,7 +306,7 @@ def _timeout_warnings(functions: list[Function], app_aws: list[Entry], path: Pat
         if function.timeout <= limit:
             continue
         config = function.source_dir / "config.arc"
-        local = parse(config.read_text(encoding="utf-8"), config).get("aws", []) if config.is_file() else []
+        local = parse(config.read_text(encoding="utf-8"), config, known=FUNCTION_PRAGMAS).get("aws", []) if config.is_file() else []
         where = next((f"{config}:{e.line}" for e in local if e.words[0] == "timeout"), None)
         where = where or next((f"{path}:{e.line}" for e in app_aws if e.words[0] == "timeout"), str(path))
         api = "WebSocket" if function.kind == "ws" else "HTTP"
@@ -334,7 +381,8 @@ def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: 
     return int(value)
 
 
-def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, warnings: list[str] | None = None) -> Function:
+def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...],
+                   warnings: list[str] | None = None) -> Function:
     if len(entry.words) != 2 or entry.children:
         raise ManifestError(path, entry.line, f"@http expects '<method> <path>', e.g. 'get /', got {' '.join(entry.words)!r}")
     method, route = entry.words[0].lower(), entry.words[1]
@@ -345,7 +393,7 @@ def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, warni
     folder = method + "-" + _folder_for_path(route)
     api_path = "/".join("{" + s[1:] + "}" if s.startswith(":") else "{proxy+}" if s == "*" else s for s in route.split("/"))
     key = ("ANY" if method == "any" else method.upper()) + " " + (api_path or "/")
-    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line, warnings)
+    return _function(folder, "http", key, root / "src" / "http" / folder, aws, path, entry.line, tables, warnings)
 
 
 def _folder_for_path(route: str) -> str:
@@ -369,35 +417,131 @@ def _ws_route(entry: Entry, path: Path) -> tuple[str, int]:
     return name, entry.line
 
 
-def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, warnings: list[str] | None = None) -> Function:
+def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...],
+                 warnings: list[str] | None = None) -> Function:
     key = "$" + route if route in WS_BUILTIN_ROUTES else route
-    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, warnings)
+    return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, tables, warnings)
 
 
 def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None,
-              warnings: list[str] | None = None) -> Function:
+              tables: tuple[str, ...], warnings: list[str] | None = None) -> Function:
     handler_file = next((f for f in HANDLER_FILES if (folder / f).is_file()), None)
     relative = folder.relative_to(path.resolve().parent)
     if handler_file is None:
         raise ManifestError(path, line, f"{key}: no handler in {relative}/ (expected {', '.join(HANDLER_FILES)} defining handler(event, context))")
-    settings = aws
+    settings, permissions = aws, None
     config = folder / "config.arc"
     if config.is_file():
-        local = parse(config.read_text(encoding="utf-8"), config, warnings)
-        unknown = set(local) - {"aws"}
-        if unknown:
-            raise ManifestError(config, None, f"config.arc takes only @aws, found @{sorted(unknown)[0]}")
+        local = parse(config.read_text(encoding="utf-8"), config, warnings, FUNCTION_PRAGMAS)
         merged = _aws_settings(local.get("aws", []), config, aws.__dict__, warnings)
         for entry in local.get("aws", []):
             if entry.words[0].replace("-", "_") in APP_ONLY_SETTINGS:
                 raise ManifestError(config, entry.line, f"{entry.words[0]} is set for the whole app in app.arc, not per function")
         settings = merged
+        if "permissions" in local:
+            permissions = _permissions(local["permissions"], config, tables)
     return Function(
         name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
         runtime=settings.runtime, architecture=settings.architecture,
         memory=settings.memory, timeout=settings.timeout,
-        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst,
+        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst, permissions=permissions,
     )
+
+
+def _permissions(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permissions:
+    """Validate `@permissions` lines (see PERMISSION_FORMS); every problem names its line."""
+    grants: dict[str, TableGrant] = {}
+    methods: list[str] = []
+    statements: list[dict] = []
+    for entry in entries:
+        kind, *rest = entry.words
+        if entry.children:
+            raise ManifestError(config, entry.children[0].line, "@permissions takes one grant per line, not indented lines")
+        if kind == "table" and len(rest) >= 2:
+            table, actions = rest[0], tuple(a.removeprefix("dynamodb:") for a in rest[1:])
+            if table not in tables:
+                known = ", ".join(tables) or "none"
+                raise ManifestError(config, entry.line, f"table {table!r} is not declared in app.arc's @tables (declared: {known})")
+            if table in grants:
+                raise ManifestError(config, entry.line, f"table {table!r} has a line already; put all its actions on that line")
+            for action in actions:
+                _check_dynamodb_action(action, config, entry.line)
+            grants[table] = TableGrant(table, tuple(dict.fromkeys(actions)))
+        elif kind == "manage-connections" and rest:
+            for method in rest:
+                if method not in MANAGEMENT_METHODS:
+                    raise ManifestError(config, entry.line, f"manage-connections {method!r}: expected POST, GET or DELETE")
+            methods += [m for m in rest if m not in methods]
+        elif kind == "statements" and len(rest) == 1:
+            statements += _statements_file(config.parent / rest[0], config, entry.line)
+        else:
+            raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
+    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements))
+
+
+def _check_dynamodb_action(action: str, config: Path, line: int) -> None:
+    if action in NOT_IAM_ACTIONS:
+        raise ManifestError(config, line, f"{action} is not authorized by its own name: {NOT_IAM_ACTIONS[action]}")
+    known = dynamodb_actions()
+    if action not in known:
+        close = difflib.get_close_matches(action, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "expected an operation such as GetItem, PutItem, Query or Scan"
+        raise ManifestError(config, line, f"{action!r} is not a DynamoDB action; {hint}")
+
+
+@functools.cache
+def dynamodb_actions() -> tuple[str, ...]:
+    """The DynamoDB actions a `table` line accepts: botocore's operations, as IAM authorizes them."""
+    import botocore.session  # only apps that declare table grants pay for loading the model
+
+    operations = botocore.session.get_session().get_service_model("dynamodb").operation_names
+    return tuple(sorted(set(operations) - set(NOT_IAM_ACTIONS) | set(EXTRA_IAM_ACTIONS)))
+
+
+def _statements_file(path: Path, config: Path, line: int) -> list[dict]:
+    """IAM statements from a JSON file: a list of statements, or a policy document with `Statement`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(config, line, f"no such file {path.name} next to config.arc") from None
+    except json.JSONDecodeError as error:
+        raise ManifestError(path, error.lineno, f"not valid JSON ({error.msg})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(path, None, f"cannot read it ({error})") from None
+    statements = document.get("Statement") if isinstance(document, dict) else document
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise ManifestError(path, None, 'expected a list of IAM statements or {"Statement": [...]}')
+    for number, statement in enumerate(statements, start=1):
+        problem = _statement_problem(statement)
+        if problem:
+            raise ManifestError(path, None, f"statement {number}: {problem}")
+    return statements
+
+
+def _statement_problem(statement) -> str | None:
+    """What makes `statement` unusable as an identity-based IAM statement, or None."""
+    if not isinstance(statement, dict):
+        return "expected an object with Effect, Action and Resource"
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        return "Effect must be Allow or Deny"
+    if ("Action" in statement) == ("NotAction" in statement):
+        return "expected exactly one of Action or NotAction"
+    if ("Resource" in statement) == ("NotResource" in statement):
+        return "expected exactly one of Resource or NotResource"
+    if "Principal" in statement or "NotPrincipal" in statement:
+        return "a role's statements name no Principal"
+    for key in ("Action", "NotAction", "Resource", "NotResource"):
+        values = statement.get(key, [])
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            return f"{key} must be a string or a list of strings"
+        if key.endswith("Action") and any(v == "*" or ":" not in v for v in values):
+            return f"{key}: name each action as service:Action ('*' would grant everything)"
+        if key.endswith("Resource") and any(v.startswith("arn:aws:") for v in values):
+            return f"{key}: write arn:${{AWS::Partition}}:... so the role works in every partition"
+    return None
 
 
 def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table:

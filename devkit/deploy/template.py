@@ -8,7 +8,7 @@
   route, `AWS_PROXY` integrations, a stage named after the stage, and a deployment that depends on
   every route (its logical id carries a hash of the routes, so a changed route set is redeployed);
 - per function: the Lambda (runtime, architecture, memory, timeout from the manifest and config.arc),
-  its log group with a retention period, its own IAM role (least privilege, see `ACCESS`) and an
+  its log group with a retention period, its own IAM role (its config.arc's `@permissions`, see devkit/permissions.py) and an
   invoke permission scoped by `SourceArn` to its API, stage and route;
 - one DynamoDB table per `@tables` entry: on-demand, TTL on the declared attribute, SSE on; in
   production deletion-protected and retained when the stack goes (staging deletes it with the stack);
@@ -26,9 +26,8 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from devkit import contract
+from devkit import contract, permissions
 from devkit.deploy import operations
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, Function, Manifest, Table
 
@@ -43,32 +42,6 @@ PROTECTED_STAGES = ("production",)  # tables kept and deletion-protected, stack 
 # which skips every AWS::ApiGatewayV2 resource, can still run the template in the deploy-flow tests.
 HTTP_URL = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
 WS_URL = "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
-
-
-@dataclass(frozen=True)
-class Access:
-    """What one function may do beyond writing to its own log group.
-
-    `tables` maps a table name from `@tables` to the DynamoDB actions allowed on that table only;
-    `manage_connections` allows `POST @connections/*` on this stage of the app's WebSocket API.
-    """
-
-    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    manage_connections: bool = False
-
-
-# Least privilege, one line per route: the single place that says what each function may touch.
-# Adding a route that reads or writes a table? Add its route key here (e.g. "join" or "POST /notes").
-# A route not listed gets DEFAULT_ACCESS for its kind: a WebSocket message handler may reply to
-# clients, an HTTP handler may only log.
-ACCESS: dict[str, Access] = {
-    "$connect": Access(tables={"connections": ("dynamodb:PutItem",)}),
-    "$disconnect": Access(tables={"connections": ("dynamodb:DeleteItem",)}),
-    "$default": Access(manage_connections=True),
-    "broadcast": Access(tables={"connections": ("dynamodb:Scan", "dynamodb:DeleteItem")}, manage_connections=True),
-    "GET /": Access(),
-}
-DEFAULT_ACCESS = {"ws": Access(manage_connections=True), "http": Access()}
 
 
 class TemplateError(Exception):
@@ -139,11 +112,6 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
     }
 
 
-def access_for(function: Function) -> Access:
-    """The function's entry in `ACCESS`, or its kind's default."""
-    return ACCESS.get(function.route_key, DEFAULT_ACCESS[function.kind])
-
-
 def _check_names(manifest: Manifest) -> None:
     seen: dict[str, str] = {}
     for name in [f.id for f in manifest.functions] + [STATIC_ID] + ["table-" + t.name for t in manifest.tables]:
@@ -154,14 +122,6 @@ def _check_names(manifest: Manifest) -> None:
     for function in manifest.http_functions:
         if function.route_key.split(" ", 1)[1].startswith("/_static"):
             raise TemplateError(f"{function.route_key}: /_static/* serves public/; choose another path")
-    declared = {t.name for t in manifest.tables}
-    for function in manifest.functions:
-        for table in access_for(function).tables:
-            if table not in declared:
-                raise TemplateError(
-                    f"{function.route_key} is granted table {table!r} in devkit/deploy/template.py ACCESS, "
-                    f"but app.arc's @tables does not declare it"
-                )
 
 
 def _environment(manifest: Manifest, stage: str) -> dict:
@@ -193,28 +153,34 @@ def _function(manifest: Manifest, stage: str, function: Function, env: dict, cod
     return {
         name + "Function": {"Type": "AWS::Lambda::Function", "Properties": properties},
         name + "LogGroup": operations.log_group(),
-        name + "Role": _role(name, access_for(function), stage),
+        name + "Role": _role(permissions.policy(function, _StackArns(name, stage))),
     }
 
 
-def _role(name: str, access: Access, stage: str) -> dict:
-    statements: list[dict] = [{
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": {"Fn::GetAtt": [name + "LogGroup", "Arn"]},
-    }]
-    for table, actions in sorted(access.tables.items()):
-        statements.append({
-            "Effect": "Allow",
-            "Action": list(actions),
-            "Resource": {"Fn::GetAtt": [_table_id(table), "Arn"]},
-        })
-    if access.manage_connections:
-        statements.append({
-            "Effect": "Allow",
-            "Action": "execute-api:ManageConnections",
-            "Resource": {"Fn::Sub": _execute_api_arn("WsApi", f"{stage}/POST/@connections/*")},
-        })
+class _StackArns:
+    """The resources a role names, as CloudFormation values of this template (see devkit/permissions.py)."""
+
+    def __init__(self, function_logical: str, stage: str):
+        self.function_logical, self.stage = function_logical, stage
+
+    def log_group(self, function: Function) -> dict:
+        return {"Fn::GetAtt": [self.function_logical + "LogGroup", "Arn"]}
+
+    def table(self, name: str) -> dict:
+        return {"Fn::GetAtt": [_table_id(name), "Arn"]}
+
+    def table_indexes(self, name: str) -> dict:
+        return {"Fn::Sub": "${" + _table_id(name) + ".Arn}/index/*"}
+
+    def management_api(self, method: str) -> dict:
+        return {"Fn::Sub": _execute_api_arn("WsApi", f"{self.stage}/{method}/@connections/*")}
+
+    def text(self, value: str) -> dict:
+        return {"Fn::Sub": value}
+
+
+def _role(policy: dict) -> dict:
+    """The function's own role: Lambda may assume it, and it holds the function's declared policy."""
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -222,10 +188,7 @@ def _role(name: str, access: Access, stage: str) -> dict:
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             },
-            "Policies": [{
-                "PolicyName": "least-privilege",
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-            }],
+            "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": policy}],
         },
     }
 

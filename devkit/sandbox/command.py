@@ -5,6 +5,7 @@ serve until Ctrl-C or SIGTERM, then stop cleanly (every socket closed with 1001,
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -24,10 +25,12 @@ def run(args) -> int:
         limits = sandbox_limits.from_environment()
     except ValueError as problem:
         raise UsageError(str(problem)) from None
+    iam = iam_enabled(args.no_iam, os.environ.get("SANDBOX_IAM", "on"))
     log = Log(quiet=args.quiet)
     for warning in manifest_warnings(manifest):
         log.info(warning)
-    sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint, reload=not args.no_reload)
+    sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint,
+                      reload=not args.no_reload, iam=iam)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -58,10 +61,27 @@ def banner(sandbox: Sandbox, seconds: float) -> str:
         f"    page        {sandbox.page_url}\n"
         f"    websocket   {sandbox.wss_url}\n"
         f"    management  {sandbox.page_url}/@connections/{{id}}\n"
-        f"    dynamodb    {sandbox.dynamodb_endpoint}  tables: {tables}\n\n"
+        f"    dynamodb    {sandbox.dynamodb_endpoint}  tables: {tables}\n"
+        f"    iam         {iam_status(sandbox)}\n\n"
         f"  functions:\n{functions}\n\n"
         f"  Edits under src/ apply on the next request. Ctrl-C stops.\n"
     )
+
+
+def iam_enabled(no_iam: bool, setting: str) -> bool:
+    """IAM enforcement is on unless `--no-iam` or `SANDBOX_IAM=off`."""
+    if setting.lower() not in ("on", "off"):
+        raise UsageError(f"SANDBOX_IAM={setting!r}: expected on or off")
+    return not no_iam and setting.lower() == "on"
+
+
+def iam_status(sandbox: Sandbox) -> str:
+    """The banner's IAM line: whether each function's @permissions are enforced, and where."""
+    if sandbox.iam is None:
+        why = "your AWS credentials are passed through" if sandbox.real_credentials else "--no-iam or SANDBOX_IAM=off"
+        return f"off ({why}): handlers may call anything"
+    where = "the Management API only (another DynamoDB)" if sandbox.external_dynamodb else "DynamoDB and the Management API"
+    return f"on: each function's config.arc @permissions, enforced on {where}"
 
 
 def manifest_warnings(manifest: Manifest) -> list[str]:

@@ -1,4 +1,5 @@
-"""The embedded DynamoDB: moto's server in a child process on 127.0.0.1, tables from `@tables`.
+"""The embedded DynamoDB: moto's server in a child process on 127.0.0.1, tables from `@tables`, each
+function's calls judged against its policy first (devkit/sandbox/dynamodb_server.py).
 
 moto accepts a table's TTL setting but never deletes anything, so `sweep_expired` does what DynamoDB's
 TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_seconds`).
@@ -7,34 +8,22 @@ TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_s
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.manifest import Table
 
-# `python -m moto.server`, without werkzeug's line per request. On Linux the server first asks for
-# SIGTERM when the sandbox dies, even by SIGKILL (PR_SET_PDEATHSIG = 1), and exits at once if the
-# sandbox (its first argument) is already gone. Done in the child itself: `preexec_fn` is unsafe
-# when the sandbox starts the server from a thread.
-MOTO_MAIN = """
-import logging, os, signal, sys
-if sys.platform.startswith("linux"):
-    import ctypes
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    if os.getppid() != int(sys.argv[1]):
-        sys.exit(0)
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-from moto.server import main
-main(sys.argv[2:])
-"""
-
+KIT_PARENT = Path(__file__).resolve().parents[2]  # where `devkit` is importable from, for the child
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
@@ -43,13 +32,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedDynamoDB:
-    """moto's server as a child process; `endpoint` (fixed at creation) answers once `start()` returns."""
+    """moto's server as a child process; `endpoint` (fixed at creation) answers once `start()` returns.
 
-    def __init__(self, host: str = "127.0.0.1"):
+    `policies` (JSON from devkit/sandbox/iam.py, or None for no checks) says what each function may
+    do; each denial is handed to `on_denial` as a dict `{"function", "action", "resource"}`, from a
+    thread of its own.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None):
         self.host = host
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.policies, self.on_denial = policies, on_denial
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
@@ -57,11 +52,19 @@ class EmbeddedDynamoDB:
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
         # Request lines are turned off too, so the file holds only errors, for the message below.
         self._errors = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", MOTO_MAIN, str(os.getpid()), "-H", self.host, "-p", str(port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
-            start_new_session=True,
-        )
+        denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
+        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", PYTHONPATH=os.pathsep.join(
+            p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devkit.sandbox.dynamodb_server", str(os.getpid()), str(report),
+                 "-H", self.host, "-p", str(port)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
+                start_new_session=True, pass_fds=(report,), env=env,
+            )
+        finally:
+            os.close(report)
+        threading.Thread(target=self._read_denials, args=(denials,), daemon=True, name="iam-denials").start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -74,6 +77,15 @@ class EmbeddedDynamoDB:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"the embedded DynamoDB did not answer on {self.endpoint} within {timeout:.0f} s")
+
+    def _read_denials(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as lines:
+            for line in lines:  # ends when the server exits
+                if self.on_denial is not None:
+                    try:
+                        self.on_denial(json.loads(line))
+                    except Exception:  # a report must never stop the reading
+                        pass
 
     def answers(self, timeout: float) -> bool:
         """True when the server answers a request within `timeout` seconds."""

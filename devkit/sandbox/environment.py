@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devkit import contract
 from devkit.manifest import Function, Manifest
+from devkit.sandbox.iam import access_key_id
 
 # From the developer's shell: what a Python process needs to run and to find certificates.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -50,7 +51,8 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
 
     With `real_credentials` (an external DynamoDB endpoint and the developer's keys in the shell), the
     shell's `AWS_*` settings pass through; otherwise the worker holds only dummy credentials, so no
-    handler can reach a real AWS account by accident.
+    handler can reach a real AWS account by accident, whose access key id names the function
+    (devkit/sandbox/iam.py judges its calls by it).
     """
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update(lambda_variables(manifest, function))
@@ -66,5 +68,5 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
     if real_credentials:
         env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_") and "ENDPOINT" not in k and k not in env})
     else:
-        env.update(contract.DUMMY_CREDENTIALS)
+        env.update(contract.DUMMY_CREDENTIALS, AWS_ACCESS_KEY_ID=access_key_id(function))
     return env

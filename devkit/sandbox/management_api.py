@@ -3,7 +3,8 @@
 POST sends the body to the connection (200; 413 over the limit), GET describes it (200), DELETE
 closes it (204). An id that is unknown or closed answers 410 GoneException, so boto3 raises
 `GoneException` exactly as on AWS. Requests must carry a SigV4 `Authorization` header (the signature
-itself is not verified: the sandbox has no secrets) and come from this machine.
+itself is not verified: the sandbox has no secrets) and come from this machine; a function's request
+must be allowed by its policy (`execute-api:ManageConnections`), else 403 ForbiddenException.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def _is_loopback(address: str | None) -> bool:
 
 
 class ManagementApi:
-    def __init__(self, registry: Registry, limits: Limits, log: Log):
+    def __init__(self, registry: Registry, limits: Limits, log: Log, authorize=None):
         self.registry, self.limits, self.log = registry, limits, log
+        # IAM (devkit/sandbox/iam.py): (Authorization, method, id) -> a denial line, or None if allowed.
+        self.authorize = authorize
 
     async def handle(self, request: web.Request, connection_id: str) -> web.Response:
         if not _is_loopback(request.remote):
@@ -47,6 +50,10 @@ class ManagementApi:
         method = request.method
         if method not in ("POST", "GET", "DELETE"):
             return error(404, "NotFoundException", "Not Found")
+        denied = self.authorize and self.authorize(request.headers["Authorization"], method, connection_id)
+        if denied:
+            self.log.info(denied)
+            return error(403, "ForbiddenException", "Forbidden")
         if method == "POST" and (request.content_length or 0) > self.limits.post_bytes:
             return error(413, "PayloadTooLargeException", f"Payload is larger than {self.limits.post_bytes} bytes")
         connection = self.registry.get(connection_id)

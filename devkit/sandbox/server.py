@@ -8,6 +8,7 @@ database. The command line around it is `devkit/sandbox/command.py`.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import random
 import re
@@ -20,11 +21,13 @@ from aiohttp import web
 
 from devkit import contract
 from devkit.manifest import Manifest
+from devkit.permissions import LocalArns
 from devkit.sandbox.connections import Registry
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
-from devkit.sandbox.environment import worker_environment
+from devkit.sandbox.environment import function_name, worker_environment
 from devkit.sandbox.http_api import HttpApi
+from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 from devkit.sandbox.management_api import ManagementApi
@@ -38,7 +41,7 @@ LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
 class Sandbox:
     def __init__(self, manifest: Manifest, host: str = "127.0.0.1", port: int = contract.DEFAULT_PORT,
                  limits: Limits | None = None, log: Log | None = None,
-                 dynamodb_endpoint: str | None = None, reload: bool = True):
+                 dynamodb_endpoint: str | None = None, reload: bool = True, iam: bool = True):
         self.manifest, self.host, self.port = manifest, host, port
         self.limits = limits or Limits()
         self.log = log or Log()
@@ -47,7 +50,12 @@ class Sandbox:
         self.real_credentials = bool(dynamodb_endpoint and "AWS_ACCESS_KEY_ID" in os.environ)
         self.api_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         self.external_dynamodb = dynamodb_endpoint
-        self.dynamodb = EmbeddedDynamoDB()
+        # IAM needs the workers' own keys: off when the developer's credentials are passed through.
+        self.iam = SandboxIam(manifest, LocalArns(
+            manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
+            partial(function_name, manifest),
+        ), partial(function_name, manifest)) if iam and not self.real_credentials else None
+        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied)
         self.registry = Registry()
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function)
@@ -58,7 +66,8 @@ class Sandbox:
             self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
         )
         self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id)
-        self.management = ManagementApi(self.registry, self.limits, self.log)
+        self.management = ManagementApi(self.registry, self.limits, self.log,
+                                        self.iam.management_denied if self.iam else None)
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -84,6 +93,11 @@ class Sandbox:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
         return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
 
+    def _dynamodb_denied(self, denial: dict) -> None:
+        """From the database's reader thread: log the denial on the event loop's thread."""
+        line = self.iam.denial_line(denial["function"], denial["action"], denial["resource"])
+        self._loop.call_soon_threadsafe(self.log.info, line)
+
     def environment(self, function) -> dict[str, str]:
         """What `function`'s workers see (devkit/sandbox/environment.py)."""
         origins = {self.page_url, f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
@@ -95,9 +109,12 @@ class Sandbox:
 
     async def start(self) -> None:
         """Serve on host:port; returns once the tables exist and requests are answered."""
+        self._loop = asyncio.get_running_loop()
         database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
         runner_ready = self._listen()
-        outcomes = await asyncio.gather(*(c for c in (database, runner_ready) if c is not None), return_exceptions=True)
+        # The Management API's IAM checks use moto's evaluator: import it (about 1 s) while moto starts.
+        evaluator = asyncio.to_thread(importlib.import_module, "moto.iam.access_control") if self.iam else None
+        outcomes = await asyncio.gather(*(c for c in (database, runner_ready, evaluator) if c is not None), return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]

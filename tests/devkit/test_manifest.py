@@ -160,8 +160,8 @@ def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp
         f"{path}:6: @plugins is Architect's; this kit does not implement it and ignores it",
         f"{path}:17: @sandbox is Architect's; this kit does not implement it and ignores it",
         f"{path}:15: @aws profile is Architect's; this kit does not implement it and ignores it",
-        f"{config}:3: @aws policies is Architect's; this kit does not implement it and ignores it",
         f"{path}:13: table option stream is Architect's; this kit does not implement it and ignores it",
+        f"{config}:3: @aws policies is Architect's; this kit does not implement it and ignores it",
     )
     assert app.aws.region == "eu-west-1" and app.function("$default").timeout == 20
     assert app.tables[0].pitr is True  # PITR is honoured (docs/deploy.md), stream is not
@@ -242,3 +242,64 @@ def test_any_text_either_parses_or_raises_manifest_error(text):
         manifest.parse(text, "fuzz.arc")
     except ManifestError as error:
         assert str(error).startswith("fuzz.arc")
+
+
+# @permissions in a function's config.arc (devkit/permissions.py turns it into a policy).
+
+PERMISSIONS_APP = "@app\ndemo\n@ws\n@tables\nthings\n  id *String\n"
+
+
+def with_permissions(tmp_path: Path, lines: str, files: dict | None = None) -> Path:
+    path = write_app(tmp_path, PERMISSIONS_APP)
+    (tmp_path / "src/ws/default/config.arc").write_text("@aws\ntimeout 10\n@permissions\n" + lines)
+    for name, text in (files or {}).items():
+        (tmp_path / "src/ws/default" / name).write_text(text)
+    return path
+
+
+def test_permissions_are_read_line_by_line(tmp_path):
+    path = with_permissions(tmp_path, "table things Scan dynamodb:GetItem Scan\nmanage-connections POST GET\nstatements iam.json\n",
+                            {"iam.json": '[{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:${AWS::Partition}:sqs:*:*:q"}]'})
+    grants = manifest.load(path).function("$default").permissions
+    assert grants.tables == (manifest.TableGrant("things", ("Scan", "GetItem")),)
+    assert grants.manage_connections == ("POST", "GET")
+    assert grants.statements == ({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:${AWS::Partition}:sqs:*:*:q"},)
+    assert manifest.load(path).function("$connect").permissions is None  # undeclared: its kind's default
+
+
+@pytest.mark.parametrize("lines, files, where, message", [
+    ("table stuff Scan\n", {}, "config.arc:4", "table 'stuff' is not declared in app.arc's @tables (declared: things)"),
+    ("table things Scna\n", {}, "config.arc:4", "'Scna' is not a DynamoDB action; did you mean Scan?"),
+    ("table things Frobnicate\n", {}, "config.arc:4", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
+    ("table things TransactWriteItems\n", {}, "config.arc:4", "TransactWriteItems is not authorized by its own name"),
+    ("table things\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
+    ("table things Scan\ntable things GetItem\n", {}, "config.arc:5", "table 'things' has a line already"),
+    ("connections PutItem\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
+    ("manage-connections PUT\n", {}, "config.arc:4", "manage-connections 'PUT': expected POST, GET or DELETE"),
+    ("manage-connections\n", {}, "config.arc:4", "expected one of"),
+    ("table things Scan\n  GetItem\n", {}, "config.arc:5", "@permissions takes one grant per line, not indented lines"),
+    ("statements missing.json\n", {}, "config.arc:4", "no such file missing.json next to config.arc"),
+    ("statements iam.json\n", {"iam.json": "[{\n"}, "iam.json:2", "not valid JSON"),
+    ("statements iam.json\n", {"iam.json": "{}"}, "iam.json", "expected a list of IAM statements"),
+    ("statements iam.json\n", {"iam.json": '[{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": "*"}]'},
+     "iam.json", "statement 1: Effect must be Allow or Deny"),
+    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]'},
+     "iam.json", "statement 1: Action: name each action as service:Action"),
+    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject"}]'},
+     "iam.json", "statement 1: expected exactly one of Resource or NotResource"),
+    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]'},
+     "iam.json", "statement 1: Resource: write arn:${AWS::Partition}:..."),
+    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]'},
+     "iam.json", "statement 1: a role's statements name no Principal"),
+])
+def test_each_malformed_permission_is_a_clear_error(tmp_path, lines, files, where, message):
+    path = with_permissions(tmp_path, lines, files)
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(path)
+    assert str(caught.value).startswith(str(tmp_path / "src/ws/default" / where) + ": " + message)
+
+
+def test_permissions_in_app_arc_say_where_they_go(tmp_path):
+    path = write_app(tmp_path, "@app\ndemo\n@permissions\ntable things Scan\n")
+    with pytest.raises(ManifestError, match=r"app.arc:3: @permissions goes in each function's own config.arc"):
+        manifest.load(path)

@@ -52,7 +52,7 @@ class Sandbox(RunningSandbox):
         return children_of(self.process.pid)
 
     def moto_pid(self) -> int:
-        [pid] = [p for p in self.descendants() if b"moto.server" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        [pid] = [p for p in self.descendants() if b"devkit.sandbox.dynamodb_server" in Path(f"/proc/{p}/cmdline").read_bytes()]
         return pid
 
     def workers(self) -> set[int]:

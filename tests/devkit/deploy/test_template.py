@@ -419,16 +419,54 @@ def test_config_arc_settings_reach_the_function(app_copy, code_keys):
     assert properties["Environment"]["Variables"]["ARC_ENV"] == "production"
 
 
-def test_a_granted_table_missing_from_the_manifest_is_a_clear_error(app_copy, code_keys):
+def test_a_granted_table_missing_from_the_manifest_is_a_manifest_error_naming_the_grant(app_copy):
     from devkit import manifest as manifest_module
 
     arc = app_copy / "app.arc"
     arc.write_text(arc.read_text().replace("connections\n", "sessions\n"))
-    with pytest.raises(template.TemplateError, match=r"\$connect is granted table 'connections'.*@tables does not declare it"):
-        template.build(manifest_module.load(arc), "staging", code_keys)
+    with pytest.raises(manifest_module.ManifestError, match=r"src/ws/connect/config.arc:3: table 'connections' is not declared"):
+        manifest_module.load(arc)
 
 
 def test_a_missing_package_is_a_clear_error(app_manifest, code_keys):
     del code_keys["ws-connect"]
     with pytest.raises(template.TemplateError, match="no package for function ws-connect"):
         template.build(app_manifest, "staging", code_keys)
+
+
+def test_a_role_holds_exactly_the_declared_actions_on_exactly_the_declared_resources(app_copy, code_keys):
+    """`table` lines, `manage-connections` methods and a statements file, as CloudFormation values."""
+    from devkit import manifest as manifest_module
+
+    folder = app_copy / "src/ws/default"
+    (folder / "config.arc").write_text(
+        "@permissions\ntable connections GetItem Query\nmanage-connections POST DELETE\nstatements iam.json\n")
+    (folder / "iam.json").write_text(json.dumps([{
+        "Effect": "Allow", "Action": ["sqs:SendMessage"],
+        "Resource": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs",
+    }]))
+    document = template.build(manifest_module.load(app_copy / "app.arc"), "staging", code_keys)
+    assert document["Resources"]["WsDefaultRole"]["Properties"]["Policies"] == [{
+        "PolicyName": "least-privilege",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": {"Fn::GetAtt": ["WsDefaultLogGroup", "Arn"]}},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+             "Resource": [{"Fn::GetAtt": ["TableConnections", "Arn"]}, {"Fn::Sub": "${TableConnections.Arn}/index/*"}]},
+            {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+             "Resource": [{"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"},
+                          {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/DELETE/@connections/*"}]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"],
+             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs"}},
+        ]},
+    }]
+    matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_an_empty_declaration_leaves_a_websocket_function_only_its_logs(app_copy, code_keys):
+    from devkit import manifest as manifest_module
+
+    (app_copy / "src/ws/default/config.arc").write_text("@permissions\n")
+    document = template.build(manifest_module.load(app_copy / "app.arc"), "staging", code_keys)
+    assert granted(document, "WsDefault") == {"WsDefaultLogGroup": LOGS}

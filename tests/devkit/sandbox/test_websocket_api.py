@@ -211,7 +211,7 @@ class TestWorkerEnvironment:
         assert env["ARC_WSS_URL"] == f"ws://localhost:{faults.port}"
         assert env["ARC_TABLE_CONNECTIONS"] == "faults-testing-connections"
         assert env["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:")
-        assert env["AWS_ACCESS_KEY_ID"] == "sandbox", "dummy credentials: nothing reaches real AWS"
+        assert env["AWS_ACCESS_KEY_ID"] == "sandbox-ws-default", "dummy credentials naming the function (IAM)"
 
 
 class TestClosing:

@@ -1,0 +1,197 @@
+"""A function's `@permissions` -> its IAM policy document, for deploy (the role) and for the sandbox
+(enforcement): one code path, two kinds of ARN.
+
+`policy(function, arns)` builds the statements over an `Arns` resolver: deploy passes one that answers
+with CloudFormation values (`Fn::GetAtt`, `Fn::Sub` with `${AWS::Partition}`), the sandbox one that
+answers with concrete ARNs (`LocalArns`). `Evaluator` judges a call against a policy with moto's IAM
+evaluator, as AWS judges an identity-based policy: an explicit Deny wins, then any Allow, else denied.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Protocol
+
+from devkit.manifest import Function, Permissions
+
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+MANAGE_CONNECTIONS = "execute-api:ManageConnections"
+# Actions whose calls may name an index (`IndexName`): their grant also covers `table/<name>/index/*`.
+INDEX_ACTIONS = ("Query",)
+# The pseudo parameters a statements file may use; the sandbox substitutes them, deploy leaves them to
+# CloudFormation (`Fn::Sub`).
+PARTITION = "aws"
+URL_SUFFIX = "amazonaws.com"
+
+
+def default(function: Function) -> Permissions:
+    """What a function that declares nothing may do: a WebSocket function may reply to clients (POST
+    @connections), an HTTP function only writes its logs."""
+    source = function.source_dir / "config.arc"
+    return Permissions(source, manage_connections=("POST",) if function.kind == "ws" else ())
+
+
+def declared(function: Function) -> Permissions:
+    """The function's own `@permissions`, or its kind's default."""
+    return function.permissions or default(function)
+
+
+class Arns(Protocol):
+    """Where the resources a policy names live: CloudFormation values (deploy) or ARNs (sandbox)."""
+
+    def log_group(self, function: Function) -> Any: ...
+    def table(self, name: str) -> Any: ...
+    def table_indexes(self, name: str) -> Any: ...
+    def management_api(self, method: str) -> Any: ...
+    def text(self, value: str) -> Any: ...  # a statements-file string that may hold ${AWS::...}
+
+
+def policy(function: Function, arns: Arns) -> dict:
+    """The function's identity-based policy: its logs, its table grants, the Management API, its
+    statements file, in that order."""
+    grants = declared(function)
+    statements: list[dict] = [{"Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": arns.log_group(function)}]
+    for grant in sorted(grants.tables, key=lambda g: g.table):
+        resource = arns.table(grant.table)
+        if any(a in INDEX_ACTIONS for a in grant.actions):
+            resource = [resource, arns.table_indexes(grant.table)]
+        statements.append({"Effect": "Allow", "Action": ["dynamodb:" + a for a in grant.actions], "Resource": resource})
+    if grants.manage_connections:
+        resources = [arns.management_api(m) for m in grants.manage_connections]
+        statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS,
+                           "Resource": resources[0] if len(resources) == 1 else resources})
+    statements += [_substitute(s, arns.text) for s in grants.statements]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _substitute(value: Any, text) -> Any:
+    if isinstance(value, str):
+        return text(value) if "${" in value else value
+    if isinstance(value, list):
+        return [_substitute(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, text) for k, v in value.items()}
+    return value
+
+
+class LocalArns:
+    """Concrete ARNs for the sandbox: its region, the documentation account, its physical table names,
+    its WebSocket API id and stage."""
+
+    def __init__(self, region: str, account: str, table_names: dict[str, str], api_id: str, stage: str,
+                 function_name):
+        self.region, self.account, self.table_names = region, account, table_names
+        self.api_id, self.stage, self.function_name = api_id, stage, function_name
+
+    def log_group(self, function: Function) -> str:
+        return f"arn:{PARTITION}:logs:{self.region}:{self.account}:log-group:/aws/lambda/{self.function_name(function)}:*"
+
+    def table(self, name: str) -> str:
+        return self.table_arn(self.table_names[name])
+
+    def table_arn(self, physical: str) -> str:
+        return f"arn:{PARTITION}:dynamodb:{self.region}:{self.account}:table/{physical}"
+
+    def table_indexes(self, name: str) -> str:
+        return self.table(name) + "/index/*"
+
+    def management_api(self, method: str, connection_id: str = "*") -> str:
+        return f"arn:{PARTITION}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/{method}/@connections/{connection_id}"
+
+    def text(self, value: str) -> str:
+        values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,
+                  "AWS::URLSuffix": URL_SUFFIX}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m[1], m[0]), value)
+
+
+def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str:
+    """The `@permissions` line that would allow `action` on `resource`, and where it goes."""
+    grants = declared(function)
+    where = grants.source.relative_to(function.source_dir.parents[2])  # src/<kind>/<name>/config.arc
+    service, _, name = action.partition(":")
+    line = None
+    if service == "dynamodb":
+        tables = {arns.table(t): t for t in arns.table_names}
+        table = tables.get(re.sub(r"/index/.*$", "", resource))
+        if table is not None:
+            existing = next((g.actions for g in grants.tables if g.table == table), ())
+            line = " ".join(("table", table, *existing, name))
+    elif action == MANAGE_CONNECTIONS:
+        method = resource.split("/")[2] if resource.count("/") >= 3 else "POST"
+        line = " ".join(("manage-connections", *dict.fromkeys((*grants.manage_connections, method))))
+    if line is None:
+        return f"allow it with a statement in a statements file named under @permissions in {where}"
+    if function.permissions is None and grants.manage_connections and not line.startswith("manage-connections"):
+        return f'add @permissions to {where} with the lines "{line}" and "manage-connections POST" (the default it replaces)'
+    return f'add "{line}" under @permissions in {where}'
+
+
+class Evaluator:
+    """One policy document, judged as IAM judges an identity-based policy, with moto's evaluator.
+
+    moto matches patterns as regular expressions with `*` only, compares actions case-sensitively and
+    ignores `NotResource`; IAM's patterns are globs (`*`, `?`), actions are case-insensitive, and
+    `NotResource` inverts the match. So each pattern is escaped into the glob moto expects, actions are
+    lowercased on both sides, and a `NotResource` statement is judged as `Resource: *` once its
+    resources are known not to match. Conditions are not evaluated: a statement applies as if its
+    conditions held (an Allow allows, a Deny denies).
+    """
+
+    def __init__(self, document: dict):
+        from moto.iam.access_control import (
+            IAMPolicyStatement,  # the sandbox's parent imports moto late
+        )
+
+        statements = document["Statement"]
+        # Decisions are cached per evaluator: DynamoDB calls name the same few tables again and again.
+        self.decision = functools.lru_cache(maxsize=4096)(self._decide)
+        self._statements = [self._prepare(s, IAMPolicyStatement) for s in (statements if isinstance(statements, list) else [statements])]
+
+    @staticmethod
+    def _prepare(statement: dict, kind):
+        prepared = {"Effect": statement["Effect"]}
+        for key in ("Action", "NotAction"):
+            if key in statement:
+                prepared[key] = [_glob(a.lower()) for a in _listed(statement[key])]
+        exclude = None
+        if "NotResource" in statement:
+            prepared["Resource"] = "*"
+            exclude = kind({"Effect": "Allow", "Action": "*", "Resource": [_glob(r) for r in _listed(statement["NotResource"])]})
+        else:
+            prepared["Resource"] = [_glob(r) for r in _listed(statement["Resource"])]
+        return kind(prepared), exclude
+
+    def _decide(self, action: str, resource: str) -> str:
+        """'allowed', 'denied' (an explicit Deny) or 'implicit' (no statement allows it)."""
+        from moto.iam.access_control import PermissionResult
+
+        action = action.lower()
+        allowed = False
+        for statement, exclude in self._statements:
+            if exclude is not None and exclude.is_action_permitted("x", resource) != PermissionResult.NEUTRAL:
+                continue  # the resource is one NotResource names: this statement does not apply
+            result = statement.is_action_permitted(action, resource)
+            if result == PermissionResult.DENIED:
+                return "denied"
+            allowed = allowed or result == PermissionResult.PERMITTED
+        return "allowed" if allowed else "implicit"
+
+    def allows(self, action: str, resource: str) -> bool:
+        return self.decision(action, resource) == "allowed"
+
+
+def _listed(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _glob(pattern: str) -> str:
+    """An IAM glob as the regular expression moto builds from it (moto turns each `*` into `.*`)."""
+    return "*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
+
+
+def denial_message(principal: str, action: str, resource: str, decision: str) -> str:
+    """AWS's words for a denied call (the AccessDeniedException message)."""
+    why = ("with an explicit deny in an identity-based policy" if decision == "denied"
+           else f"because no identity-based policy allows the {action} action")
+    return f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"

@@ -1,0 +1,112 @@
+"""moto's DynamoDB server behind an IAM gate: the embedded database's child process.
+
+Run as `python -m devkit.sandbox.dynamodb_server <sandbox pid> <denials fd> -H host -p port`, with the
+functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; none: nothing is judged).
+A request signed with a function's access key is judged against its policy before moto sees it; a
+denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
+`{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import sys
+
+from devkit.permissions import Evaluator, denial_message
+from devkit.sandbox.iam import caller_key
+
+# A transaction is authorized item by item, each as its own action.
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def requested(operation: str, body: dict, table_arn) -> list[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs one DynamoDB request needs, as AWS authorizes them."""
+    if isinstance(body.get("TransactItems"), list):
+        return [("dynamodb:" + TRANSACT_ACTIONS.get(kind, kind), table_arn(part.get("TableName", "")))
+                for item in body["TransactItems"] if isinstance(item, dict)
+                for kind, part in item.items() if isinstance(part, dict)]
+    if isinstance(body.get("RequestItems"), dict):
+        return [("dynamodb:" + operation, table_arn(table)) for table in body["RequestItems"]]
+    if isinstance(body.get("TableName"), str):
+        resource = table_arn(body["TableName"])
+        if isinstance(body.get("IndexName"), str):
+            resource += "/index/" + body["IndexName"]
+        return [("dynamodb:" + operation, resource)]
+    for key in ("ResourceArn", "TableArn"):
+        if isinstance(body.get(key), str):
+            return [("dynamodb:" + operation, body[key])]
+    return [("dynamodb:" + operation, "*")]  # account-wide calls: ListTables, DescribeLimits, ...
+
+
+class Gate:
+    """WSGI middleware: judge each function-signed DynamoDB request, pass everything else to moto."""
+
+    def __init__(self, app, policies: dict, report):
+        self.app, self.report = app, report
+        prefix = f"arn:aws:dynamodb:{policies.get('region', '')}:{policies.get('account', '')}:table/"
+        self.table_arn = lambda name: name if name.startswith("arn:") else prefix + name
+        self.callers = {key: (f["function"], f["principal"], Evaluator(f["policy"]))
+                        for key, f in policies.get("functions", {}).items()}
+
+    def __call__(self, environ, start_response):
+        caller = self.callers.get(caller_key(environ.get("HTTP_AUTHORIZATION", "")) or "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if caller is None or not target.startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        try:
+            parsed = json.loads(body or b"{}")
+        except ValueError:
+            parsed = {}
+        function, principal, evaluator = caller
+        for action, resource in requested(target.split(".", 1)[-1], parsed if isinstance(parsed, dict) else {}, self.table_arn):
+            decision = evaluator.decision(action, resource)
+            if decision != "allowed":
+                self.report({"function": function, "action": action, "resource": resource})
+                answer = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
+                                     "message": denial_message(principal, action, resource, decision)}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                                   ("Content-Length", str(len(answer)))])
+                return [answer]
+        return self.app(environ, start_response)
+
+
+def main(argv: list[str]) -> None:
+    # On Linux the server first asks for SIGTERM when the sandbox dies, even by SIGKILL
+    # (PR_SET_PDEATHSIG = 1), and exits at once if the sandbox is already gone. Done here, in the
+    # child: `preexec_fn` is unsafe when the sandbox starts the server from a thread.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        if os.getppid() != int(argv[0]):
+            sys.exit(0)
+    denials = int(argv[1])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+
+    from moto.server import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    options = dict(zip(argv[2::2], argv[3::2]))
+
+    def report(denial: dict) -> None:
+        os.write(denials, (json.dumps(denial) + "\n").encode())  # one write under PIPE_BUF: never interleaved
+
+    app = DomainDispatcherApplication(create_backend_app)
+    policies = json.loads(os.environ.get("DEVKIT_IAM_POLICIES") or "{}")
+    run_simple(options["-H"], int(options["-p"]), Gate(app, policies, report),
+               threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

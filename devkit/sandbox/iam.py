@@ -1,0 +1,76 @@
+"""The sandbox's IAM: each function's workers hold credentials that name it, and its calls to the embedded
+DynamoDB (judged in moto's process, devkit/sandbox/dynamodb_server.py) and to the Management API (judged
+here) must be allowed by its policy, built by devkit/permissions.py as deploy builds its role.
+
+Calls signed with any other key (the sandbox's own table set-up and TTL sweep, tests, a developer's
+script) are not restricted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from devkit import contract, permissions
+from devkit.manifest import Function, Manifest
+
+KEY_PREFIX = "sandbox-"  # an access key id `sandbox-<function id>` names the calling function
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def access_key_id(function: Function) -> str:
+    """The access key id `function`'s workers sign with."""
+    return KEY_PREFIX + function.id
+
+
+def caller_key(authorization: str) -> str | None:
+    """The access key id in a SigV4 `Authorization` header, or None."""
+    found = _CREDENTIAL.search(authorization)
+    return found[1] if found else None
+
+
+class SandboxIam:
+    """Each function's policy and principal, the Management API's check, and the log line per denial."""
+
+    def __init__(self, manifest: Manifest, arns: permissions.LocalArns, function_name):
+        self.manifest, self.arns, self.function_name = manifest, arns, function_name
+        self.functions = {access_key_id(f): f for f in manifest.functions}
+        self._evaluators: dict[str, permissions.Evaluator] = {}
+
+    def principal(self, function: Function) -> str:
+        """The assumed-role ARN AWS names in a denial: role `<function name>-role`, session the function."""
+        name = self.function_name(function)
+        return f"arn:{permissions.PARTITION}:sts::{contract.ACCOUNT_ID}:assumed-role/{name}-role/{name}"
+
+    def policies(self) -> str:
+        """What moto's process needs to judge DynamoDB calls, as JSON: per access key id, the
+        function's id, principal and policy document."""
+        return json.dumps({
+            "region": self.manifest.aws.region,
+            "account": contract.ACCOUNT_ID,
+            "functions": {
+                key: {"function": f.id, "principal": self.principal(f), "policy": permissions.policy(f, self.arns)}
+                for key, f in self.functions.items()
+            },
+        })
+
+    def evaluator(self, function: Function) -> permissions.Evaluator:
+        if function.id not in self._evaluators:
+            self._evaluators[function.id] = permissions.Evaluator(permissions.policy(function, self.arns))
+        return self._evaluators[function.id]
+
+    def management_denied(self, authorization: str, method: str, connection_id: str) -> str | None:
+        """The log line when the caller's policy does not allow `method @connections/{id}`, else None."""
+        function = self.functions.get(caller_key(authorization) or "")
+        if function is None:
+            return None
+        resource = self.arns.management_api(method, connection_id)
+        if self.evaluator(function).allows(permissions.MANAGE_CONNECTIONS, resource):
+            return None
+        return self.denial_line(function.id, permissions.MANAGE_CONNECTIONS, resource)
+
+    def denial_line(self, function_id: str, action: str, resource: str) -> str:
+        """One line for the sandbox log: who, what, on what, and the declaration that would allow it."""
+        function = next(f for f in self.manifest.functions if f.id == function_id)
+        return (f"IAM denied {function.route_key} ({function.id}): {action} on {resource}; "
+                f"{permissions.hint(function, action, resource, self.arns)}")

@@ -1,0 +1,116 @@
+"""devkit/permissions.py: declarations -> policies (sandbox ARNs), the evaluator, the hint; and the
+DynamoDB gate's reading of requests.
+
+AWS sources: the IAM user guide's "Policy evaluation logic" (an explicit Deny overrides any Allow;
+without an Allow the request is implicitly denied), "IAM JSON policy elements: NotAction /
+NotResource" and "Resource" (`*` and `?` wildcards; action names are case-insensitive); the DynamoDB
+developer guide's "DynamoDB API permissions: Actions, resources, and conditions reference" (an index is
+`table/<name>/index/<index>`; a transaction is authorized per item as PutItem, UpdateItem, DeleteItem,
+ConditionCheckItem, GetItem).
+"""
+
+import pytest
+
+from devkit import manifest, permissions
+from devkit.sandbox.dynamodb_server import requested
+from tests.conftest import ROOT
+
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+
+
+def evaluator(*statements) -> permissions.Evaluator:
+    return permissions.Evaluator({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action, resource, **more) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **more}
+
+
+@pytest.mark.parametrize("statements, action, resource, expected", [
+    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "other", "implicit"),
+    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Query", ARN + "t", "implicit"),
+    # wildcards in actions and in ARNs; `?` is one character
+    ([allow("dynamodb:Get*", ARN + "t")], "dynamodb:GetItem", ARN + "t", "allowed"),
+    ([allow("dynamodb:Scan", ARN + "app-*")], "dynamodb:Scan", ARN + "app-things", "allowed"),
+    ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t1", "allowed"),
+    ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t12", "implicit"),
+    # a pattern's other characters are literal (moto would read `.` as any character)
+    ([allow("dynamodb:Scan", ARN + "a.b")], "dynamodb:Scan", ARN + "aXb", "implicit"),
+    # action names are case-insensitive in IAM (moto alone compares them case-sensitively)
+    ([allow("DynamoDB:scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+    # NotAction: everything but the named actions
+    ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:Scan", ARN + "t", "allowed"),
+    ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:DeleteItem", ARN + "t", "implicit"),
+    # NotResource: every resource but the named ones (moto alone would allow everything)
+    ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "t", "allowed"),
+    ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "secret", "implicit"),
+    ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}],
+     "dynamodb:Scan", ARN + "u", "denied"),
+    ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}],
+     "dynamodb:Scan", ARN + "t", "allowed"),
+    # several statements: any Allow allows; an explicit Deny wins whatever the order
+    ([allow("dynamodb:Query", ARN + "t"), allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+    ([{"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}, allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "denied"),
+    ([allow("dynamodb:Scan", ARN + "t"), {"Effect": "Deny", "Action": "dynamodb:Scan", "Resource": ARN + "*"}], "dynamodb:Scan", ARN + "t", "denied"),
+    # conditions are not evaluated: the statement applies as if they held
+    ([allow("dynamodb:Scan", ARN + "t", Condition={"Bool": {"aws:SecureTransport": "true"}})], "dynamodb:Scan", ARN + "t", "allowed"),
+    # execute-api resources: the connection id in the ARN
+    ([allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
+     "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/Ab+c/d=", "allowed"),
+    ([allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
+     "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/GET/@connections/Abc=", "implicit"),
+])
+def test_the_evaluator_judges_as_iam_does(statements, action, resource, expected):
+    assert evaluator(*statements).decision(action, resource) == expected
+
+
+def app():
+    return manifest.load(ROOT / "app.arc")
+
+
+def local_arns(loaded) -> permissions.LocalArns:
+    return permissions.LocalArns("us-east-1", "123456789012", {"connections": "mywsapp-testing-connections"},
+                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}")
+
+
+def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
+    loaded = app()
+    document = permissions.policy(loaded.function("broadcast"), local_arns(loaded))
+    assert document == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*"},
+        {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+         "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
+        {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/POST/@connections/*"},
+    ]}
+
+
+@pytest.mark.parametrize("route, action, resource, expected", [
+    ("broadcast", "dynamodb:Query", ARN + "mywsapp-testing-connections",
+     'add "table connections Scan DeleteItem Query" under @permissions in src/ws/broadcast/config.arc'),
+    ("$connect", "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
+     'add "manage-connections GET" under @permissions in src/ws/connect/config.arc'),
+    ("$default", "dynamodb:GetItem", ARN + "mywsapp-testing-connections/index/byTime",
+     ('add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
+      '"manage-connections POST" (the default it replaces)')),
+    ("GET /", "s3:GetObject", "arn:aws:s3:::bucket/key",
+     "allow it with a statement in a statements file named under @permissions in src/http/get-index/config.arc"),
+])
+def test_the_hint_is_the_line_to_add_in_the_apps_own_syntax(route, action, resource, expected):
+    loaded = app()
+    assert permissions.hint(loaded.function(route), action, resource, local_arns(loaded)) == expected
+
+
+@pytest.mark.parametrize("operation, body, expected", [
+    ("Scan", {"TableName": "t"}, [("dynamodb:Scan", ARN + "t")]),
+    ("Query", {"TableName": "t", "IndexName": "byTime"}, [("dynamodb:Query", ARN + "t/index/byTime")]),
+    ("BatchWriteItem", {"RequestItems": {"a": [], "b": []}}, [("dynamodb:BatchWriteItem", ARN + "a"), ("dynamodb:BatchWriteItem", ARN + "b")]),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "a"}}, {"ConditionCheck": {"TableName": "b"}}]},
+     [("dynamodb:PutItem", ARN + "a"), ("dynamodb:ConditionCheckItem", ARN + "b")]),
+    ("ListTables", {}, [("dynamodb:ListTables", "*")]),
+    ("DescribeTable", {"TableName": ARN + "x"}, [("dynamodb:DescribeTable", ARN + "x")]),
+])
+def test_the_gate_asks_for_what_aws_authorizes_per_request(operation, body, expected):
+    assert requested(operation, body, lambda name: name if name.startswith("arn:") else ARN + name) == expected
