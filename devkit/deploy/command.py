@@ -4,7 +4,8 @@
 makes no AWS call and needs no credentials) uploads the packages to the account's deployment bucket,
 creates or updates the stack `<App><Stage>` through a change set while printing its events, turns on
 termination protection for production, prints the page and WebSocket URLs and runs the smoke test
-against the page (`--no-smoke` skips it). `destroy` deletes the stack after asking (`--yes` skips the
+the app declares in `smoke.json` next to app.arc against the page (`--no-smoke` skips it; the
+declaration is read before anything is built, so a broken one fails first). `destroy` deletes the stack after asking (`--yes` skips the
 question); production's tables are kept, and it says how to delete them for good. `smoke` runs
 `devkit.deploy.smoke` against `--url` or a stage's `PageUrl` output.
 `<build>` is `build/` next to app.arc, or `$DEVKIT_BUILD_DIR` when set. The region is `@aws region` in
@@ -27,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from devkit.deploy import package, stack, template
 from devkit.deploy import smoke as smoke_test
+from devkit.deploy import smoke_declaration
 from devkit.errors import UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load, parse
 
@@ -91,6 +93,7 @@ def deploy(args) -> int:
     name = template.stack_name(manifest.app, args.stage)
     region, source = region_of(manifest)
     out.line(f"stack {name} in {region}, from {source}")
+    declaration = None if args.dry_run or args.no_smoke else smoke_declaration.load(smoke_declaration.path_for(args.app))
     if not args.dry_run:
         with _aws_errors(hint="; `--dry-run` needs none"):  # before the build: missing credentials should not wait for pip
             aws = stack.session(region)
@@ -148,14 +151,16 @@ def deploy(args) -> int:
     if "PageUrl" not in result.outputs:
         out.line("Smoke test skipped: the stack has no PageUrl output.")
         return 0
-    if smoke_test.run(result.outputs["PageUrl"], out=out.line) != 0:
+    if smoke_test.run(result.outputs["PageUrl"], declaration, out=out.line) != 0:
         out.line("The stack is deployed, but the smoke test failed: see the step above, and the functions' logs.")
         return 1
     return 0
 
 
 def smoke(args) -> int:
-    """`--url`: that page; `--stage`: the page of that stage's stack (its PageUrl output)."""
+    """`--url`: that page; `--stage`: the page of that stage's stack (its PageUrl output). Checks what the
+    app declares in `smoke.json` next to app.arc."""
+    declaration = smoke_declaration.load(smoke_declaration.path_for(args.app))
     url = args.url
     if not url:
         manifest = load(args.app)
@@ -170,7 +175,7 @@ def smoke(args) -> int:
             url = stack.outputs(cfn, name).get("PageUrl")
         if not url:
             raise UsageError(f"stack {name} has no PageUrl output to test")
-    return smoke_test.run(url, timeout=args.timeout)
+    return smoke_test.run(url, declaration, timeout=args.timeout)
 
 
 def destroy(args) -> int:

@@ -1,10 +1,11 @@
-"""`python -m devkit smoke --url <page URL>`: prove a running copy of the starter app works, end to end.
+"""`python -m devkit smoke --url <page URL>`: prove a running copy of an app works, end to end.
 
-It checks the starter's own contract (README, "What the app does"), the way a browser meets it, in
-steps: the page and its Content-Security-Policy; the socket URL in the page's `data-wss-url`; an echo
-on a socket opened with the page's Origin; a broadcast from that socket reaching a second one; an
-error reply to a malformed message; and a socket from a foreign Origin being refused. It prints one
-line per step with its time, stops at the first failure, and returns 0 only when every step passed.
+It checks, the way a browser meets it, what the app declares in its `smoke.json`
+(`devkit.deploy.smoke_declaration`), in steps: the page (200 `text/html`, and a Content-Security-Policy
+whose `connect-src` allows the socket, when declared); the socket URL in the declared HTML attribute;
+each declared step (a message sent on a socket opened with the page's Origin, and a JSON reply whose
+fields match, on that socket or another); and a socket from a foreign Origin being refused. It prints
+one line per step with its time, stops at the first failure, and returns 0 only when every step passed.
 
 Only the standard library and websocket-client: it runs against the sandbox and a deployed stack alike.
 """
@@ -24,9 +25,11 @@ from urllib.parse import urlsplit
 
 import websocket
 
+from devkit.deploy import smoke_declaration
+from devkit.deploy.smoke_declaration import Declaration, Step
+
 DEFAULT_TIMEOUT_SECONDS = 10.0
 FOREIGN_ORIGIN = "https://smoke-test.invalid"
-ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 
 
 class StepFailed(Exception):
@@ -38,36 +41,46 @@ class Smoke:
     """The state carried from step to step."""
 
     url: str
+    declaration: Declaration
     timeout: float
     page: str = ""
     csp: str = ""
     wss_url: str = ""
-    sockets: list = field(default_factory=list)
+    sockets: dict[str, websocket.WebSocket] = field(default_factory=dict)
+    opened: list[websocket.WebSocket] = field(default_factory=list)
 
     @property
     def origin(self) -> str:
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    def socket(self, name: str) -> websocket.WebSocket:
+        """The socket a step calls `name`, opened with the page's Origin the first time it is named."""
+        if name not in self.sockets:
+            self.sockets[name] = self.open(self.origin)
+        return self.sockets[name]
+
     def open(self, origin: str) -> websocket.WebSocket:
         sock = websocket.create_connection(self.wss_url, timeout=self.timeout, origin=origin)
-        self.sockets.append(sock)
+        self.opened.append(sock)
         return sock
 
     def close(self) -> None:
-        for sock in self.sockets:
+        for sock in self.opened:
             try:
                 sock.close(timeout=1)
             except Exception:  # noqa: BLE001 - closing is best effort; the verdict is already made
                 pass
 
 
-def run(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS, out: Callable[[str], None] = print) -> int:
+def run(url: str, declaration: Declaration, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        out: Callable[[str], None] = print) -> int:
     """Run every step against the page at `url`; each step may wait up to `timeout` seconds."""
-    smoke = Smoke(url, timeout)
+    smoke = Smoke(url, declaration, timeout)
+    steps = _steps(declaration)
     out(f"smoke test of {url}")
     try:
-        for name, step in STEPS:
+        for name, step in steps:
             started = time.monotonic()
             try:
                 detail = step(smoke)
@@ -78,7 +91,7 @@ def run(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS, out: Callable[[str],
             out(f"  ok    {name:<15} {_ms(started):>7}  {detail}")
     finally:
         smoke.close()
-    out(f"smoke test passed: {len(STEPS)} steps")
+    out(f"smoke test passed: {len(steps)} steps")
     return 0
 
 
@@ -92,52 +105,43 @@ def page(smoke: Smoke) -> str:
     if status != 200 or not headers.get("content-type", "").startswith("text/html"):
         raise StepFailed(f"expected 200 text/html, got {status} {headers.get('content-type')}")
     smoke.csp = headers.get("content-security-policy", "")
-    if "default-src" not in smoke.csp:
+    if smoke.declaration.csp and "default-src" not in smoke.csp:
         raise StepFailed("the page has no Content-Security-Policy header with a default-src")
     smoke.page = body.decode("utf-8", errors="replace")
-    return f"200, {len(body)} bytes, with a Content-Security-Policy"
+    return f"200, {len(body)} bytes" + (", with a Content-Security-Policy" if smoke.declaration.csp else "")
 
 
 def socket_url(smoke: Smoke) -> str:
-    finder = _WssUrl()
+    attribute = smoke.declaration.socket_url_attribute
+    finder = _Attribute(attribute)
     finder.feed(smoke.page)
-    if not finder.url:
-        raise StepFailed("the page has no data-wss-url attribute")
-    parts = urlsplit(finder.url)
+    if not finder.value:
+        raise StepFailed(f"the page has no {attribute} attribute")
+    parts = urlsplit(finder.value)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise StepFailed(f"data-wss-url {finder.url!r} is not a ws:// or wss:// URL")
+        raise StepFailed(f"{attribute} {finder.value!r} is not a ws:// or wss:// URL")
     allowed = re.search(r"connect-src ([^;]*)", smoke.csp)
-    if not allowed or f"{parts.scheme}://{parts.netloc}" not in allowed[1].split():
+    if smoke.declaration.csp and (not allowed or f"{parts.scheme}://{parts.netloc}" not in allowed[1].split()):
         raise StepFailed(f"the Content-Security-Policy's connect-src does not allow {parts.scheme}://{parts.netloc}")
-    smoke.wss_url = finder.url
-    return finder.url
+    smoke.wss_url = finder.value
+    return finder.value
 
 
-def echo(smoke: Smoke) -> str:
-    text = f"smoke {uuid.uuid4().hex[:8]}"
-    sock = smoke.open(smoke.origin)
-    sock.send(json.dumps({"text": text}))
-    reply = _receive(sock, smoke.timeout, lambda m: "text" in m and m["text"].endswith(" - Echoing " + text))
-    if not re.fullmatch(ISO_TIME + " - Echoing " + re.escape(text), reply["text"]):
-        raise StepFailed(f"expected '<ISO time> - Echoing {text}', got {reply['text']!r}")
-    return reply["text"]
+def exchange(step: Step) -> Callable[[Smoke], str]:
+    """A declared step: send on `step.socket`, then wait on `step.listen_on` for a reply that matches."""
 
+    def check(smoke: Smoke) -> str:
+        token = uuid.uuid4().hex[:8]
+        sender, listener = smoke.socket(step.socket), smoke.socket(step.listen_on)
+        message = smoke_declaration.fill(step.send, token)
+        sender.send(message if isinstance(message, str) else json.dumps(message))
+        expected = {key: smoke_declaration.pattern(value, token) if isinstance(value, str) else value
+                    for key, value in step.expect.items()}
+        reply = _receive(listener, smoke.timeout, lambda m: _matches(m, expected))
+        where = "" if step.listen_on == step.socket else f"socket {step.listen_on} "
+        return f"{where}got {json.dumps(reply, ensure_ascii=False)}"
 
-def broadcast(smoke: Smoke) -> str:
-    text = f"smoke broadcast {uuid.uuid4().hex[:8]}"
-    listener = smoke.open(smoke.origin)
-    smoke.sockets[0].send(json.dumps({"action": "broadcast", "text": text}))
-    reply = _receive(listener, smoke.timeout, lambda m: m.get("broadcast") is True and m.get("text", "").endswith(" - " + text))
-    return f"the second socket got {reply['text']!r}"
-
-
-def malformed(smoke: Smoke) -> str:
-    sock = smoke.sockets[-1]
-    sock.send("this is not JSON")
-    reply = _receive(sock, smoke.timeout, lambda m: "error" in m or "message" in m)
-    if not isinstance(reply.get("error"), str):
-        raise StepFailed(f"expected {{\"error\": ...}}, got {reply}")
-    return f"error: {reply['error']}"
+    return check
 
 
 def foreign_origin(smoke: Smoke) -> str:
@@ -148,29 +152,40 @@ def foreign_origin(smoke: Smoke) -> str:
     raise StepFailed(f"a socket with Origin {FOREIGN_ORIGIN} was accepted; expected it refused")
 
 
-STEPS: list[tuple[str, Callable[[Smoke], str]]] = [
-    ("page", page),
-    ("socket url", socket_url),
-    ("echo", echo),
-    ("broadcast", broadcast),
-    ("malformed", malformed),
-    ("foreign origin", foreign_origin),
-]
+def _steps(declaration: Declaration) -> list[tuple[str, Callable[[Smoke], str]]]:
+    """The runner's own steps around the app's: the page and its socket URL first, the foreign Origin last."""
+    declared = [(step.name, exchange(step)) for step in declaration.steps]
+    return [("page", page), ("socket url", socket_url), *declared, ("foreign origin", foreign_origin)]
 
 
-class _WssUrl(HTMLParser):
-    """The first `data-wss-url` attribute in a page."""
+def _matches(reply: dict, expected: dict) -> bool:
+    """Every expected field is in `reply`: a string field matching its pattern in full, else an equal value."""
+    for key, want in expected.items():
+        if key not in reply:
+            return False
+        got = reply[key]
+        if isinstance(want, re.Pattern):
+            if not isinstance(got, str) or not want.fullmatch(got):
+                return False
+        elif json.dumps(got, sort_keys=True) != json.dumps(want, sort_keys=True):  # so true != 1
+            return False
+    return True
 
-    def __init__(self):
+
+class _Attribute(HTMLParser):
+    """The value of the first occurrence of one attribute in a page."""
+
+    def __init__(self, name: str):
         super().__init__()
-        self.url = ""
+        self.name = name.lower()  # the parser lower-cases attribute names, as browsers do
+        self.value = ""
 
     def handle_starttag(self, tag, attrs):
-        self.url = self.url or dict(attrs).get("data-wss-url") or ""
+        self.value = self.value or dict(attrs).get(self.name) or ""
 
 
 def _receive(sock: websocket.WebSocket, timeout: float, wanted: Callable[[dict], bool]) -> dict:
-    """The first JSON object from `sock` that `wanted` accepts; others (say, strangers' broadcasts) are
+    """The first JSON object from `sock` that `wanted` accepts; others (say, messages meant for everyone) are
     skipped. Raises StepFailed when none comes within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     seen = []

@@ -38,10 +38,11 @@ def staging(app_manifest, code_keys):
 
 @pytest.fixture
 def app_copy(tmp_path):
-    """A copy of the app (app.arc, src/, public/) in tmp, to package or to change."""
+    """A copy of the app (app.arc, smoke.json, src/, public/) in tmp, to package or to change."""
     root = tmp_path / "app"
     root.mkdir()
     shutil.copy(ROOT / "app.arc", root / "app.arc")
+    shutil.copy(ROOT / "smoke.json", root / "smoke.json")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "src", root / "src", ignore=ignore)
     shutil.copytree(ROOT / "public", root / "public", ignore=ignore)

@@ -247,7 +247,7 @@ def test_deploy_ends_with_the_smoke_test_on_the_page_unless_skipped(moto, capsys
     page = "https://abc123.execute-api.us-east-1.amazonaws.com/"
     monkeypatch.setattr(stack, "deploy", lambda *a, **k: stack.Result("created", "CREATE_COMPLETE", {"PageUrl": page}))
     tested = []
-    monkeypatch.setattr(command.smoke_test, "run", lambda url, **k: tested.append(url) or verdict)
+    monkeypatch.setattr(command.smoke_test, "run", lambda url, declaration, **k: tested.append(url) or verdict)
     assert main("deploy", "--stage", "staging", *argv) == status
     assert tested == ([] if verdict is None else [page])
     if verdict == 1:
@@ -262,6 +262,6 @@ def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
     assert capsys.readouterr().err.endswith("stack MywsappStaging has no PageUrl output to test\n")
     monkeypatch.setattr(stack, "outputs", lambda cfn, name: {"PageUrl": "https://abc.example/"})
     tested = []
-    monkeypatch.setattr(command.smoke_test, "run", lambda url, timeout: tested.append((url, timeout)) or 0)
+    monkeypatch.setattr(command.smoke_test, "run", lambda url, declaration, timeout: tested.append((url, timeout)) or 0)
     assert main("smoke", "--stage", "staging", "--timeout", "3") == 0
     assert tested == [("https://abc.example/", 3.0)]

@@ -1,18 +1,26 @@
-"""`python -m devkit smoke`: passes against the real sandbox running this repository's app, and fails,
-naming the step, against copies of the app broken in one place each. No AWS: the deployed path differs
+"""`python -m devkit smoke`: runs what the app declares in smoke.json; passes against the real sandbox
+running this repository's app, and fails, naming the step, against copies of the app broken in one place
+each; a missing or malformed declaration is one line naming the file. No AWS: the deployed path differs
 only in the URL (a stack's `PageUrl` output), which `make smoke-staging` / `smoke-production` read."""
 
+import json
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from devkit.deploy import smoke
+from devkit.deploy import smoke, smoke_declaration
 from tests.conftest import ROOT
 from tests.devkit.sandbox.harness import RunningSandbox, start_app
 
 STEP_TIMEOUT = 1.5  # seconds: short, so the failing cases are quick; the sandbox echoes in milliseconds
+
+
+@pytest.fixture(scope="module")
+def declared():
+    """This app's own declaration, the one `python -m devkit smoke` reads."""
+    return smoke_declaration.load(ROOT / "smoke.json")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +41,7 @@ def test_the_smoke_command_passes_against_the_sandbox(sandbox):
         ["ok", "page"], ["ok", "socket"], ["ok", "echo"], ["ok", "broadcast"], ["ok", "malformed"], ["ok", "foreign"],
     ]
     assert all(" ms " in line for line in lines[1:-1])
-    assert "Echoing smoke " in lines[3] and "refused with 403" in lines[6]
+    assert "Echoing smoke " in lines[3] and '"broadcast": true' in lines[4] and "refused with 403" in lines[6]
     assert lines[-1] == "smoke test passed: 6 steps"
 
 
@@ -59,11 +67,11 @@ def page_without_socket_url(root):
 
 
 @pytest.mark.parametrize("break_it, step", [(silent_default, "echo"), (page_without_socket_url, "socket url")])
-def test_the_smoke_test_fails_naming_the_broken_step(tmp_path, break_it, step):
+def test_the_smoke_test_fails_naming_the_broken_step(tmp_path, declared, break_it, step):
     running = broken_app(tmp_path, break_it)
     lines = []
     try:
-        assert smoke.run(running.url + "/", timeout=STEP_TIMEOUT, out=lines.append) == 1
+        assert smoke.run(running.url + "/", declared, timeout=STEP_TIMEOUT, out=lines.append) == 1
     finally:
         running.stop()
     assert lines[-1] == f"smoke test failed at step '{step}'"
@@ -71,9 +79,9 @@ def test_the_smoke_test_fails_naming_the_broken_step(tmp_path, break_it, step):
     assert not any(line.startswith("  ok    " + step) for line in lines)
 
 
-def test_an_unreachable_page_fails_at_the_first_step():
+def test_an_unreachable_page_fails_at_the_first_step(declared):
     from tests.devkit.sandbox.harness import free_port
 
     lines = []
-    assert smoke.run(f"http://127.0.0.1:{free_port()}/", timeout=STEP_TIMEOUT, out=lines.append) == 1
+    assert smoke.run(f"http://127.0.0.1:{free_port()}/", declared, timeout=STEP_TIMEOUT, out=lines.append) == 1
     assert lines[-1] == "smoke test failed at step 'page'"
