@@ -26,9 +26,8 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from devkit.deploy import package, stack, template
+from devkit.deploy import package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
-from devkit.deploy import smoke_declaration
 from devkit.errors import UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load, parse
 

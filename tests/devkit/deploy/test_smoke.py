@@ -142,8 +142,8 @@ def test_the_smoke_steps_are_the_runners_around_the_declared_ones(sandbox, tmp_p
 
 
 @pytest.mark.parametrize("text, message", [
-    (None, "smoke.json: not found: expected the app's smoke-test declaration (JSON) next to app.arc; "
-           "see docs/deploy.md, Smoke test"),
+    (None, ("smoke.json: not found: expected the app's smoke-test declaration (JSON) next to app.arc; "
+            "see docs/deploy.md, Smoke test")),
     ('{"steps": [\n', "smoke.json:2: not valid JSON (Expecting value): expected one JSON object"),
     ("[]", "smoke.json: expected one JSON object with socket_url and steps (page optional)"),
     ('{"steps": []}', "smoke.json: expected a key 'socket_url'"),
