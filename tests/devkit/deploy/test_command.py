@@ -265,3 +265,20 @@ def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
     monkeypatch.setattr(command.smoke_test, "run", lambda url, declaration, timeout: tested.append((url, timeout)) or 0)
     assert main("smoke", "--stage", "staging", "--timeout", "3") == 0
     assert tested == [("https://abc.example/", 3.0)]
+
+
+@pytest.mark.parametrize("argv, status", [([], 2), (["--no-smoke"], None), (["--dry-run"], None)])
+def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_else(app_copy, monkeypatch, capsys, argv, status):
+    """A broken smoke.json would otherwise surface only after a whole deploy; `--no-smoke` and `--dry-run` do not need it."""
+    def went_further(*args, **kwargs):
+        raise AssertionError("went past the declaration")
+
+    (app_copy / "smoke.json").write_text("{")
+    monkeypatch.setattr(command.stack, "session", went_further)
+    monkeypatch.setattr(command.package, "build_all", went_further)
+    if status is None:
+        with pytest.raises(AssertionError, match="went past the declaration"):
+            cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv])
+        return
+    assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
+    assert capsys.readouterr().err == f"error: {app_copy / 'smoke.json'}:1: not valid JSON (Expecting property name enclosed in double quotes): expected one JSON object\n"
