@@ -202,19 +202,23 @@ async def watch(database: EmbeddedDynamoDB, log, tables: Tables | None = None,
                 f"handlers that use tables fail with a timeout")
         answering = now
         if now and tables is not None:
-            failure = await _recreate_vanished(tables, log, failure)
+            failure = await _recreate_vanished(tables, log, failure, timeout)
 
 
-async def _recreate_vanished(tables: Tables, log, failure: str | None) -> str | None:
+async def _recreate_vanished(tables: Tables, log, failure: str | None, timeout: float) -> str | None:
     """Recreate whichever of `tables` are gone, saying so; returns the error that stopped it, if any
     (logged only when it differs from `failure`, the previous round's, so a lasting one is said once)."""
     try:
-        gone = await asyncio.to_thread(tables.missing)
+        # No longer than the answering check: botocore's own timeouts and retry (10 s) would hold back
+        # that check's report of a stall.
+        gone = await asyncio.wait_for(asyncio.to_thread(tables.missing), timeout)
         if gone:
             log(f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or reset by "
                 f"another process); recreating them empty")
             created = await asyncio.to_thread(tables.create)
             log(f"recreated table(s) {', '.join(created)}; the items they held are gone")
+    except asyncio.TimeoutError:  # stalled: the answering check says so
+        return failure
     except Exception as error:  # the sandbox keeps serving; the next round tries again
         if str(error) != failure:
             log(f"error: could not check or recreate the tables in the embedded DynamoDB: {error}")
