@@ -123,12 +123,17 @@ class Tables:
             config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2}),
         )
 
-    def create(self) -> None:
-        """Create each table that does not exist yet, with its keys and TTL setting."""
-        existing = set(self.client.list_tables()["TableNames"])
-        for name, table in self.tables.items():
-            if name in existing:
-                continue
+    def missing(self) -> list[str]:
+        """The manifest's tables that do not exist on the endpoint (ListTables, every page)."""
+        pages = self.client.get_paginator("list_tables").paginate()
+        existing = {name for page in pages for name in page["TableNames"]}
+        return [name for name in self.tables if name not in existing]
+
+    def create(self) -> list[str]:
+        """Create each table that does not exist yet, with its keys and TTL setting; returns their names."""
+        created = self.missing()
+        for name in created:
+            table = self.tables[name]
             self.client.create_table(
                 TableName=name, KeySchema=table.key_schema(),
                 AttributeDefinitions=table.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
@@ -137,6 +142,7 @@ class Tables:
                 self.client.update_time_to_live(
                     TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
                 )
+        return created
 
     def sweep_expired(self, now: float | None = None) -> int:
         """Delete every item whose TTL attribute is in the past; returns how many."""
@@ -172,13 +178,16 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             log(f"TTL removed {deleted} expired item(s)")
 
 
-async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0) -> None:
-    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again.
+async def watch(database: EmbeddedDynamoDB, log, tables: Tables | None = None,
+                every: float = 1.0, timeout: float = 3.0) -> None:
+    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again; when
+    `tables` vanish from it (`POST /moto-api/reset` by a local process deletes them all), say so,
+    recreate them (empty) and say that too.
 
     Handlers then fail with botocore's own error (connection refused, read timeout) and the sandbox's
     log says why, instead of leaving the person to guess from a timed-out invocation.
     """
-    answering = True
+    answering, failure = True, None
     while True:
         await asyncio.sleep(every)
         code = database.process.poll() if database.process is not None else None
@@ -192,3 +201,26 @@ async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: fl
                 f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
                 f"handlers that use tables fail with a timeout")
         answering = now
+        if now and tables is not None:
+            failure = await _recreate_vanished(tables, log, failure, timeout)
+
+
+async def _recreate_vanished(tables: Tables, log, failure: str | None, timeout: float) -> str | None:
+    """Recreate whichever of `tables` are gone, saying so; returns the error that stopped it, if any
+    (logged only when it differs from `failure`, the previous round's, so a lasting one is said once)."""
+    try:
+        # No longer than the answering check: botocore's own timeouts and retry (10 s) would hold back
+        # that check's report of a stall.
+        gone = await asyncio.wait_for(asyncio.to_thread(tables.missing), timeout)
+        if gone:
+            log(f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or reset by "
+                f"another process); recreating them empty")
+            created = await asyncio.to_thread(tables.create)
+            log(f"recreated table(s) {', '.join(created)}; the items they held are gone")
+    except asyncio.TimeoutError:  # stalled: the answering check says so
+        return failure
+    except Exception as error:  # the sandbox keeps serving; the next round tries again
+        if str(error) != failure:
+            log(f"error: could not check or recreate the tables in the embedded DynamoDB: {error}")
+        return str(error)
+    return None

@@ -5,6 +5,7 @@ functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; non
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
+In front of that, `NoBrowsers` refuses every request a web page could make (see its docstring).
 """
 
 from __future__ import annotations
@@ -77,6 +78,42 @@ class Gate:
         return self.app(environ, start_response)
 
 
+class NoBrowsers:
+    """WSGI middleware: the embedded database answers its own port's programs, never a browser.
+
+    moto's server answers any Origin with permissive CORS, and `POST /moto-api/reset` is a simple
+    request, so without this any page the developer visits could read, write and wipe the tables. So:
+    a request carrying `Origin` (every cross-origin POST and every CORS request, preflights included)
+    or `Sec-Fetch-Site` (sent by current browsers even on `<img>` GETs, which carry no Origin) gets 403;
+    a `Host` other than this server's own loopback address and port gets 403 (DNS rebinding: a page on
+    `evil.example` resolved to 127.0.0.1 is same-origin to itself, so it sends no Origin, but its Host
+    is `evil.example:PORT`); and moto's `Access-Control-*` headers are removed from every answer.
+    boto3 and urllib send neither header and a Host of `127.0.0.1:PORT`.
+    """
+
+    def __init__(self, app, host: str, port: int):
+        self.app = app
+        shown = f"[{host}]" if ":" in host else host
+        self.hosts = {f"{shown}:{port}".lower(), f"localhost:{port}"}
+
+    def __call__(self, environ, start_response):
+        if "HTTP_ORIGIN" in environ or "HTTP_SEC_FETCH_SITE" in environ:
+            return self.refuse(start_response, "the embedded DynamoDB answers no browser (the request carried Origin or Sec-Fetch-Site)")
+        if environ.get("HTTP_HOST", "").lower() not in self.hosts:
+            return self.refuse(start_response, f"the embedded DynamoDB answers only Host {' or '.join(sorted(self.hosts))}")
+
+        def without_cors(status, headers, *exc_info):
+            return start_response(status, [(k, v) for k, v in headers if not k.lower().startswith("access-control-")], *exc_info)
+
+        return self.app(environ, without_cors)
+
+    @staticmethod
+    def refuse(start_response, message: str):
+        body = json.dumps({"message": message}).encode()
+        start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 def main(argv: list[str]) -> None:
     # On Linux the server first asks for SIGTERM when the sandbox dies, even by SIGKILL
     # (PR_SET_PDEATHSIG = 1), and exits at once if the sandbox is already gone. Done here, in the
@@ -104,7 +141,8 @@ def main(argv: list[str]) -> None:
 
     app = DomainDispatcherApplication(create_backend_app)
     policies = json.loads(os.environ.get("DEVKIT_IAM_POLICIES") or "{}")
-    run_simple(options["-H"], int(options["-p"]), Gate(app, policies, report),
+    host, port = options["-H"], int(options["-p"])
+    run_simple(host, port, NoBrowsers(Gate(app, policies, report), host, port),
                threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -129,7 +129,7 @@ class Sandbox:
         self._spawn(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info))
         self._spawn(self._enforce_time_limits())
         if not self.external_dynamodb:
-            self._spawn(watch_database(self.dynamodb, self.log.info))
+            self._spawn(watch_database(self.dynamodb, self.log.info, tables))
         if self.reload:
             self._spawn(self._watch_sources())
 
