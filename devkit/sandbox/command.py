@@ -25,7 +25,7 @@ def run(args) -> int:
     except ValueError as problem:
         raise UsageError(str(problem)) from None
     log = Log(quiet=args.quiet)
-    for warning in manifest_warnings(manifest):
+    for warning in manifest_warnings(manifest, limits):
         log.info(warning)
     sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint, reload=not args.no_reload)
 
@@ -64,9 +64,17 @@ def banner(sandbox: Sandbox, seconds: float) -> str:
     )
 
 
-def manifest_warnings(manifest: Manifest) -> list[str]:
-    """The manifest's own warnings, and one when the functions ask for another Python than this one."""
+def manifest_warnings(manifest: Manifest, limits: sandbox_limits.Limits | None = None) -> list[str]:
+    """The manifest's own warnings; one when the functions ask for another Python than this one; one per
+    function whose timeout outlasts its API's integration timeout (API Gateway stops waiting first)."""
+    limits = limits or sandbox_limits.Limits()
     warnings = [f"warning: {w}" for w in manifest.warnings]
+    for functions, api, waits in ((manifest.http_functions, "HTTP API", limits.http_integration_timeout_seconds),
+                                  (manifest.ws_functions, "WebSocket API", limits.ws_integration_timeout_seconds)):
+        for function in functions:
+            if function.timeout > waits and function.route_key != "$disconnect":  # no client waits on it
+                warnings.append(f"warning: {function.id} has a timeout of {function.timeout:g} s, but the {api} "
+                                f"stops waiting after {waits:g} s: its client gets an error while it runs on")
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = sorted({f.runtime for f in manifest.functions})
     if runtimes and runtimes != [local]:
