@@ -5,6 +5,7 @@ a key AWS sends that the sandbox lacks fails, and so does a key the sandbox adds
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -20,6 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from devkit.sandbox.connections import ClientBufferFull, Connection
 from tests.conftest import load_event
 from tests.devkit.sandbox.harness import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
 from tests.reliability.wsclient import CLOSE, PING, PONG, TEXT, frame
@@ -364,6 +366,39 @@ def test_a_client_that_stops_reading_gets_429_and_stays_connected(small):
     api.post_to_connection(ConnectionId=cid, Data=b"after")
     assert client.message() == b"after"
     client.close()
+
+
+class QueuedTransport:
+    """Stands in for the client's transport: only how much is queued matters here."""
+
+    def __init__(self, queued: int):
+        self.queued = queued
+
+    def get_write_buffer_size(self) -> int:
+        return self.queued
+
+
+class SentSocket:
+    def __init__(self):
+        self.sent: list[str] = []
+
+    async def send_str(self, data: str) -> None:
+        self.sent.append(data)
+
+
+@pytest.mark.parametrize("queued, refused", [(65536, False), (65537, True)])
+def test_sends_are_refused_only_once_more_than_the_buffer_limit_is_queued(queued, refused):
+    """The exact boundary of `send_buffer_bytes` (the sandbox's own figure: AWS publishes no client
+    buffer size): at the limit a send still goes out; one byte over, it is refused (POST: 429).
+    Over real sockets the kernel's buffers hide the boundary, hence this unit test."""
+    socket_ = SentSocket()
+    connection = Connection(peer=None, socket=socket_, transport=QueuedTransport(queued), buffer_bytes=65536)
+    if refused:
+        with pytest.raises(ClientBufferFull):
+            asyncio.run(connection.send("hi"))
+    else:
+        asyncio.run(connection.send("hi"))
+    assert socket_.sent == ([] if refused else ["hi"])
 
 
 def test_an_http_route_past_the_integration_timeout_gives_503_while_the_function_runs_on(small):
