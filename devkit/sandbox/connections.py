@@ -30,9 +30,9 @@ class Connection:
 
     peer: Peer
     socket: web.WebSocketResponse
-    transport: asyncio.WriteTransport | None = None
-    buffer_bytes: int = 1 << 20  # the most queued for the client before sends are refused
-    frame_bytes: int = 32 * 1024  # longer messages go out as fragments of at most this size
+    transport: asyncio.WriteTransport | None
+    buffer_bytes: int  # the most queued for the client before sends are refused (Limits.send_buffer_bytes)
+    frame_bytes: int  # longer messages go out as fragments of at most this size (Limits.frame_bytes)
     last_active: float = field(default_factory=time.time)  # epoch seconds, either direction
     server_close: tuple[int, str] | None = None  # set when the sandbox closes it, with code and reason
     client_close: tuple[int, str] | None = None  # the close frame the client sent, if any

@@ -40,8 +40,8 @@ class Peer:
     domain_name: str
     stage: str
     api_id: str
-    server_port: int = 443  # the port the client connected to (`X-Forwarded-Port`)
-    scheme: str = "https"  # `X-Forwarded-Proto`: the sandbox serves plain http and ws
+    server_port: int  # the port the client connected to (`X-Forwarded-Port`; 443 on AWS)
+    scheme: str  # `X-Forwarded-Proto`: `http` in the sandbox (`https` on AWS)
 
 
 def identity(peer: Peer) -> dict:

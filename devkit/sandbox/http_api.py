@@ -89,7 +89,7 @@ class HttpApi:
             return error_page(route.function, request_id, error)
         except IntegrationTimeout as timeout:
             self.log.info(f"HTTP {route.function.route_key}: {timeout}: 503; the function runs on to its own timeout")
-            return web.json_response({"message": "Service Unavailable"}, status=503, headers={"apigw-requestid": request_id})
+            return web.json_response({"message": "Service Unavailable"}, status=503)
         if isinstance(result, dict) and "multiValueHeaders" in result and route.function.id not in self._warned:
             self._warned.add(route.function.id)
             self.log.info(f"warning: {route.function.id} returns multiValueHeaders, which payload format 2.0 "

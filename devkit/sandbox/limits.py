@@ -23,7 +23,7 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
-    send_buffer_bytes: int = 1024 * KB  # queued for a client not reading; over it POST @connections gets 429
+    send_buffer_bytes: int = 128 * KB  # queued for a client not reading; over it POST @connections gets 429
     ws_integration_timeout_seconds: float = 29  # API Gateway stops waiting for a WebSocket route's function
     http_integration_timeout_seconds: float = 30  # ... and for an HTTP API route's (the function runs on)
     worker_concurrency: int = 2  # workers per function at once (Lambda scales further; a laptop should not)

@@ -392,7 +392,8 @@ def test_sends_are_refused_only_once_more_than_the_buffer_limit_is_queued(queued
     buffer size): at the limit a send still goes out; one byte over, it is refused (POST: 429).
     Over real sockets the kernel's buffers hide the boundary, hence this unit test."""
     socket_ = SentSocket()
-    connection = Connection(peer=None, socket=socket_, transport=QueuedTransport(queued), buffer_bytes=65536)
+    connection = Connection(peer=None, socket=socket_, transport=QueuedTransport(queued), buffer_bytes=65536,
+                            frame_bytes=32 * 1024)
     if refused:
         with pytest.raises(ClientBufferFull):
             asyncio.run(connection.send("hi"))
