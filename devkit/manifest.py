@@ -303,7 +303,7 @@ def _timeout_warnings(functions: list[Function], app_aws: list[Entry], path: Pat
     warnings = []
     for function in functions:
         limit = INTEGRATION_TIMEOUT_SECONDS[function.kind]
-        if function.timeout <= limit:
+        if function.timeout <= limit or function.route_key == "$disconnect":  # no client waits on $disconnect
             continue
         config = function.source_dir / "config.arc"
         local = parse(config.read_text(encoding="utf-8"), config, known=FUNCTION_PRAGMAS).get("aws", []) if config.is_file() else []

@@ -1,13 +1,14 @@
 """Helpers every test may use: paths, AWS sample events, a Lambda context."""
 
 import json
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from devkit.contract import ACCOUNT_ID
-from devkit.sandbox.context import LambdaContext
+from devkit.sandbox.context import LambdaContext, function_arn
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -20,4 +21,8 @@ def load_event(name: str) -> dict:
 
 @pytest.fixture
 def lambda_context():
-    return LambdaContext("test-function", str(uuid.uuid4()), 10, 128, "us-east-1", ACCOUNT_ID)
+    environ = {"AWS_LAMBDA_FUNCTION_NAME": "test-function", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/test-function",
+               "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]" + uuid.uuid4().hex}
+    return LambdaContext(str(uuid.uuid4()), int(time.time() * 1000) + 10_000,
+                         function_arn("us-east-1", ACCOUNT_ID, "test-function"), environ)

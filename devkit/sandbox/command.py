@@ -85,7 +85,8 @@ def iam_status(sandbox: Sandbox) -> str:
 
 
 def manifest_warnings(manifest: Manifest) -> list[str]:
-    """The manifest's own warnings, and one when the functions ask for another Python than this one."""
+    """The manifest's own warnings (a timeout past API Gateway's integration timeout among them), and one
+    when the functions ask for another Python than this one."""
     warnings = [f"warning: {w}" for w in manifest.warnings]
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = sorted({f.runtime for f in manifest.functions})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,14 +28,15 @@ def function_name(manifest: Manifest, function: Function) -> str:
 
 
 def lambda_variables(manifest: Manifest, function: Function) -> dict[str, str]:
-    """The variables Lambda's runtime defines for `function`."""
+    """The variables Lambda's runtime defines for `function` (a new log stream each call: one per worker,
+    as each Lambda execution environment has its own)."""
     name = function_name(manifest, function)
     return {
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]sandbox"),
+        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,  # one per worker
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
         "AWS_REGION": manifest.aws.region,
         "AWS_DEFAULT_REGION": manifest.aws.region,
@@ -62,7 +64,6 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
     env.update({
         "DEVKIT_HANDLER_FILE": function.handler_file,
         "DEVKIT_SHARED_DIR": str(manifest.shared_dir),
-        "DEVKIT_TIMEOUT": str(function.timeout),
         "DEVKIT_ACCOUNT_ID": contract.ACCOUNT_ID,
     })
     if real_credentials:

@@ -36,10 +36,46 @@ class Peer:
     connection_id: str
     connected_at_ms: int
     source_ip: str
-    user_agent: str
+    user_agent: str | None  # None when the client sent no User-Agent: `identity` then has no `userAgent`
     domain_name: str
     stage: str
     api_id: str
+    server_port: int  # the port the client connected to (`X-Forwarded-Port`; 443 on AWS)
+    scheme: str  # `X-Forwarded-Proto`: `http` in the sandbox (`https` on AWS)
+
+
+def identity(peer: Peer) -> dict:
+    """`requestContext.identity` (and the Management API's GET): `userAgent` only when one was sent."""
+    found = {"sourceIp": peer.source_ip}
+    if peer.user_agent is not None:
+        found["userAgent"] = peer.user_agent
+    return found
+
+
+def trace_id(now_ms: int) -> str:
+    """An X-Ray trace id as API Gateway adds it: `Root=1-<epoch seconds, 8 hex>-<24 hex>`."""
+    return f"Root=1-{now_ms // 1000:08x}-{os.urandom(12).hex()}"
+
+
+# Headers a proxy must not forward (RFC 9110 §7.6.1); API Gateway's `$connect` event has neither.
+HOP_BY_HOP = frozenset({"connection", "upgrade"})
+ADDED = frozenset({"x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
+
+
+def forwarded(headers: list[tuple[str, str]], source_ip: str, server_port: int, scheme: str,
+              now_ms: int) -> list[tuple[str, str]]:
+    """The client's headers as API Gateway passes them on, with the four it adds (every AWS sample
+    event has them): hop-by-hop headers dropped, the client's IP appended to any `X-Forwarded-For`
+    it sent, and its own `X-Forwarded-Port`, `X-Forwarded-Proto` and `X-Amzn-Trace-Id` replaced.
+    """
+    sent_for = [value for name, value in headers if name.lower() == "x-forwarded-for"]
+    kept = [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP | ADDED]
+    return kept + [
+        ("X-Amzn-Trace-Id", trace_id(now_ms)),
+        ("X-Forwarded-For", ", ".join(sent_for + [source_ip])),
+        ("X-Forwarded-Port", str(server_port)),
+        ("X-Forwarded-Proto", scheme),
+    ]
 
 
 def _ws_context(peer: Peer, route_key: str, event_type: str, request_id: str, now_ms: int) -> dict:
@@ -52,7 +88,7 @@ def _ws_context(peer: Peer, route_key: str, event_type: str, request_id: str, no
         "stage": peer.stage,
         "connectedAt": peer.connected_at_ms,
         "requestTimeEpoch": now_ms,
-        "identity": {"userAgent": peer.user_agent, "sourceIp": peer.source_ip},
+        "identity": identity(peer),
         "requestId": request_id,
         "domainName": peer.domain_name,
         "connectionId": peer.connection_id,
@@ -61,14 +97,14 @@ def _ws_context(peer: Peer, route_key: str, event_type: str, request_id: str, no
 
 
 def ws_connect(peer: Peer, headers: list[tuple[str, str]], query: list[tuple[str, str]], request_id: str, now_ms: int) -> dict:
-    """`$connect`: headers as sent (first value wins in `headers`), the query only when there is one."""
+    """`$connect`: the headers as API Gateway forwards them (first value wins in `headers`), the query
+    only when there is one; no `messageId` or `disconnect*` keys (AWS's current captures have none)."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
-    for name, value in headers:
+    for name, value in forwarded(headers, peer.source_ip, peer.server_port, peer.scheme, now_ms):
         single.setdefault(name, value)
         multi.setdefault(name, []).append(value)
     context = _ws_context(peer, "$connect", "CONNECT", request_id, now_ms)
-    context.update(disconnectStatusCode=None, messageId=None, disconnectReason=None)
     event: dict = {"headers": single, "multiValueHeaders": multi}
     if query:
         event["queryStringParameters"] = {}
@@ -111,15 +147,18 @@ def http_request(
     path_parameters: dict[str, str],
     body: bytes,
     source_ip: str,
+    server_port: int,
+    scheme: str,
     domain_name: str,
     api_id: str,
     request_id: str,
     now_ms: int,
 ) -> dict:
-    """HTTP API payload format 2.0: lowercased headers and repeated values joined with commas."""
+    """HTTP API payload format 2.0: lowercased headers (with the four API Gateway adds) and repeated
+    values joined with commas; `raw_query` exactly as sent; the body as text only for text types."""
     joined: dict[str, str] = {}
     cookies: list[str] = []
-    for name, value in headers:
+    for name, value in forwarded(headers, source_ip, server_port, scheme, now_ms):
         name = name.lower()
         if name == "cookie":
             cookies += [c.strip() for c in value.split(";") if c.strip()]
@@ -168,12 +207,19 @@ def http_request(
     return event
 
 
-_TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "application/javascript")
-
-
 def _as_text(body: bytes, content_type: str) -> str | None:
-    """The body as text when its type is textual and it is valid UTF-8; None means base64."""
-    if content_type and not content_type.lower().startswith(_TEXT_TYPES):
+    """The body as text when its media type is textual and it is valid UTF-8; None means base64.
+
+    API Gateway's rule for payload 2.0: text only for `text/*`, JSON, XML and JavaScript types; anything
+    else, form posts and requests without a Content-Type included, arrives base64-encoded.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    textual = (
+        media.startswith("text/")
+        or media in ("application/json", "application/xml", "application/javascript")
+        or media.endswith(("+json", "+xml"))
+    )
+    if not textual:
         return None
     try:
         return body.decode("utf-8")

@@ -1,9 +1,11 @@
 """API Gateway's HTTP API (payload format 2.0) for the manifest's `@http` routes, and `/_static/*`.
 
 A route's handler gets the 2.0 event and its response dict is mapped back (status, headers,
-cookies, base64 bodies; a dict without `statusCode` or a string becomes a 200 JSON body, as AWS does).
-A failing handler gives 500 with a readable local error page; no route gives 404. Static files come
-from `public/` only: missing files, folders and any path resolving outside it give 404.
+cookies, base64 bodies; a dict without `statusCode` becomes a 200 JSON body, a string is the body as
+it is; `multiValueHeaders`, not part of 2.0, is dropped with a warning). A failing handler gives 500
+with a readable local error page; no response within the integration timeout (30 s) gives 503 while
+the function runs on; no route gives 404. Static files come from `public/` only: missing files,
+folders and any path resolving outside it give 404.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from aiohttp import web
 from devkit.manifest import Function
 from devkit.sandbox import events
 from devkit.sandbox.log import Log
-from devkit.sandbox.workers import Functions, InvocationError
+from devkit.sandbox.workers import Functions, IntegrationTimeout, InvocationError
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
@@ -47,8 +49,11 @@ class Route:
 
 
 class HttpApi:
-    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str):
+    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str,
+                 integration_timeout: float = 30):
         self.functions, self.log, self.api_id = functions, log, api_id
+        self.integration_timeout = integration_timeout
+        self._warned: set[str] = set()  # functions already warned about a response field AWS drops
         # Exact paths win over parameters, parameters over greedy paths, as in API Gateway.
         self.routes = sorted((Route(f) for f in routes), key=lambda r: ("+}" in r.function.route_key, "{" in r.function.route_key))
         self.public_dir = public_dir.resolve()
@@ -70,16 +75,25 @@ class HttpApi:
 
     async def _invoke(self, route: Route, parameters: dict[str, str], request: web.Request) -> web.Response:
         request_id = events.new_id()
+        raw_path, _, raw_query = request.raw_path.partition("?")  # the query exactly as sent, undecoded
         event = events.http_request(
-            route_key=route.function.route_key, method=request.method, raw_path=request.raw_path.split("?", 1)[0],
-            raw_query=request.query_string, headers=list(request.headers.items()), query=list(request.query.items()),
+            route_key=route.function.route_key, method=request.method, raw_path=raw_path,
+            raw_query=raw_query, headers=list(request.headers.items()), query=list(request.query.items()),
             path_parameters=parameters, body=await request.read(), source_ip=request.remote or "127.0.0.1",
+            server_port=request.url.port, scheme=request.scheme,
             domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
         )
         try:
-            result = await self.functions.invoke(route.function, request_id, event)
+            result = await self.functions.invoke_within(route.function, request_id, event, self.integration_timeout)
         except InvocationError as error:
             return error_page(route.function, request_id, error)
+        except IntegrationTimeout as timeout:
+            self.log.info(f"HTTP {route.function.route_key}: {timeout}: 503; the function runs on to its own timeout")
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        if isinstance(result, dict) and "multiValueHeaders" in result and route.function.id not in self._warned:
+            self._warned.add(route.function.id)
+            self.log.info(f"warning: {route.function.id} returns multiValueHeaders, which payload format 2.0 "
+                          "does not have: AWS drops them, and so does the sandbox (use headers with comma-joined values)")
         try:
             return to_response(result)
         except (TypeError, ValueError) as problem:
@@ -107,7 +121,14 @@ class HttpApi:
 
 
 def to_response(result) -> web.Response:
-    """Map a handler's return value to HTTP as API Gateway's payload format 2.0 does."""
+    """Map a handler's return value to HTTP as API Gateway's payload format 2.0 does.
+
+    From "Lambda function response for format 2.0" (AWS API Gateway developer guide): a response
+    without `statusCode` is a 200 `application/json` body; a string is that body as it is; a dict is
+    JSON. Only `statusCode`, `headers`, `cookies`, `body` and `isBase64Encoded` are read.
+    """
+    if isinstance(result, str):
+        return web.Response(status=200, text=result, content_type="application/json")
     if not (isinstance(result, dict) and "statusCode" in result):
         return web.Response(status=200, text=json.dumps(result), content_type="application/json")
     status = int(result["statusCode"])
@@ -116,9 +137,6 @@ def to_response(result) -> web.Response:
         raise TypeError(f"body must be a string, not {type(body).__name__}")
     data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     response = web.Response(status=status, body=data)
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        for value in values:
-            response.headers.add(name, str(value))
     for name, value in (result.get("headers") or {}).items():
         response.headers[name] = str(value)
     for cookie in result.get("cookies") or []:

@@ -1,13 +1,17 @@
 """Every API Gateway and Lambda default the sandbox enforces, in one place.
 
-Each limit can be overridden with an environment variable named in `ENVIRONMENT` (tests set them to
-small values); the defaults are AWS's.
+Sources: "Quotas for configuring and running a WebSocket in API Gateway" and "Quotas for configuring
+and running an HTTP API" in the API Gateway developer guide. `send_buffer_bytes` and the worker and
+sweep settings are the sandbox's own (AWS publishes no per-client buffer size). Each limit can be
+overridden with an environment variable named in `ENVIRONMENT` (tests set them to small values).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+
+from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS
 
 KB = 1024
 
@@ -21,7 +25,9 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
-    send_timeout_seconds: float = 5  # a client not reading what is sent to it: cut off (1006), POST gets 410
+    send_buffer_bytes: int = 128 * KB  # queued for a client not reading; over it POST @connections gets 429
+    ws_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["ws"]  # API Gateway stops waiting for a WebSocket route's function
+    http_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["http"]  # ... and for an HTTP API route's (the function runs on)
     worker_concurrency: int = 2  # workers per function at once (Lambda scales further; a laptop should not)
     worker_idle_seconds: float = 30  # a function's extra workers idle this long are stopped; one stays warm
     ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)

@@ -1,7 +1,8 @@
 """API Gateway's Management API for the sandbox's sockets: `/@connections/{id}`.
 
-POST sends the body to the connection (200; 413 over the limit), GET describes it (200), DELETE
-closes it (204). An id that is unknown or closed answers 410 GoneException, so boto3 raises
+POST sends the body to the connection (200; 413 over the limit; 429 `LimitExceededException` while
+the client is not reading what was sent to it, the connection staying open), GET describes it (200),
+DELETE closes it (204). An id that is unknown or closed answers 410 GoneException, so boto3 raises
 `GoneException` exactly as on AWS. Requests must carry a SigV4 `Authorization` header (the signature
 itself is not verified: the sandbox has no secrets) and come from this machine; a function's request
 must be allowed by its policy (`execute-api:ManageConnections`), else 403 ForbiddenException.
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from devkit.sandbox.connections import Registry
+from devkit.sandbox.connections import ClientBufferFull, Registry
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 
@@ -64,7 +65,8 @@ class ManagementApi:
             peer = connection.peer
             return web.json_response({
                 "connectedAt": _iso(peer.connected_at_ms / 1000),
-                "identity": {"sourceIp": peer.source_ip, "userAgent": peer.user_agent},
+                # botocore's model requires both (unlike the events' identity): "" when none was sent
+                "identity": {"sourceIp": peer.source_ip, "userAgent": peer.user_agent or ""},
                 "lastActiveAt": _iso(connection.last_active),
             })
         if method == "DELETE":
@@ -81,10 +83,12 @@ class ManagementApi:
         except UnicodeDecodeError:
             text = None
         try:
-            delivered = await connection.send(data if text is None else text)
-        except ConnectionError:
-            delivered = False
-        if not delivered:  # closed meanwhile, or it stopped reading and was cut off
-            self.log.event(f"API POST @connections/{connection_id}: 410 Gone (the client stopped reading)")
+            await connection.send(data if text is None else text)
+        except ClientBufferFull:
+            # botocore's model: LimitExceededException, "the WebSocket client side buffer is full".
+            self.log.event(f"API POST @connections/{connection_id}: 429 (the client is not reading)")
+            return error(429, "LimitExceededException", "Limit Exceeded")
+        except ConnectionError:  # closed meanwhile
+            self.log.event(f"API POST @connections/{connection_id}: 410 Gone")
             return error(410, "GoneException", None)
         return web.Response(status=200)

@@ -65,7 +65,8 @@ class Sandbox:
             self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
             self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
         )
-        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id)
+        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
+                            self.limits.http_integration_timeout_seconds)
         self.management = ManagementApi(self.registry, self.limits, self.log,
                                         self.iam.management_denied if self.iam else None)
         self._runner: web.AppRunner | None = None

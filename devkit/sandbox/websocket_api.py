@@ -4,9 +4,11 @@ The rules (AWS's, checked by tests/devkit/sandbox/test_websocket_api.py):
 - `$connect` runs before the upgrade: 2xx upgrades; any other status refuses the handshake with that
   status; an exception, timeout or missing `statusCode` refuses with 502.
 - A text message goes to the route named by `$request.body.action`, else `$default`; with no `$default`
-  the client gets a `Forbidden` frame. A failing handler sends an `Internal server error` frame; the
-  socket stays open. Binary frames close the socket with 1003.
-- Over the frame or message size limit: close 1009. Idle or too old: close 1001 "Going away".
+  the client gets a `Forbidden` frame. A failing handler sends an `Internal server error` frame; one
+  still running after the integration timeout (29 s) an `Endpoint request timed out` frame, and runs
+  on. The socket stays open. Binary frames close the socket with 1003.
+- Over the frame or message size limit: close 1009; an unmasked client frame: close 1002 (RFC 6455
+  §5.1). Idle or too old: close 1001 "Going away". A close frame without a status: 1005.
 - `$disconnect` runs exactly once for every socket that was accepted, whatever ended it.
 """
 
@@ -23,12 +25,13 @@ from aiohttp.http_websocket import WebSocketError
 from devkit.manifest import Function
 from devkit.sandbox import events
 from devkit.sandbox.aiohttp_internals import FrameParserHookResponse
-from devkit.sandbox.connections import Connection, Registry
+from devkit.sandbox.connections import ClientBufferFull, Connection, Registry
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
-from devkit.sandbox.workers import Functions, InvocationError
+from devkit.sandbox.workers import Functions, IntegrationTimeout, InvocationError
 
 GOING_AWAY = (1001, "Going away")
+NO_STATUS_REASON = "Client-side close frame status not set"  # AWS's disconnectReason for close code 1005
 
 
 class FrameSizeGuard:
@@ -58,6 +61,9 @@ class FrameSizeGuard:
             position += take
             needed = self._header_size()
             if needed and len(self._header) >= needed:
+                if not self._header[1] & 0x80:  # RFC 6455 §5.1: a server must close on an unmasked client frame
+                    self.queue.set_exception(WebSocketError(WSCloseCode.PROTOCOL_ERROR, "Client frames must be masked"))
+                    return True, b""
                 length = self._payload_length()
                 if length > self.limit:
                     self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
@@ -95,6 +101,9 @@ class LimitedWebSocketResponse(FrameParserHookResponse):
         return FrameSizeGuard(parser, queue, self._frame_bytes)
 
 
+UNLIMITED_WRITES = 1 << 62  # aiohttp's writer_limit: bytes written before it waits for the client to read
+
+
 class RateLimiter:
     """A token bucket: `rate` new connections per second, bursting to `rate`."""
 
@@ -130,8 +139,8 @@ class WebSocketApi:
         now_ms = _now_ms()
         peer = events.Peer(
             connection_id=events.new_id(), connected_at_ms=now_ms, source_ip=request.remote or "127.0.0.1",
-            user_agent=request.headers.get("User-Agent", ""), domain_name=request.host,
-            stage=self.stage, api_id=self.api_id,
+            user_agent=request.headers.get("User-Agent"), domain_name=request.host,
+            stage=self.stage, api_id=self.api_id, server_port=request.url.port, scheme=request.scheme,
         )
         accepted, refusal, protocols = await self._connect(request, peer, now_ms)
         if not accepted:
@@ -139,9 +148,10 @@ class WebSocketApi:
         socket = LimitedWebSocketResponse(  # aiohttp refuses a message *of* max_msg_size; AWS allows 128 KB exactly
             frame_bytes=self.limits.frame_bytes, max_msg_size=self.limits.message_bytes + 1,
             protocols=protocols, autoping=True,
+            writer_limit=UNLIMITED_WRITES,  # never wait for a slow reader: Connection caps what is queued instead
         )
         await socket.prepare(request)
-        connection = Connection(peer, socket, request.transport, self.limits.send_timeout_seconds)
+        connection = Connection(peer, socket, request.transport, self.limits.send_buffer_bytes, self.limits.frame_bytes)
         self.registry.add(connection)
         self.log.event(f"WS  $connect {peer.connection_id} accepted")
         try:
@@ -162,8 +172,8 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_connect(peer, list(request.headers.items()), list(request.query.items()), request_id, now_ms)
         try:
-            result = await self.functions.invoke(function, request_id, event)
-        except InvocationError as error:
+            result = await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds)
+        except (InvocationError, IntegrationTimeout) as error:
             self.log.info(f"WS  $connect {peer.connection_id} failed ({error}): 502 requestId={request_id}")
             return False, web.json_response({"message": "Internal server error"}, status=502), ()
         status = result.get("statusCode") if isinstance(result, dict) else None
@@ -220,10 +230,14 @@ class WebSocketApi:
         event = events.ws_message(connection.peer, function.route_key, body, events.new_id(), request_id, _now_ms())
         started = time.perf_counter()
         try:
-            await self.functions.invoke(function, request_id, event)
+            await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds)
         except InvocationError as error:
             self.log.info(f"WS  {function.route_key} {connection.id} failed ({error}) requestId={request_id}")
             await self._send_error(connection, "Internal server error", request_id)
+            return
+        except IntegrationTimeout as timeout:
+            self.log.info(f"WS  {function.route_key} {connection.id}: {timeout}; the function runs on requestId={request_id}")
+            await self._send_error(connection, "Endpoint request timed out", request_id)
             return
         self.log.event(f"WS  {function.route_key} {connection.id} {1000 * (time.perf_counter() - started):.1f} ms")
 
@@ -232,8 +246,8 @@ class WebSocketApi:
             payload = {"message": message, "connectionId": connection.id, "requestId": request_id}
             try:
                 await connection.send(json.dumps(payload))
-            except ConnectionError:
-                pass
+            except (ConnectionError, ClientBufferFull):
+                pass  # gone, or not reading: as on AWS, the error frame is lost
 
     async def _disconnect(self, connection: Connection, code: int, reason: str) -> None:
         for task in list(connection.tasks):  # messages still in flight finish first, as on AWS
@@ -281,7 +295,7 @@ def _close_status(connection: Connection) -> tuple[int, str]:
         return connection.server_close
     if connection.client_close is not None:
         code, reason = connection.client_close
-        return (code or 1005), reason
+        return (code, reason) if code else (1005, NO_STATUS_REASON)
     return 1006, ""  # the TCP connection ended without a close frame
 
 

@@ -3,7 +3,7 @@
 Run by path (`python worker_main.py`), never imported by the kit. Protocol with devkit/sandbox/workers.py:
 frames of a 4-byte big-endian length and a JSON document on the worker's stdin (requests) and stdout
 (replies). The first reply is `{"ready": true}` or `{"init_error": {...}}`; then each request
-`{"request_id", "event"}` gets `{"result": ...}` or `{"error": {"errorType", "errorMessage", "stackTrace"}}`.
+`{"aws_request_id", "deadline_ms", "event"}` gets `{"result": ...}` or `{"error": {"errorType", "errorMessage", "stackTrace"}}`.
 Everything the handler prints, to stdout or stderr, goes to stderr: the parent's log.
 """
 
@@ -86,16 +86,13 @@ def main():
         return 1
     _send(replies, {"ready": True})
 
-    name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
-    timeout = float(os.environ["DEVKIT_TIMEOUT"])
-    memory = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-    region = os.environ["AWS_REGION"]
-    account_id = os.environ["DEVKIT_ACCOUNT_ID"]
+    arn = lambda_context.function_arn(os.environ["AWS_REGION"], os.environ["DEVKIT_ACCOUNT_ID"],
+                                      os.environ["AWS_LAMBDA_FUNCTION_NAME"])
     while True:
         request = _receive(requests)
         if request is None:
             return 0
-        context = lambda_context.LambdaContext(name, request["request_id"], timeout, memory, region, account_id)
+        context = lambda_context.LambdaContext(request["aws_request_id"], request["deadline_ms"], arn)
         reply = _invoke(handler, request["event"], context)
         sys.stdout.flush()
         replies.write(HEADER.pack(len(reply)) + reply)

@@ -15,6 +15,7 @@ import signal
 import struct
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,10 @@ class InvocationError(Exception):
     def __init__(self, kind: str, detail: dict):
         self.kind, self.detail = kind, detail
         super().__init__(f"{detail.get('errorType', kind)}: {detail.get('errorMessage', '')}")
+
+
+class IntegrationTimeout(Exception):
+    """API Gateway stopped waiting; the invocation runs on in its worker to the function's own timeout."""
 
 
 class Worker:
@@ -64,9 +69,14 @@ class Worker:
             raise InvocationError("init", first["init_error"])
 
     async def invoke(self, request_id: str, event: dict, timeout: float):
-        """Run one invocation; the handler's return value, or InvocationError (the worker is then dead)."""
+        """Run one invocation; the handler's return value, or InvocationError (the worker is then dead).
+
+        `request_id` is the caller's (API Gateway's); the handler's `context.aws_request_id` is a fresh
+        UUID, Lambda's own id for the invocation, as on AWS.
+        """
+        deadline_ms = int((time.time() + timeout) * 1000)
         try:
-            self._send({"request_id": request_id, "event": event})
+            self._send({"aws_request_id": str(uuid.uuid4()), "deadline_ms": deadline_ms, "event": event})
             reply = await asyncio.wait_for(self._receive(), timeout)
         except asyncio.TimeoutError:
             await self.kill()
@@ -221,9 +231,29 @@ class Functions:
 
     def __init__(self, pools: dict[str, FunctionPool]):
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
+        self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
 
     async def invoke(self, function: Function, request_id: str, event: dict):
         return await self._pools[function.id].invoke(request_id, event)
+
+    async def invoke_within(self, function: Function, request_id: str, event: dict, seconds: float):
+        """`invoke`, but raise IntegrationTimeout after `seconds` (API Gateway's integration timeout).
+
+        The invocation is not cancelled: as on AWS, the function runs on, and its worker stays busy,
+        until it returns or reaches its own timeout; its outcome is then dropped.
+        """
+        invocation = asyncio.ensure_future(self.invoke(function, request_id, event))
+        done, _ = await asyncio.wait({invocation}, timeout=seconds)
+        if done:
+            return invocation.result()
+        self._overrunning.add(invocation)
+        invocation.add_done_callback(self._drop_outcome)
+        raise IntegrationTimeout(f"no response within the integration timeout ({seconds:g} s)")
+
+    def _drop_outcome(self, invocation: asyncio.Task) -> None:
+        self._overrunning.discard(invocation)
+        if not invocation.cancelled():
+            invocation.exception()  # retrieved, so asyncio does not report it as never seen
 
     async def warm_all(self) -> None:
         await asyncio.gather(*(pool.warm() for pool in self._pools.values()))

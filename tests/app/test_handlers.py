@@ -27,7 +27,7 @@ def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMC
     event = load_event("ws-connect")
     event["requestContext"]["connectionId"] = connection_id
     for headers in (event["headers"], event["multiValueHeaders"]):
-        headers.pop("Origin")
+        headers.pop("Origin", None)  # the AWS sample's client sent none
     if origin is not None:
         event["headers"]["Origin"] = origin
         event["multiValueHeaders"]["Origin"] = [origin]

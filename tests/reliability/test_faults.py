@@ -130,7 +130,7 @@ async def _echo_once(port: int) -> str:
 
 def test_broadcast_while_connections_drop_reaches_each_live_socket_once_and_deletes_every_stale_row(tmp_path):
     """Stale rows (their $disconnect never ran) and sockets reset mid-fan-out. (A socket that stops reading
-    is cut off and answered 410: test_load.py.)"""
+    gets 429 and keeps its row: test_load.py.)"""
     sandbox = start_app(tmp_path)
     table = sandbox.table()
     stale = [f"staleRow{i:07d}=" for i in range(40)]

@@ -10,7 +10,7 @@ import threading
 import websocket
 from aiohttp import web
 
-from devkit.sandbox.aiohttp_internals import FrameParserHookResponse
+from devkit.sandbox.aiohttp_internals import FrameParserHookResponse, send_fragmented
 
 MODULE = "devkit/sandbox/aiohttp_internals.py"
 
@@ -37,7 +37,7 @@ class Passthrough:
         return getattr(self.parser, name)
 
 
-def test_the_frame_parser_hook_sees_every_byte_and_messages_still_flow():
+def test_the_frame_parser_hook_sees_every_byte_and_fragmented_messages_still_flow():
     ready, stop = threading.Event(), None
     port: list[int] = []
 
@@ -45,7 +45,7 @@ def test_the_frame_parser_hook_sees_every_byte_and_messages_still_flow():
         socket = Recording()
         await socket.prepare(request)
         async for message in socket:
-            await socket.send_str(message.data)
+            await send_fragmented(socket, message.data.encode(), binary=False, fragment_bytes=2)
         return socket
 
     async def serve():
@@ -69,7 +69,7 @@ def test_the_frame_parser_hook_sees_every_byte_and_messages_still_flow():
     try:
         client = websocket.create_connection(f"ws://127.0.0.1:{port[0]}/", timeout=5)
         client.send("hello")
-        assert client.recv() == "hello", f"messages no longer pass through the wrapped parser: see {MODULE}"
+        assert client.recv() == "hello", f"messages no longer pass through the wrapped parser, or fragments are not written: see {MODULE}"
         client.close()
     finally:
         loop.call_soon_threadsafe(stop.set)

@@ -51,6 +51,8 @@ def test_defaults_are_aws_limits():
     assert (defaults.message_bytes, defaults.frame_bytes) == (128 * 1024, 32 * 1024)
     assert (defaults.idle_seconds, defaults.max_connection_seconds) == (600, 7200)
     assert (defaults.new_connections_per_second, defaults.post_bytes) == (500, 128 * 1024)
+    # "Quotas for configuring and running a WebSocket in API Gateway" (29 s) and "... an HTTP API" (30 s)
+    assert (defaults.ws_integration_timeout_seconds, defaults.http_integration_timeout_seconds) == (29, 30)
 
 
 def test_a_bad_override_is_named():
