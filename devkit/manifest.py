@@ -44,7 +44,7 @@ class Entry:
 
     words: tuple[str, ...]
     line: int
-    children: tuple["Entry", ...] = ()
+    children: tuple[Entry, ...] = ()
 
 
 @dataclass(frozen=True)

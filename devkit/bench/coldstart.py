@@ -18,6 +18,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from devkit.bench import stats
 
@@ -70,7 +71,7 @@ def _environment() -> dict:
 def top_imports(stderr: str, limit: int = 5) -> list[dict]:
     """The slowest imports under the handler in `-X importtime` output: modules that `index` imports
     and what those import (two levels), by cumulative time: `[{"module", "cumulative_ms"}]`."""
-    found = []
+    found: list[dict[str, Any]] = []
     for line in stderr.splitlines():
         if not line.startswith("import time:") or line.count("|") != 2:
             continue

@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 from devkit.bench import stats
 
@@ -42,7 +43,7 @@ IMPORT_MS = 300               # each deployed function's cold `import index`
 
 def machine_info() -> dict:
     """What the figures were measured on."""
-    info = {
+    info: dict[str, Any] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -73,7 +74,7 @@ def _server(results: dict, name: str) -> dict:
 
 
 def _get(results: dict, name: str, *keys):
-    value = _server(results, name)
+    value: Any = _server(results, name)
     for key in keys:
         if not isinstance(value, dict):
             return None

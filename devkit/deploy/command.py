@@ -21,8 +21,8 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from devkit.errors import UsageError
 from devkit.deploy import package, stack, template
+from devkit.errors import UsageError
 from devkit.manifest import Manifest, load
 
 BUILD_DIR_VARIABLE = "DEVKIT_BUILD_DIR"

@@ -15,7 +15,7 @@ from devkit.sandbox.events import Peer
 class Connection:
     peer: Peer
     socket: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None = None  # to cut off a client that stopped reading
+    transport: asyncio.Transport | None = None  # to cut off a client that stopped reading
     send_timeout: float = 5.0  # how long a send or close may wait for the client to read
     last_active: float = field(default_factory=time.time)  # epoch seconds, either direction
     server_close: tuple[int, str] | None = None  # set when the sandbox closes it, with code and reason

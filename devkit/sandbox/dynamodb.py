@@ -56,7 +56,7 @@ class EmbeddedDynamoDB:
         # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
         # Request lines are turned off too, so the file holds only errors, for the message below.
-        self._errors = tempfile.TemporaryFile()
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-c", MOTO_MAIN, str(os.getpid()), "-H", self.host, "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,

@@ -7,6 +7,7 @@ small values); the defaults are AWS's.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 KB = 1024
@@ -30,10 +31,10 @@ class Limits:
 ENVIRONMENT = {f.name: "SANDBOX_" + f.name.upper() for f in fields(Limits)}
 
 
-def from_environment(environ: dict[str, str] | None = None) -> Limits:
+def from_environment(environ: Mapping[str, str] | None = None) -> Limits:
     """Defaults, overridden by any `SANDBOX_<LIMIT>` variable present in `environ`."""
     environ = os.environ if environ is None else environ
-    values = {}
+    values: dict[str, float] = {}
     for field in fields(Limits):
         raw = environ.get(ENVIRONMENT[field.name])
         if raw is None:
@@ -45,4 +46,4 @@ def from_environment(environ: dict[str, str] | None = None) -> Limits:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a number") from None
         if values[field.name] <= 0:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a positive number")
-    return Limits(**values)
+    return Limits(**values)  # type: ignore[arg-type]  # each value was cast to its field's type above

@@ -56,7 +56,7 @@ class FrameSizeGuard:
             take = min(len(view) - position, needed - len(self._header))
             self._header += bytes(view[position:position + take])
             position += take
-            needed = self._header_size()
+            needed = self._header_size() or 0
             if needed and len(self._header) >= needed:
                 length = self._payload_length()
                 if length > self.limit:

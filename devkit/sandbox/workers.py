@@ -58,7 +58,7 @@ class Worker:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             await self.kill()
-            raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"})
+            raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"}) from None
         if "init_error" in first:
             await self.kill()
             raise InvocationError("init", first["init_error"])

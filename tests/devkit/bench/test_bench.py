@@ -11,7 +11,6 @@ import pytest
 
 from devkit.bench import architect, chart, client, coldstart, floor, processes, report, stats, targets
 
-
 # ---------------------------------------------------------------- statistics
 
 @pytest.mark.parametrize("samples, q, expected", [
