@@ -4,7 +4,7 @@ API Gateway limits each WebSocket frame (32 KB); aiohttp limits only whole messa
 headers, the sandbox wraps the frame parser aiohttp installs on the connection when the upgrade
 completes: `WebSocketResponse._post_start` (private) sets `request.protocol._payload_parser` (private)
 to a parser whose `feed_data(bytes)` takes the raw stream, and the response's `_reader` (private) is
-the queue a failure is reported to. requirements-dev.txt pins aiohttp to the minor version these were
+the queue a failure is reported to. requirements.txt pins aiohttp to the minor version these were
 checked against; tests/devkit/sandbox/test_aiohttp_internals.py fails, naming this module, when an
 aiohttp release changes any of them.
 """
@@ -23,7 +23,7 @@ class FrameParserHookResponse(web.WebSocketResponse):
         """Return the parser to install in place of `parser`; `queue.set_exception(...)` fails the socket."""
         return parser
 
-    def _post_start(self, request, protocol, writer):  # type: ignore[no-untyped-def]
+    def _post_start(self, request, protocol, writer):
         super()._post_start(request, protocol, writer)
         handler = request.protocol
         handler._payload_parser = self.wrap_frame_parser(handler._payload_parser, self._reader)
