@@ -7,19 +7,10 @@ import time
 import pytest
 import websocket
 
-from tests.devkit.sandbox.harness import start_app, wait_until
+from tests.support.app import ISO_MILLIS, TABLE
+from tests.support.sandbox import app_fixture, wait_until
 
-TABLE = "mywsapp-testing-connections"
-ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-@pytest.fixture(scope="module")
-def chat(tmp_path_factory):
-    sandbox = start_app(tmp_path_factory.mktemp("logs"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+chat = app_fixture("module")
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.devkit.sandbox import harness
-from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, wait_until
+from tests.support import sandbox as harness
+from tests.support.app import TABLE
+from tests.support.sandbox import RunningSandbox, app_fixture, children_of, copy_fixture, wait_until
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
 MESSAGES = int(os.environ.get("RELIABILITY_MESSAGES", "2"))
 NEVER_READING = int(os.environ.get("RELIABILITY_NEVER_READING", "100"))
 FIGURES = os.environ.get("RELIABILITY_FIGURES")
-TABLE = "mywsapp-testing-connections"
 
 
 def raise_open_file_limit() -> int:
@@ -101,14 +101,7 @@ def start_fixture(name: str, tmp_path: Path, env: dict[str, str] | None = None) 
     return Sandbox(copy_fixture(name, tmp_path), env=env, args=("--no-reload",))
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    """The starter app in the real sandbox, shared by a module's tests."""
-    sandbox = start_app(tmp_path_factory.mktemp("app-logs"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+app = app_fixture("module", kind=Sandbox)  # the starter app in the real sandbox, shared by a module's tests
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from tests.devkit.sandbox.harness import session_members
 from tests.reliability.conftest import TABLE, start_app, wait_until
 from tests.reliability.wsclient import Client, connect_retrying
+from tests.support.sandbox import session_members
 
 FAILURES = [
     ({"do": "raise"}, "RuntimeError: handler failed on purpose"),

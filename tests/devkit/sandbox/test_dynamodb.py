@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.devkit.sandbox.harness import RunningSandbox, copy_fixture, wait_until
+from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 
 @pytest.fixture(scope="module")

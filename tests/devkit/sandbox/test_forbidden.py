@@ -14,7 +14,7 @@ import websocket
 from devkit import manifest
 from devkit.sandbox.log import Log
 from devkit.sandbox.server import Sandbox
-from tests.devkit.sandbox.harness import copy_fixture, free_port
+from tests.support.sandbox import copy_fixture
 
 
 def test_an_unmatched_message_without_default_gets_forbidden_and_the_socket_stays_open(tmp_path):
@@ -23,7 +23,7 @@ def test_an_unmatched_message_without_default_gets_forbidden_and_the_socket_stay
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    sandbox = Sandbox(app, port=free_port(), log=Log(quiet=True), reload=False)
+    sandbox = Sandbox(app, port=0, log=Log(quiet=True), reload=False)
     asyncio.run_coroutine_threadsafe(sandbox.start(), loop).result(30)
     try:
         ws = websocket.create_connection(f"ws://127.0.0.1:{sandbox.port}/", timeout=10)

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, session_members, wait_until
 from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, read_close
+from tests.support.sandbox import RunningSandbox, children_of, copy_fixture, session_members, wait_until
 
 
 def listening_addresses(port: int) -> set[str]:

@@ -10,8 +10,9 @@ import time
 import pytest
 import websocket
 
+from devkit.contract import DUMMY_CREDENTIALS, LOCAL_STAGE
 from tests.conftest import load_event
-from tests.devkit.sandbox.harness import wait_until
+from tests.support.sandbox import wait_until
 
 ID_SHAPE = r"^[A-Za-z0-9]{15}=$"
 
@@ -207,11 +208,11 @@ class TestWorkerEnvironment:
         env = reply["env"]
         assert reply["cwd"].endswith("src/ws/default") and reply["path0"] == reply["cwd"] == env["LAMBDA_TASK_ROOT"]
         assert env["AWS_LAMBDA_FUNCTION_NAME"] == "faults-testing-ws-default"
-        assert (env["ARC_ENV"], env["ARC_APP_NAME"], env["AWS_REGION"]) == ("testing", "faults", "us-east-1")
+        assert (env["ARC_ENV"], env["ARC_APP_NAME"], env["AWS_REGION"]) == (LOCAL_STAGE, "faults", "us-east-1")
         assert env["ARC_WSS_URL"] == f"ws://localhost:{faults.port}"
         assert env["ARC_TABLE_CONNECTIONS"] == "faults-testing-connections"
         assert env["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:")
-        assert env["AWS_ACCESS_KEY_ID"] == "sandbox", "dummy credentials: nothing reaches real AWS"
+        assert env["AWS_ACCESS_KEY_ID"] == DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"], "dummy credentials: nothing reaches real AWS"
 
 
 class TestClosing:
