@@ -119,6 +119,7 @@ class WebSocketApi:
         self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
         self.rate = RateLimiter(limits.new_connections_per_second)
         self.pending: set[asyncio.Task] = set()  # $disconnect invocations still running
+        self.closing: set[asyncio.Task] = set()  # closes for idleness or age still running
         self.accepting = True
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -256,7 +257,9 @@ class WebSocketApi:
             idle = now - connection.last_active
             age = now - connection.peer.connected_at_ms / 1000
             if connection.open and (idle >= self.limits.idle_seconds or age >= self.limits.max_connection_seconds):
-                asyncio.create_task(connection.close(*GOING_AWAY))
+                task = asyncio.create_task(connection.close(*GOING_AWAY))
+                self.closing.add(task)  # kept until done, so it is never collected half-way
+                task.add_done_callback(self.closing.discard)
 
     async def close_all(self) -> None:
         """Shutdown: refuse new sockets, close every open one with 1001, wait for each `$disconnect`."""

@@ -139,6 +139,7 @@ class FunctionPool:
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._generation = 0
+        self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
     async def invoke(self, request_id: str, event: dict):
         async with self._slots:
@@ -175,11 +176,17 @@ class FunctionPool:
         idle, self._idle = self._idle, []
         for worker in idle:
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
 
     async def close(self) -> None:
         workers, self._idle, self._all = list(self._all), [], set()
-        await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
+        await asyncio.gather(*(w.kill() for w in workers), *self._stopping, return_exceptions=True)
+
+    def _kill_soon(self, worker: Worker) -> None:
+        """Stop `worker` in the background; `close()` waits for it."""
+        task = asyncio.create_task(worker.kill())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def _take(self) -> Worker:
         while self._idle:
@@ -204,7 +211,7 @@ class FunctionPool:
         for worker in stale:
             self._idle.remove(worker)
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
         return len(stale)
 
     def _give_back(self, worker: Worker) -> None:
@@ -213,7 +220,7 @@ class FunctionPool:
             self._idle.append(worker)
         else:
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
 
 
 class Functions:
