@@ -38,7 +38,3 @@ def allowed_origins() -> frozenset[str]:
     raw = os.environ.get("ARC_ALLOWED_ORIGINS", "")
     return frozenset(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
-
-def environment() -> str:
-    """`ARC_ENV`: testing, staging or production."""
-    return os.environ.get("ARC_ENV", "testing")
