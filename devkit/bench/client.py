@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from devkit.bench.progress import quiet
+from devkit.progress import quiet
 
 ProgressFn = Callable[[int, int], None]
 REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any healthy server

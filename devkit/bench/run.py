@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from devkit.bench import architect, chart, client, coldstart, processes, report, stats, targets
-from devkit.bench.progress import Progress
+from devkit.progress import Progress
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
 DOCS_DIR = targets.REPO_ROOT / "docs"
@@ -56,7 +57,7 @@ class Bench:
 
     def __init__(self, plan: Plan, quick: bool, progress: Progress | None = None) -> None:
         self.plan = plan
-        self.progress = progress or Progress()
+        self.progress = progress or Progress(sys.stderr)
         self.log_dir = RESULTS_DIR / "logs"
         self.failed = False
         self.results: dict = {
@@ -170,11 +171,6 @@ class Bench:
             processes.stop(server)
 
     def sandbox(self) -> None:
-        missing = targets.sandbox_missing()
-        if missing:
-            self.results["servers"]["sandbox"] = {"skipped": missing}
-            self.progress.note(f"sandbox: skipped: {missing}")
-            return
         samples: list[float] = []
         usable: list[dict] = []
         server = None
