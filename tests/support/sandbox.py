@@ -7,6 +7,7 @@ test runs cannot race for one.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +28,10 @@ import pytest
 from botocore.config import Config
 
 from devkit.contract import DUMMY_CREDENTIALS
+from devkit.manifest import Manifest
+from devkit.sandbox.limits import Limits
+from devkit.sandbox.log import Log
+from devkit.sandbox.server import Sandbox
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -165,6 +171,38 @@ def app_fixture(scope: str, kind: type[RunningSandbox] = RunningSandbox, after: 
     return app_in_sandbox
 
 
+class InProcess:
+    """The sandbox running in this process, on an event loop in a thread of its own, for tests that
+    drive its injectable clocks (`enforce_time_limits(now=)`, `reap_idle(now=)`) or change its inventory.
+
+    `run(coroutine)` runs a coroutine on the sandbox's loop and returns its result.
+    """
+
+    def __init__(self, app: Manifest, limits: Limits | None = None):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.sandbox = Sandbox(app, port=0, limits=limits, log=Log(quiet=True), reload=False)
+        self.run(self.sandbox.start())
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.sandbox.port}/"
+
+    def run(self, coroutine, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.run(self.sandbox.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+
 def wait_until(condition, timeout: float = 10, what: str = "the condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,6 +211,16 @@ def wait_until(condition, timeout: float = 10, what: str = "the condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def holds(condition, seconds: float, what: str = "the condition") -> None:
+    """Poll `condition` for `seconds`, failing the moment it is false: for "never happens" and
+    "exactly once" claims, which a single look after a fixed sleep could pass by luck of timing."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            raise AssertionError(f"{what} stopped holding after {seconds - (deadline - time.monotonic()):.2f} s")
+        time.sleep(0.02)
 
 
 def children_of(pid: int) -> set[int]:
