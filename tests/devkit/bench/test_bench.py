@@ -267,3 +267,15 @@ def test_architect_app_follows_its_conventions(tmp_path):
         py_compile.compile(str(handler), doraise=True, cfile=str(tmp_path / f"{route}.pyc"))
         assert "ARC_SANDBOX" in handler.read_text()
     assert f"{architect.APP_NAME}-staging-connections" in (app / "src" / "ws" / "connect" / "index.py").read_text()
+
+
+def test_the_memory_line_names_commands_relative_to_the_checkout():
+    root = targets.REPO_ROOT
+    results = {"servers": {"sandbox": {"hold": {"held": 5, "measured": {"by_process": [
+        {"rss_mb": 90.0, "command": f"python -m devkit --app {root}/app.arc sandbox --port 1 --quiet"},
+        {"rss_mb": 48.0, "command": f"python -u {root}/devkit/sandbox/worker_main.py"},
+    ]}}}}}
+    [line] = report.memory_lines(results)
+    assert str(root) not in line
+    assert "`python -m devkit --app app.arc sandbox --port 1 --quiet`" in line
+    assert "`python -u devkit/sandbox/worker_main.py`" in line
