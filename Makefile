@@ -32,7 +32,7 @@ sandbox: $(RUNTIME)  ## run the app locally on http://localhost:3333
 
 test: $(DEV)  ## run every test: pytest, then the page's module tests under Node
 	$(PY) -m pytest $(PYTEST_ARGS)
-	node --test tests/page/
+	node --test tests/page/*.test.mjs
 
 check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
 	$(PY) -m ruff check devkit src tests

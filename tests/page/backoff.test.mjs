@@ -1,4 +1,4 @@
-// public/backoff.mjs under Node's test runner (`node --test tests/page/`, part of `make test`):
+// public/backoff.mjs under Node's test runner (`node --test tests/page/*.test.mjs`, part of `make test`):
 // the page's reconnect delay grows from 500 ms, doubles per failure, is jittered in the ceiling's
 // upper half and never exceeds 15 s. `random` is injected, so every figure is exact.
 
