@@ -1,49 +1,67 @@
 # Every target does its own set-up: a fresh clone needs only `make sandbox` or `make test`.
+# Each target installs only what it needs: the sandbox and deploy the kit's runtime (requirements.txt)
+# and the functions' packages; test and check add requirements-dev.txt; bench adds requirements-bench.txt.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 FUNCTION_REQUIREMENTS := $(wildcard src/*/*/requirements.txt)
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+BENCH := $(VENV)/.installed-bench
 SANDBOX_ARGS ?=
 PYTEST_ARGS ?=
 DEPLOY_ARGS ?=   # e.g. DEPLOY_ARGS=--no-smoke to skip the smoke test that ends a deploy
 
-.PHONY: sandbox test bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run clean
+.PHONY: sandbox test check bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run clean
 
-$(STAMP): requirements-dev.txt $(FUNCTION_REQUIREMENTS)
+$(RUNTIME): requirements.txt $(FUNCTION_REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt $(foreach r,$(FUNCTION_REQUIREMENTS),-r $(r))
+	$(PIP) -r requirements.txt $(foreach r,$(FUNCTION_REQUIREMENTS),-r $(r))
 	@touch $@
 
-sandbox: $(STAMP)  ## run the app locally on http://localhost:3333
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+$(BENCH): $(RUNTIME) requirements-bench.txt
+	$(PIP) -r requirements-bench.txt
+	@touch $@
+
+sandbox: $(RUNTIME)  ## run the app locally on http://localhost:3333
 	$(PY) -m devkit sandbox $(SANDBOX_ARGS)
 
-test: $(STAMP)  ## run every test
+test: $(DEV)  ## run every test: pytest, then the page's module tests under Node
 	$(PY) -m pytest $(PYTEST_ARGS)
+	node --test tests/page/*.test.mjs
 
-bench: $(STAMP)  ## measure the sandbox against the alternatives
+check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
+	$(PY) -m ruff check devkit src tests
+	$(PY) -m mypy
+
+bench: $(BENCH)  ## measure the sandbox against the alternatives
 	$(PY) -m devkit bench
 
-dry-run: $(STAMP)  ## build the staging template and packages under build/, no AWS call
+dry-run: $(RUNTIME)  ## build the staging template and packages under build/, no AWS call
 	$(PY) -m devkit deploy --stage staging --dry-run
 
-deploy-staging: $(STAMP)  ## deploy, then run the smoke test against the page
+deploy-staging: $(RUNTIME)  ## deploy, then run the smoke test against the page
 	$(PY) -m devkit deploy --stage staging $(DEPLOY_ARGS)
 
-deploy-production: $(STAMP)  ## the same for production: protected tables, termination protection
+deploy-production: $(RUNTIME)  ## the same for production: protected tables, termination protection
 	$(PY) -m devkit deploy --stage production $(DEPLOY_ARGS)
 
-smoke-staging: $(STAMP)  ## check the deployed stack end to end (its PageUrl output)
+smoke-staging: $(RUNTIME)  ## check the deployed stack end to end (its PageUrl output)
 	$(PY) -m devkit smoke --stage staging
 
-smoke-production: $(STAMP)
+smoke-production: $(RUNTIME)
 	$(PY) -m devkit smoke --stage production
 
-destroy-staging: $(STAMP)
+destroy-staging: $(RUNTIME)
 	$(PY) -m devkit destroy --stage staging
 
-destroy-production: $(STAMP)
+destroy-production: $(RUNTIME)
 	$(PY) -m devkit destroy --stage production
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devkit.contract import table_variable
 from devkit.errors import ManifestError
@@ -37,7 +38,7 @@ KEY_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
 # Architect's per-table options (the spellings its inventory accepts) -> Table fields
 TABLE_OPTIONS = {"PITR": "pitr", "pitr": "pitr", "PointInTimeRecovery": "pitr", "encrypt": "encrypt"}
 
-DEFAULT_AWS = {
+DEFAULT_AWS: dict[str, Any] = {
     "runtime": "python3.13",
     "architecture": "arm64",
     "region": "us-east-1",
@@ -86,7 +87,7 @@ class Entry:
 
     words: tuple[str, ...]
     line: int
-    children: tuple["Entry", ...] = ()
+    children: tuple[Entry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -551,7 +552,7 @@ def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table
     if not _NAME.match(name):
         raise ManifestError(path, entry.line, f"table name {name!r}: use lowercase letters, digits and dashes")
     partition = sort = ttl = None
-    options: dict[str, bool | str] = {}
+    options: dict[str, Any] = {}  # pitr: bool, encrypt: bool or a KMS key ARN
     for child in entry.children:
         if len(child.words) != 2 or not _ATTRIBUTE.match(child.words[0]):
             raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String', '<attribute> TTL', "

@@ -1,8 +1,7 @@
 // The chat page's behaviour: one WebSocket to the URL the server put in <body data-wss-url>.
 // Every text from the network reaches the page through textContent, never innerHTML.
 
-const RECONNECT_FIRST_MS = 500;
-const RECONNECT_MAX_MS = 15000;
+import { reconnectDelay } from './backoff.mjs';
 
 const url = document.body.dataset.wssUrl;
 const state = document.getElementById('state');
@@ -55,11 +54,6 @@ function showReply(raw) {
   else show('error', 'The server sent a reply this page does not understand.');
 }
 
-function reconnectDelay() {
-  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** failures);
-  return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
-}
-
 function connect() {
   setState('connecting', 'Connecting…');
   socket = new WebSocket(url);
@@ -69,7 +63,7 @@ function connect() {
   });
   socket.addEventListener('message', (event) => showReply(event.data));
   socket.addEventListener('close', (event) => {
-    const delay = reconnectDelay();
+    const delay = reconnectDelay(failures);
     failures += 1;
     setState('closed', `Disconnected (code ${event.code}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
     setTimeout(connect, delay);

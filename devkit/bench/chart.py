@@ -23,7 +23,7 @@ def write_chart(results: dict, path: Path) -> bool:
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for axis, (kind, title) in zip(axes, panels):
+    for axis, (kind, title) in zip(axes, panels, strict=True):
         for name, label, colour in SERIES:
             samples = sorted(s * 1000 for s in _samples(results, name, kind))
             if not samples:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from devkit.bench.progress import quiet
+from devkit.progress import quiet
 
 ProgressFn = Callable[[int, int], None]
 REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any healthy server
@@ -57,8 +57,8 @@ def new_session() -> aiohttp.ClientSession:
 async def connect(session: aiohttp.ClientSession, url: str, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
     """Open one socket; `origin` adds an Origin header as a browser would (None: none, like a script).
     Raises asyncio.TimeoutError when the handshake takes longer than HANDSHAKE_TIMEOUT_S."""
-    return await asyncio.wait_for(session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0),
-                                  HANDSHAKE_TIMEOUT_S)
+    handshake = session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0)
+    return await asyncio.wait_for(handshake, HANDSHAKE_TIMEOUT_S)  # type: ignore[arg-type]  # awaitable, typed as a context manager
 
 
 async def echo_once(ws: aiohttp.ClientWebSocketResponse, n: int, errors: Errors) -> float | None:

@@ -16,6 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
+
+MB = 1024 * 1024
 
 
 class ServerFailed(RuntimeError):
@@ -112,76 +117,39 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # the command name may hold spaces and parentheses: the fields after the last ')' are safe
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
-
-
 def process_tree(pid: int) -> list[int]:
-    """`pid` and all its living descendants (from /proc), parents first."""
-    children = _children_map()
-    tree, queue = [], [pid]
-    while queue:
-        current = queue.pop(0)
-        tree.append(current)
-        queue.extend(children.get(current, []))
-    return tree
-
-
-def _status_kb(pid: int, field: str) -> int:
+    """`pid` and all its living descendants, parents first (an empty list when `pid` is gone)."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+        root = psutil.Process(pid)
+        return [pid] + [child.pid for child in root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
-def _pss_kb(pid: int) -> int:
+def _memory(pid: int) -> dict[str, Any]:
+    """One process's command line (shortened: enough to tell a worker from the server), RSS and PSS."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+        process = psutil.Process(pid)
+        with process.oneshot():
+            words = process.cmdline() or [process.name()]
+            memory = process.memory_full_info()  # PSS comes from /proc/<pid>/smaps_rollup
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return {"pid": pid, "command": "?", "rss_mb": 0.0, "pss_mb": 0.0}
+    command = " ".join([Path(words[0]).name, *words[1:]])[:160]
+    return {"pid": pid, "command": command, "rss_mb": memory.rss / MB, "pss_mb": getattr(memory, "pss", 0) / MB}
 
 
 def tree_memory(pid: int) -> dict:
-    """Memory of `pid` and its descendants: `rss_mb` (sum of VmRSS, counts shared pages in every
+    """Memory of `pid` and its descendants: `rss_mb` (sum of RSS, counts shared pages in every
     process: an upper bound), `pss_mb` (proportional share: the fair total) and `processes`."""
     tree = process_tree(pid)
-    each = [{"pid": p, "command": _command(p), "rss_mb": _status_kb(p, "VmRSS") / 1024, "pss_mb": _pss_kb(p) / 1024}
-            for p in tree]
+    each = [_memory(p) for p in tree]
     return {
         "rss_mb": sum(e["rss_mb"] for e in each),
         "pss_mb": sum(e["pss_mb"] for e in each),
         "processes": len(tree),
         "by_process": sorted(each, key=lambda e: -e["rss_mb"])[:40],
     }
-
-
-def _command(pid: int) -> str:
-    """The process's command line, shortened: enough to tell a worker from the server."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            words = cmdline.read().rstrip(b"\0").split(b"\0")
-    except OSError:
-        return "?"
-    return " ".join(Path(words[0].decode(errors="replace")).name.split() + [w.decode(errors="replace") for w in words[1:]])[:160]
 
 
 def stop(server: Server, grace_s: float = 10.0) -> None:
@@ -223,7 +191,6 @@ def _signal_group(pid: int, sig: int) -> None:
 
 def _is_alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False

@@ -22,8 +22,10 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 from devkit.bench import stats
+from devkit.bench.targets import REPO_ROOT
 
 DASH = "–"
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
@@ -42,7 +44,7 @@ IMPORT_MS = 300               # each deployed function's cold `import index`
 
 def machine_info() -> dict:
     """What the figures were measured on."""
-    info = {
+    info: dict[str, Any] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -73,7 +75,7 @@ def _server(results: dict, name: str) -> dict:
 
 
 def _get(results: dict, name: str, *keys):
-    value = _server(results, name)
+    value: Any = _server(results, name)
     for key in keys:
         if not isinstance(value, dict):
             return None
@@ -242,13 +244,18 @@ def skipped_lines(results: dict) -> list[str]:
     return lines + list(results.get("notes", []))
 
 
+def checkout_relative(command: str, root: Path = REPO_ROOT) -> str:
+    """`command` with paths inside the checkout written relative to it: a report names no machine."""
+    return command.replace(f"{root}{os.sep}", "")
+
+
 def memory_lines(results: dict, limit: int = 6) -> list[str]:
     """Where the sandbox's memory went while it held its sockets: its largest processes."""
     hold = _get(results, "sandbox", "hold") or {}
     each = (hold.get("measured") or {}).get("by_process") or []
     if not each:
         return []
-    top = ", ".join(f"{fmt(e['rss_mb'])} MB `{e['command'][:70]}`" for e in each[:limit])
+    top = ", ".join(f"{fmt(e['rss_mb'])} MB `{checkout_relative(e['command'])[:70]}`" for e in each[:limit])
     return [f"Sandbox memory while holding {hold.get('held', 0):,} sockets, {len(each)} processes; "
             f"largest (RSS): {top}"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from devkit.bench import architect, chart, client, coldstart, processes, report, stats, targets
-from devkit.bench.progress import Progress
+from devkit.progress import Progress
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
 DOCS_DIR = targets.REPO_ROOT / "docs"
@@ -56,7 +57,7 @@ class Bench:
 
     def __init__(self, plan: Plan, quick: bool, progress: Progress | None = None) -> None:
         self.plan = plan
-        self.progress = progress or Progress()
+        self.progress = progress or Progress(sys.stderr)
         self.log_dir = RESULTS_DIR / "logs"
         self.failed = False
         self.results: dict = {
@@ -170,18 +171,13 @@ class Bench:
             processes.stop(server)
 
     def sandbox(self) -> None:
-        missing = targets.sandbox_missing()
-        if missing:
-            self.results["servers"]["sandbox"] = {"skipped": missing}
-            self.progress.note(f"sandbox: skipped: {missing}")
-            return
         samples: list[float] = []
         usable: list[dict] = []
         server = None
         for attempt in range(self.plan.startups):
             self.progress.step(f"sandbox: start-up {attempt + 1} of {self.plan.startups} (to the first 200 on GET /)")
             server = targets.start_sandbox(self.log_dir, name=f"sandbox-{attempt + 1}")
-            samples.append(server.ready_s)
+            samples.append(server.ready_s or 0.0)  # start_sandbox returns only once ready_s is set
             usable.append(self.wait_usable(server))
             self.progress.note(f"sandbox: GET / answered 200 after {server.ready_s:.2f} s; first echo after "
                                f"{report.fmt(usable[-1]['usable_s'])} s ({usable[-1]['failures']} failed tries before)")
@@ -190,6 +186,7 @@ class Bench:
                           f"tries failed before one worked: {usable[-1]['first_failure']}")
             if attempt < self.plan.startups - 1:
                 processes.stop(server)
+        assert server is not None  # plan.startups >= 1
         done = [u["usable_s"] for u in usable if u["usable_s"] is not None]
         figures: dict = {"startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
                                      "usable_p50_s": stats.median(done) if done else None}}

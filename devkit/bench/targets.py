@@ -19,13 +19,6 @@ from devkit.bench import architect, processes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def sandbox_missing() -> str | None:
-    """Why the sandbox cannot be benchmarked in this checkout, or None when it can."""
-    if not (REPO_ROOT / "devkit" / "sandbox" / "server.py").exists():
-        return "devkit/sandbox/server.py does not exist yet"
-    return None
-
-
 def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0) -> processes.Server:
     port = processes.free_port()
     argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),

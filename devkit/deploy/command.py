@@ -17,12 +17,13 @@ Returns the exit status: 0 done (or nothing to do), 1 a deploy that failed on AW
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 from botocore.exceptions import ClientError
 
@@ -30,43 +31,24 @@ from devkit.deploy import package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load, parse
+from devkit.progress import Progress
 
 BUILD_DIR_VARIABLE = "DEVKIT_BUILD_DIR"
 SPINNER = "|/-\\"
 
 
-class Progress:
-    """Lines for what happened; on a terminal, one spinner line for the wait, overwritten in place."""
+def event_line(event: stack.StackEvent) -> str:
+    """One CloudFormation stack event as a line: local time, status, type, resource and any reason."""
+    reason = f"  {event.reason}" if event.reason else ""
+    when = event.timestamp.astimezone().strftime("%H:%M:%S")
+    return f"  {when}  {event.status:<26} {event.resource_type:<34} {event.logical_id}{reason}"
 
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
-        self.started = time.monotonic()
-        self.frame = 0
-        self.spinning = False
 
-    def line(self, text: str) -> None:
-        self._clear()
-        print(text, file=self.stream, flush=True)
-
-    def event(self, event: stack.StackEvent) -> None:
-        reason = f"  {event.reason}" if event.reason else ""
-        when = event.timestamp.astimezone().strftime("%H:%M:%S")
-        self.line(f"  {when}  {event.status:<26} {event.resource_type:<34} {event.logical_id}{reason}")
-
-    def wait(self) -> None:
-        if not self.tty:
-            return
-        self.frame += 1
-        elapsed = int(time.monotonic() - self.started)
-        self.stream.write(f"\r  {SPINNER[self.frame % len(SPINNER)]} waiting for CloudFormation ({elapsed} s)")
-        self.stream.flush()
-        self.spinning = True
-
-    def _clear(self) -> None:
-        if self.spinning:
-            self.stream.write("\r\033[K")
-            self.spinning = False
+def waiting(out: Progress) -> Callable[[], None]:
+    """The `on_wait` of a stack call: on a terminal, a spinner with the seconds waited so far."""
+    started, frames = time.monotonic(), itertools.count(1)
+    return lambda: out.redraw(f"  {SPINNER[next(frames) % len(SPINNER)]} waiting for CloudFormation "
+                              f"({int(time.monotonic() - started)} s)")
 
 
 def build_dir(manifest: Manifest) -> Path:
@@ -128,11 +110,11 @@ def deploy(args) -> int:
             out.line(f"  note: {key}, which the deployed stack uses, has expired from the bucket: a rollback "
                      "of this deploy could not restore that function's code")
         body = json.dumps(document, separators=(",", ":"))
-        source = stack.template_source(s3, bucket, account, manifest.app, body)
+        template_source = stack.template_source(s3, bucket, account, manifest.app, body)
         out.line(f"deploying stack {name} to {region} (account {account})")
         try:
-            result = stack.deploy(cfn, name, source, {"DeploymentBucket": bucket}, on_event=out.event,
-                                  on_wait=out.wait, on_notice=out.line, poll_seconds=stack.POLL_SECONDS)
+            result = stack.deploy(cfn, name, template_source, {"DeploymentBucket": bucket}, on_event=lambda e: out.line(event_line(e)),
+                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
@@ -150,6 +132,7 @@ def deploy(args) -> int:
     if "PageUrl" not in result.outputs:
         out.line("Smoke test skipped: the stack has no PageUrl output.")
         return 0
+    assert declaration is not None, "read before the deploy unless --no-smoke"
     if smoke_test.run(result.outputs["PageUrl"], declaration, out=out.line) != 0:
         out.line("The stack is deployed, but the smoke test failed: see the step above, and the functions' logs.")
         return 1
@@ -200,7 +183,7 @@ def destroy(args) -> int:
             stack.set_termination_protection(cfn, name, False)
             out.line(f"Turned termination protection off for {name}, to delete it.")
         try:
-            stack.destroy(cfn, name, on_event=out.event, on_wait=out.wait, poll_seconds=stack.POLL_SECONDS)
+            stack.destroy(cfn, name, on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1

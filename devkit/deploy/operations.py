@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 LOG_RETENTION_DAYS = 30
 ALARM_PERIOD_SECONDS = 300
@@ -52,7 +53,7 @@ def log_group() -> dict:
             "Properties": {"RetentionInDays": LOG_RETENTION_DAYS}}
 
 
-def alarms(email: str, functions: list[str], apis: list[str], stage: str) -> dict:
+def alarms(email: str, functions: Sequence[str], apis: Sequence[str], stage: str) -> dict:
     """The topic and its email subscription (AWS mails a confirmation link first), and the alarms:
     any error or throttle of a function, any server-side error of an API, within 5 minutes."""
     resources: dict[str, dict] = {

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ class Platform:
     def pip_platforms(self) -> tuple[str, ...]:
         """Wheel platform tags: manylinux2014, plus manylinux_2_28 on Amazon Linux 2023 runtimes (3.12+)."""
         arch = "aarch64" if self.architecture == "arm64" else "x86_64"
-        tags = ("manylinux2014_" + arch,)
+        tags: tuple[str, ...] = ("manylinux2014_" + arch,)
         if tuple(int(p) for p in self.python_version.split(".")) >= (3, 12):
             tags += ("manylinux_2_28_" + arch,)
         return tags
@@ -114,7 +114,7 @@ def build_all(manifest: Manifest, build_dir: Path, installer: Installer | None =
     return packages
 
 
-def write(app: str, function_id: str, entries: dict[str, Path | bytes], build_dir: Path) -> Package:
+def write(app: str, function_id: str, entries: Mapping[str, Path | bytes], build_dir: Path) -> Package:
     """Write `entries` (zip name -> file or bytes) reproducibly to `<build_dir>/packages/<id>.zip`."""
     out = build_dir / "packages" / f"{function_id}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)

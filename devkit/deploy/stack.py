@@ -16,8 +16,14 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 from botocore.exceptions import (
-    BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError,
-    ProfileNotFound, SSOError, TokenRetrievalError,
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -41,7 +47,7 @@ class CredentialsError(Exception):
 class DeployError(Exception):
     """A deploy or destroy that did not finish; `failures` lists (resource, status, reason)."""
 
-    def __init__(self, message: str, failures: list["StackEvent"] | None = None, rolled_back: bool = False):
+    def __init__(self, message: str, failures: list[StackEvent] | None = None, rolled_back: bool = False):
         super().__init__(message)
         self.failures = failures or []
         self.rolled_back = rolled_back

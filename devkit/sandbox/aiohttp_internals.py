@@ -9,7 +9,7 @@ the queue a failure is reported to.
 API Gateway also splits what it sends over 32 KB into frames of at most 32 KB; aiohttp's writer sets FIN
 on every frame it writes. `send_fragmented` writes the frames itself to the transport of the response's
 writer (`WebSocketResponse._writer`, private), holding the writer's `_send_lock` (private), which
-aiohttp holds while it compresses and writes a message. requirements-dev.txt pins aiohttp to the minor version these were
+aiohttp holds while it compresses and writes a message. requirements.txt pins aiohttp to the minor version these were
 checked against; tests/devkit/sandbox/test_aiohttp_internals.py fails, naming this module, when an
 aiohttp release changes any of them.
 """
@@ -31,7 +31,7 @@ class FrameParserHookResponse(web.WebSocketResponse):
         """Return the parser to install in place of `parser`; `queue.set_exception(...)` fails the socket."""
         return parser
 
-    def _post_start(self, request, protocol, writer):  # type: ignore[no-untyped-def]
+    def _post_start(self, request, protocol, writer):
         super()._post_start(request, protocol, writer)
         handler = request.protocol
         handler._payload_parser = self.wrap_frame_parser(handler._payload_parser, self._reader)

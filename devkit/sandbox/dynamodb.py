@@ -51,7 +51,7 @@ class EmbeddedDynamoDB:
         # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
         # Request lines are turned off too, so the file holds only errors, for the message below.
-        self._errors = tempfile.TemporaryFile()
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
         env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", PYTHONPATH=os.pathsep.join(
             p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))

@@ -28,7 +28,7 @@ TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteI
 def requested(operation: str, body: dict, table_arn) -> list[tuple[str, str]]:
     """The (IAM action, resource ARN) pairs one DynamoDB request needs, as AWS authorizes them."""
     if isinstance(body.get("TransactItems"), list):
-        return [("dynamodb:" + TRANSACT_ACTIONS.get(kind, kind), table_arn(part.get("TableName", "")))
+        return [("dynamodb:" + (TRANSACT_ACTIONS.get(kind) or kind), table_arn(part.get("TableName", "")))
                 for item in body["TransactItems"] if isinstance(item, dict)
                 for kind, part in item.items() if isinstance(part, dict)]
     if isinstance(body.get("RequestItems"), dict):
@@ -134,7 +134,7 @@ def main(argv: list[str]) -> None:
     )
     from werkzeug.serving import run_simple
 
-    options = dict(zip(argv[2::2], argv[3::2]))
+    options = dict(zip(argv[2::2], argv[3::2], strict=True))  # flag, value pairs
 
     def report(denial: dict) -> None:
         os.write(denials, (json.dumps(denial) + "\n").encode())  # one write under PIPE_BUF: never interleaved

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from devkit.contract import ACCOUNT_ID
 
-
 _ALPHANUMERIC = bytes.maketrans(b"+/", b"xZ")  # base64 without the two characters unsafe in paths
 
 

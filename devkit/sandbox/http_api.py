@@ -80,7 +80,7 @@ class HttpApi:
             route_key=route.function.route_key, method=request.method, raw_path=raw_path,
             raw_query=raw_query, headers=list(request.headers.items()), query=list(request.query.items()),
             path_parameters=parameters, body=await request.read(), source_ip=request.remote or "127.0.0.1",
-            server_port=request.url.port, scheme=request.scheme,
+            server_port=request.url.port or 80, scheme=request.scheme,
             domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
         )
         try:

@@ -9,6 +9,7 @@ overridden with an environment variable named in `ENVIRONMENT` (tests set them t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS
@@ -36,10 +37,10 @@ class Limits:
 ENVIRONMENT = {f.name: "SANDBOX_" + f.name.upper() for f in fields(Limits)}
 
 
-def from_environment(environ: dict[str, str] | None = None) -> Limits:
+def from_environment(environ: Mapping[str, str] | None = None) -> Limits:
     """Defaults, overridden by any `SANDBOX_<LIMIT>` variable present in `environ`."""
     environ = os.environ if environ is None else environ
-    values = {}
+    values: dict[str, float] = {}
     for field in fields(Limits):
         raw = environ.get(ENVIRONMENT[field.name])
         if raw is None:
@@ -51,4 +52,4 @@ def from_environment(environ: dict[str, str] | None = None) -> Limits:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a number") from None
         if values[field.name] <= 0:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a positive number")
-    return Limits(**values)
+    return Limits(**values)  # type: ignore[arg-type]  # each value was cast to its field's type above

@@ -19,6 +19,7 @@ def register_shared(shared_dir: Path) -> None:
     spec = importlib.util.spec_from_file_location(
         "shared", init if init.is_file() else None, submodule_search_locations=[str(shared_dir)]
     )
+    assert spec is not None  # a package spec always exists for a directory
     module = importlib.util.module_from_spec(spec)
     sys.modules["shared"] = module
     if spec.loader is not None:
@@ -30,6 +31,7 @@ def load_handler(handler_path: Path, shared_dir: Path, module_name: str | None =
     register_shared(shared_dir)
     name = module_name or handler_path.stem
     spec = importlib.util.spec_from_file_location(name, handler_path)
+    assert spec is not None and spec.loader is not None  # a .py path always has a source loader
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

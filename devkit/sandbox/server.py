@@ -96,6 +96,7 @@ class Sandbox:
 
     def _dynamodb_denied(self, denial: dict) -> None:
         """From the database's reader thread: log the denial on the event loop's thread."""
+        assert self.iam is not None, "denials come only from an IAM-checking database"
         line = self.iam.denial_line(denial["function"], denial["action"], denial["resource"])
         self._loop.call_soon_threadsafe(self.log.info, line)
 

@@ -59,7 +59,7 @@ class FrameSizeGuard:
             take = min(len(view) - position, needed - len(self._header))
             self._header += bytes(view[position:position + take])
             position += take
-            needed = self._header_size()
+            needed = self._header_size() or 0
             if needed and len(self._header) >= needed:
                 if not self._header[1] & 0x80:  # RFC 6455 §5.1: a server must close on an unmasked client frame
                     self.queue.set_exception(WebSocketError(WSCloseCode.PROTOCOL_ERROR, "Client frames must be masked"))
@@ -128,6 +128,7 @@ class WebSocketApi:
         self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
         self.rate = RateLimiter(limits.new_connections_per_second)
         self.pending: set[asyncio.Task] = set()  # $disconnect invocations still running
+        self.closing: set[asyncio.Task] = set()  # closes for idleness or age still running
         self.accepting = True
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -140,7 +141,7 @@ class WebSocketApi:
         peer = events.Peer(
             connection_id=events.new_id(), connected_at_ms=now_ms, source_ip=request.remote or "127.0.0.1",
             user_agent=request.headers.get("User-Agent"), domain_name=request.host,
-            stage=self.stage, api_id=self.api_id, server_port=request.url.port, scheme=request.scheme,
+            stage=self.stage, api_id=self.api_id, server_port=request.url.port or 80, scheme=request.scheme,
         )
         accepted, refusal, protocols = await self._connect(request, peer, now_ms)
         if not accepted:
@@ -270,7 +271,9 @@ class WebSocketApi:
             idle = now - connection.last_active
             age = now - connection.peer.connected_at_ms / 1000
             if connection.open and (idle >= self.limits.idle_seconds or age >= self.limits.max_connection_seconds):
-                asyncio.create_task(connection.close(*GOING_AWAY))
+                task = asyncio.create_task(connection.close(*GOING_AWAY))
+                self.closing.add(task)  # kept until done, so it is never collected half-way
+                task.add_done_callback(self.closing.discard)
 
     async def close_all(self) -> None:
         """Shutdown: refuse new sockets, close every open one with 1001, wait for each `$disconnect`."""

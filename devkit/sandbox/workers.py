@@ -63,7 +63,7 @@ class Worker:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             await self.kill()
-            raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"})
+            raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"}) from None
         if "init_error" in first:
             await self.kill()
             raise InvocationError("init", first["init_error"])
@@ -149,6 +149,7 @@ class FunctionPool:
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._generation = 0
+        self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
     async def invoke(self, request_id: str, event: dict):
         async with self._slots:
@@ -185,11 +186,17 @@ class FunctionPool:
         idle, self._idle = self._idle, []
         for worker in idle:
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
 
     async def close(self) -> None:
         workers, self._idle, self._all = list(self._all), [], set()
-        await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
+        await asyncio.gather(*(w.kill() for w in workers), *self._stopping, return_exceptions=True)
+
+    def _kill_soon(self, worker: Worker) -> None:
+        """Stop `worker` in the background; `close()` waits for it."""
+        task = asyncio.create_task(worker.kill())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def _take(self) -> Worker:
         while self._idle:
@@ -214,7 +221,7 @@ class FunctionPool:
         for worker in stale:
             self._idle.remove(worker)
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
         return len(stale)
 
     def _give_back(self, worker: Worker) -> None:
@@ -223,7 +230,7 @@ class FunctionPool:
             self._idle.append(worker)
         else:
             self._all.discard(worker)
-            asyncio.create_task(worker.kill())
+            self._kill_soon(worker)
 
 
 class Functions:

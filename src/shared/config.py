@@ -63,13 +63,8 @@ def allowed_origins() -> frozenset[str]:
 
     Unset under `arc sandbox`: its own page's origins. Unset elsewhere (`arc deploy`): none.
     """
-    if "ARC_ALLOWED_ORIGINS" in os.environ:
-        raw = os.environ["ARC_ALLOWED_ORIGINS"]
-    else:
+    raw = os.environ.get("ARC_ALLOWED_ORIGINS")
+    if raw is None:
         raw = ",".join(architect.sandbox_origins())
     return frozenset(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
-
-def environment() -> str:
-    """`ARC_ENV`: testing, staging or production."""
-    return os.environ.get("ARC_ENV", "testing")

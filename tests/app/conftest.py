@@ -8,10 +8,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from devkit import manifest
+from devkit.contract import ACCOUNT_ID, DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
 from tests.conftest import ROOT
+from tests.support.app import APP, TABLE
 
-TABLE = "mywsapp-testing-connections"
 WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
 
 
@@ -19,21 +21,20 @@ WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
 def aws(monkeypatch):
     """moto's DynamoDB and Management API, with the runtime contract set as the deploy sets it."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-        "ARC_ENV": "testing", "ARC_APP_NAME": "mywsapp", "ARC_WSS_URL": WSS_URL,
+        **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
+        "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
         "ARC_TABLE_CONNECTIONS": TABLE, "ARC_ALLOWED_ORIGINS": "https://chat.example.com",
-        "POWERTOOLS_SERVICE_NAME": "mywsapp",
+        "POWERTOOLS_SERVICE_NAME": APP,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
+        [connections] = manifest.load(ROOT / "app.arc").tables  # the keys app.arc declares
         dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+            TableName=TABLE, KeySchema=connections.key_schema(),
+            AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
         )
         _forget_cached_clients()
         yield dynamodb
@@ -66,7 +67,7 @@ def sent_to(connection_id: str) -> list[dict]:
     """What moto's Management API received for `connection_id`, as decoded JSON messages."""
     from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
-    backend = apigatewaymanagementapi_backends["123456789012"]["us-east-1"]
+    backend = apigatewaymanagementapi_backends[ACCOUNT_ID]["us-east-1"]
     key = quote(connection_id, safe="")  # moto keeps the id as it appears, URL-encoded, in the path
     data = backend.connections[key].data.decode() if key in backend.connections else ""
     decoder, messages, index = json.JSONDecoder(), [], 0

@@ -7,19 +7,10 @@ import time
 import pytest
 import websocket
 
-from tests.devkit.sandbox.harness import start_app, wait_until
+from tests.support.app import ISO_MILLIS, TABLE
+from tests.support.sandbox import app_fixture, wait_until
 
-TABLE = "mywsapp-testing-connections"
-ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-@pytest.fixture(scope="module")
-def chat(tmp_path_factory):
-    sandbox = start_app(tmp_path_factory.mktemp("logs"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+chat = app_fixture("module")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,7 @@ def test_the_page_carries_its_socket_url_and_a_content_security_policy(chat):
     assert status == 200
     assert f'data-wss-url="ws://localhost:{chat.port}"' in body.decode()
     assert f"connect-src ws://localhost:{chat.port}" in headers["Content-Security-Policy"]
-    assert chat.get("/_static/index.mjs")[0] == 200 and chat.get("/_static/index.css")[0] == 200
+    assert all(chat.get(f"/_static/{name}")[0] == 200 for name in ("index.mjs", "backoff.mjs", "index.css"))
 
 
 def test_a_message_is_echoed_with_a_timestamp(chat):

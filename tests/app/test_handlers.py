@@ -5,11 +5,10 @@ import re
 
 import pytest
 
-from tests.app.conftest import TABLE, sent_to
+from tests.app.conftest import sent_to
 from tests.conftest import load_event
 from tests.fakes import ManagementApiFake
-
-ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+from tests.support.app import ISO_MILLIS, TABLE
 
 
 def message_event(body, connection_id="R1kmxc2VNjMCFIA="):

@@ -30,7 +30,7 @@ import websocket
 
 from devkit.bench import architect
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import free_port, wait_until
+from tests.support.sandbox import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(600)  # the first run installs Architect and every function's requirements
 

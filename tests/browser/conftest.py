@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.devkit.sandbox.harness import start_app
+from tests.support.app import TABLE
+from tests.support.sandbox import app_fixture
 
-TABLE = "mywsapp-testing-connections"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The flags this machine's Chromium needs (see the machine notes): no sandbox as root, and no calls home.
 CHROMIUM_ARGS = [
@@ -55,14 +55,9 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture(scope="package")
-def sandbox(chromium, tmp_path_factory):
-    """The real sandbox serving this repository's app. Its page is http://localhost:PORT/ (the socket's host)."""
-    running = start_app(tmp_path_factory.mktemp("browser-sandbox"))
-    try:
-        yield running
-    finally:
-        running.stop()
+# The real sandbox serving this repository's app, after `chromium` (so a missing browser skips first).
+# Its page is http://localhost:PORT/ (the socket's host).
+sandbox = app_fixture("package", after=("chromium",))
 
 
 @pytest.fixture(scope="package")

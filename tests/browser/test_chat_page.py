@@ -7,11 +7,11 @@ import pytest
 
 from tests.browser.conftest import expect, send, wait_until_open
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import start_app, wait_until
+from tests.support.app import ISO_MILLIS
+from tests.support.sandbox import start_app, wait_until
 
 pytestmark = pytest.mark.browser
 
-ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
@@ -99,8 +99,7 @@ def test_a_socket_closed_by_the_server_shows_as_closed_and_reconnects(open_page,
 
 def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_page, tmp_path):
     """API Gateway closes an idle socket with 1001 after 10 minutes; a sandbox of its own makes that 2 s."""
-    idle = start_app(tmp_path, env={"SANDBOX_IDLE_SECONDS": "2"})
-    try:
+    with start_app(tmp_path, env={"SANDBOX_IDLE_SECONDS": "2"}) as idle:
         page = open_page(f"http://localhost:{idle.port}/").page
         wait_until_open(page)
         state = page.locator("#state")
@@ -109,8 +108,6 @@ def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_pa
         wait_until_open(page)
         send(page, "awake again")
         expect(page.locator("#messages li.echo")).to_contain_text("Echoing awake again")
-    finally:
-        idle.stop()
 
 def test_the_page_fits_a_phone_screen(open_page, page_url):
     watched = open_page(page_url, viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)

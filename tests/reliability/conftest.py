@@ -18,16 +18,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.devkit.sandbox import harness
-from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, wait_until
+from tests.support import sandbox as harness
+from tests.support.app import TABLE
+from tests.support.sandbox import RunningSandbox, app_fixture, children_of, copy_fixture, wait_until
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
 MESSAGES = int(os.environ.get("RELIABILITY_MESSAGES", "2"))
 NEVER_READING = int(os.environ.get("RELIABILITY_NEVER_READING", "100"))
 FIGURES = os.environ.get("RELIABILITY_FIGURES")
-TABLE = "mywsapp-testing-connections"
 
 
 def raise_open_file_limit() -> int:
@@ -52,20 +53,18 @@ class Sandbox(RunningSandbox):
         return children_of(self.process.pid)
 
     def moto_pid(self) -> int:
-        [pid] = [p for p in self.descendants() if b"devkit.sandbox.dynamodb_server" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        [pid] = [p for p in self.descendants() if "devkit.sandbox.dynamodb_server" in _cmdline(p)]
         return pid
 
     def workers(self) -> set[int]:
-        return {p for p in self.descendants() if b"worker_main.py" in _cmdline(p)}
+        """The live (not zombie) worker processes."""
+        return {p for p in self.descendants() if "worker_main.py" in _cmdline(p)}
 
     def open_fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+        return psutil.Process(self.process.pid).num_fds()
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise AssertionError("no VmRSS")
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
 
     def accepted(self) -> Counter:
         """How many times the sandbox accepted each connection id."""
@@ -83,11 +82,13 @@ class Sandbox(RunningSandbox):
         return runs
 
 
-def _cmdline(pid: int) -> bytes:
+def _cmdline(pid: int) -> str:
+    """The command line of a live process; empty for a zombie or a process that is gone."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+        process = psutil.Process(pid)
+        return "" if process.status() == psutil.STATUS_ZOMBIE else " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
 
 
 def start_app(tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
@@ -101,14 +102,7 @@ def start_fixture(name: str, tmp_path: Path, env: dict[str, str] | None = None) 
     return Sandbox(copy_fixture(name, tmp_path), env=env, args=("--no-reload",))
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    """The starter app in the real sandbox, shared by a module's tests."""
-    sandbox = start_app(tmp_path_factory.mktemp("app-logs"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+app = app_fixture("module", kind=Sandbox)  # the starter app in the real sandbox, shared by a module's tests
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import aiohttp
 
 from tests.reliability.conftest import CLIENTS, MESSAGES, NEVER_READING, record_figures, start_app, wait_until
 from tests.reliability.wsclient import Client, connect_retrying
+from tests.support.sandbox import holds
 
 HALF_FRAME_CLIENT = Path(__file__).with_name("half_frame_client.py")
 FUNCTIONS = 5  # GET /, $connect, $default, $disconnect, broadcast
@@ -67,10 +68,6 @@ def half_frame_process(port: int, count: int) -> tuple[subprocess.Popen, int]:
     return process, int(line.split()[1])
 
 
-def live_workers(sandbox) -> set[int]:
-    return {p for p in sandbox.workers() if Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
-
-
 def test_clients_that_vanish_every_way_leave_no_row_worker_socket_or_memory_behind(tmp_path):
     stalled = max(1, min(NEVER_READING, CLIENTS // 4))
     third = max(1, (CLIENTS - stalled) // 3)
@@ -97,7 +94,7 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     await asyncio.gather(*(c.close() for c in warm))
     wait_until(lambda: not sandbox.rows(), 30, "the warm-up rows to go")
     await asyncio.sleep(0.5)
-    baseline = {"rss_mb": sandbox.rss_mb(), "fds": sandbox.open_fds(), "workers": len(live_workers(sandbox))}
+    baseline = {"rss_mb": sandbox.rss_mb(), "fds": sandbox.open_fds(), "workers": len(sandbox.workers())}
 
     # Never-reading sockets first, so the table's rows are exactly theirs.
     stalled = await chat(port, never_reading, 1, "stalled", gate, receive_buffer=4096)
@@ -142,7 +139,7 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     accepted = sandbox.accepted()
     ids = set(accepted)
     wait_until(lambda: sum(sandbox.disconnect_handler_runs().values()) >= len(ids), 30, "every $disconnect to run")
-    await asyncio.sleep(1)  # a second $disconnect, if there were one, would show by now
+    holds(lambda: sandbox.disconnect_handler_runs() == accepted, 1, "exactly one $disconnect per connection")
     runs = sandbox.disconnect_handler_runs()
     codes = disconnect_codes(sandbox)
 
@@ -151,8 +148,8 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     assert close_codes == [1000] * third, "a clean close is answered with 1000"
     assert [status for _, status in posted] == [429] * never_reading, "a socket that stops reading gets 429, not cut off"
     assert codes.count(1006) >= 2 * third + never_reading, "resets, kills and the stalled sockets' aborts end with 1006"
-    wait_until(lambda: len(live_workers(sandbox)) <= FUNCTIONS * WORKERS_PER_FUNCTION, 10, "surplus workers to exit")
-    workers = live_workers(sandbox)
+    wait_until(lambda: len(sandbox.workers()) <= FUNCTIONS * WORKERS_PER_FUNCTION, 10, "surplus workers to exit")
+    workers = sandbox.workers()
     fds = sandbox.open_fds()
     assert fds <= baseline["fds"] + 3 * (len(workers) - baseline["workers"]) + 16, f"fds {baseline['fds']} -> {fds}: sockets leaked"
     rss = sandbox.rss_mb()

@@ -50,7 +50,7 @@ def test_each_role_belongs_to_exactly_one_function_and_reaches_only_its_own_log_
     functions = of_type(document, "AWS::Lambda::Function")
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert sorted(roles) == sorted(of_type(document, "AWS::IAM::Role")), "one role per function, none shared"
-    for name, function in functions.items():
+    for name in functions:
         base = name[: -len("Function")]
         statements = document["Resources"][base + "Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         logs = [s for s in statements if any(str(a).startswith("logs:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]

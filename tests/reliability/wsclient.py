@@ -50,7 +50,7 @@ class Client:
 
     @classmethod
     async def connect(cls, port: int, path: str = "/", headers: dict[str, str] | None = None,
-                      receive_buffer: int | None = None, timeout: float = 15) -> "Client":
+                      receive_buffer: int | None = None, timeout: float = 15) -> Client:
         """Open a socket to 127.0.0.1:port and upgrade it; raises Refused on a non-101 answer."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)

@@ -11,7 +11,6 @@ import pytest
 
 from devkit.bench import architect, chart, client, coldstart, floor, processes, report, stats, targets
 
-
 # ---------------------------------------------------------------- statistics
 
 @pytest.mark.parametrize("samples, q, expected", [
@@ -113,21 +112,31 @@ def test_hold_connections_counts_open_sockets_and_measures_while_held(floor_serv
     assert row["measured"]["rss_mb"] > 0 and row["measured"]["processes"] >= 1
 
 
-def test_echo_reports_a_frame_that_is_not_the_echo_as_an_error(floor_server):
-    async def ask_wrong_question():
+def _echo_after(url: str, sent_first: str) -> tuple[float | None, client.Errors]:
+    """Send `sent_first` and leave its reply unread, then time `bench 1` with `echo_once`."""
+
+    async def ask() -> tuple[float | None, client.Errors]:
         errors = client.Errors()
         async with client.new_session() as session:
-            ws = await client.connect(session, floor_server.ws_url)
+            ws = await client.connect(session, url)
             try:
-                await ws.send_str("not json")  # the floor answers {"error": ...}
-                await ws.receive(timeout=5)
-                took = await client.echo_once(ws, 1, errors)
+                await ws.send_str(sent_first)
+                return await client.echo_once(ws, 1, errors), errors
             finally:
                 await ws.close()
-        return took, errors
 
-    took, errors = asyncio.run(ask_wrong_question())
-    assert took is not None and errors.count == 0  # the stray error frame was consumed, the echo matched
+    return asyncio.run(ask())
+
+
+def test_echo_reports_a_frame_that_is_not_the_echo_as_an_error(floor_server):
+    took, errors = _echo_after(floor_server.ws_url, "not json")  # the floor answers {"error": ...} first
+    assert took is None and errors.count == 1
+    assert errors.samples[0].startswith("unexpected reply to bench 1: ") and '"error"' in errors.samples[0]
+
+
+def test_echo_skips_a_late_echo_of_an_earlier_message(floor_server):
+    took, errors = _echo_after(floor_server.ws_url, json.dumps({"text": "bench 0"}))
+    assert took is not None and took > 0 and errors.count == 0
 
 
 def test_process_tree_memory_counts_the_process_and_its_children():
@@ -258,3 +267,15 @@ def test_architect_app_follows_its_conventions(tmp_path):
         py_compile.compile(str(handler), doraise=True, cfile=str(tmp_path / f"{route}.pyc"))
         assert "ARC_SANDBOX" in handler.read_text()
     assert f"{architect.APP_NAME}-staging-connections" in (app / "src" / "ws" / "connect" / "index.py").read_text()
+
+
+def test_the_memory_line_names_commands_relative_to_the_checkout():
+    root = targets.REPO_ROOT
+    results = {"servers": {"sandbox": {"hold": {"held": 5, "measured": {"by_process": [
+        {"rss_mb": 90.0, "command": f"python -m devkit --app {root}/app.arc sandbox --port 1 --quiet"},
+        {"rss_mb": 48.0, "command": f"python -u {root}/devkit/sandbox/worker_main.py"},
+    ]}}}}}
+    [line] = report.memory_lines(results)
+    assert str(root) not in line
+    assert "`python -m devkit --app app.arc sandbox --port 1 --quiet`" in line
+    assert "`python -u devkit/sandbox/worker_main.py`" in line

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from devkit import manifest as manifest_module
+from devkit.contract import DUMMY_CREDENTIALS
 from devkit.deploy import package, stack, template
 from tests.conftest import ROOT
 
@@ -90,8 +91,8 @@ def no_aws(monkeypatch, tmp_path):
 @pytest.fixture
 def fake_aws(no_aws, monkeypatch):
     """Credentials that only moto accepts (set before `mock_aws` starts)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 

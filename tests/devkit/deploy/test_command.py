@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from devkit import cli
 from devkit.deploy import command, stack
+from devkit.progress import Progress
 from tests.conftest import ROOT
 from tests.devkit.deploy.conftest import AWS_VARIABLES
 
@@ -150,12 +151,14 @@ def test_progress_prints_events_and_draws_a_spinner_only_on_a_terminal():
     event = stack.StackEvent("e", datetime(2025, 1, 1, tzinfo=timezone.utc), "WsApi", "AWS::ApiGatewayV2::Api",
                              "CREATE_FAILED", "Bad name")
     plain, terminal = io.StringIO(), Terminal()
-    for out in (command.Progress(plain), command.Progress(terminal)):
-        out.wait()
-        out.event(event)
+    for stream in (plain, terminal):
+        out = Progress(stream)
+        command.waiting(out)()
+        out.line(command.event_line(event))
     assert plain.getvalue().count("\n") == 1 and "waiting" not in plain.getvalue()
     assert "CREATE_FAILED" in plain.getvalue() and "WsApi  Bad name" in plain.getvalue()
-    assert "\r  / waiting for CloudFormation" in terminal.getvalue() and "\r\033[K" in terminal.getvalue()
+    spinner, _, rest = terminal.getvalue().partition("(0 s)")
+    assert spinner == "\r\x1b[2K  / waiting for CloudFormation " and rest.startswith("\r\x1b[2K  "), "drawn, then erased"
 
 
 def test_production_deploy_turns_termination_protection_on(moto, capsys, monkeypatch):
@@ -281,4 +284,5 @@ def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_els
             cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv])
         return
     assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
-    assert capsys.readouterr().err == f"error: {app_copy / 'smoke.json'}:1: not valid JSON (Expecting property name enclosed in double quotes): expected one JSON object\n"
+    assert capsys.readouterr().err == (f"error: {app_copy / 'smoke.json'}:1: not valid JSON "
+                                       "(Expecting property name enclosed in double quotes): expected one JSON object\n")

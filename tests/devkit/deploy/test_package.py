@@ -58,7 +58,7 @@ def test_websocket_zip_holds_handler_shared_and_its_requirements(built):
 
 def test_static_zip_holds_the_generated_handler_and_public(built):
     _, packages = built
-    assert sorted(names(packages["static"].path)) == ["index.py", "public/index.css", "public/index.mjs"]
+    assert sorted(names(packages["static"].path)) == ["index.py", "public/backoff.mjs", "public/index.css", "public/index.mjs"]
     with zipfile.ZipFile(packages["static"].path) as archive:
         assert archive.read("index.py") == package.STATIC_HANDLER.read_bytes()
 
@@ -127,11 +127,15 @@ def test_platform_tags_follow_the_runtime_and_architecture(runtime, architecture
     assert platform.python_version == runtime.removeprefix("python")
 
 
-def test_a_requirement_without_a_lambda_wheel_is_a_clear_error(tmp_path):
+def test_a_requirement_pip_cannot_install_is_one_line_naming_the_file_the_platform_and_the_package(tmp_path):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("this-package-does-not-exist-devkit==0.0.1\n")
-    with pytest.raises(package.PackageError, match="binary wheels only"):
+    with pytest.raises(package.PackageError) as refused:
         package.pip_install(requirements, package.Platform("python3.13", "arm64"), tmp_path / "site")
+    assert str(refused.value) == (
+        f"pip could not install {requirements} for python3.13 on arm64 (binary wheels only): "
+        "ERROR: No matching distribution found for this-package-does-not-exist-devkit==0.0.1"
+    ), "pip's own last line, which names the package, ends the message"
 
 
 def test_real_platform_install_of_jinja2_for_arm64(app_copy, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from devkit import cli
 from devkit.deploy import smoke, smoke_declaration
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox, start_app
+from tests.support.sandbox import RunningSandbox, start_app
 
 STEP_TIMEOUT = 1.5  # seconds: short, so the failing cases are quick; the sandbox echoes in milliseconds
 
@@ -89,7 +89,7 @@ def test_the_smoke_test_fails_naming_the_broken_step(tmp_path, declared, break_i
 
 
 def test_an_unreachable_page_fails_at_the_first_step(declared):
-    from tests.devkit.sandbox.harness import free_port
+    from tests.support.sandbox import free_port
 
     lines = []
     assert smoke.run(f"http://127.0.0.1:{free_port()}/", declared, timeout=STEP_TIMEOUT, out=lines.append) == 1

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.devkit.sandbox.harness import RunningSandbox, copy_fixture
+from tests.support.sandbox import RunningSandbox, copy_fixture
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The private aiohttp parts devkit/sandbox/aiohttp_internals.py relies on still behave as it expects.
 
 When this fails after an aiohttp upgrade, update devkit/sandbox/aiohttp_internals.py (and the pin in
-requirements-dev.txt), not the sandbox's callers.
+requirements.txt), not the sandbox's callers.
 """
 
 import asyncio

@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 
 from devkit.sandbox.connections import ClientBufferFull, Connection
 from tests.conftest import load_event
-from tests.devkit.sandbox.harness import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
 from tests.reliability.wsclient import CLOSE, PING, PONG, TEXT, frame
+from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
 
 CONTINUATION = 0x0
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.devkit.sandbox.harness import RunningSandbox, copy_fixture, wait_until
+from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,10 @@ def test_expired_items_are_removed_and_live_ones_kept(sweeping):
         if expires is not None:
             item["expires"] = {"N": str(expires)}
         client.put_item(TableName="faults-testing-connections", Item=item)
-    keys = lambda: {i["connectionId"]["S"] for i in client.scan(TableName="faults-testing-connections")["Items"]}
+
+    def keys() -> set[str]:
+        return {i["connectionId"]["S"] for i in client.scan(TableName="faults-testing-connections")["Items"]}
+
     wait_until(lambda: "old" not in keys(), 5, "the expired item to be swept")
     assert {"fresh", "no-ttl"} <= keys()
     sweeping.wait_for_output("TTL removed 1 expired item(s)")  # logged once the sweep is done

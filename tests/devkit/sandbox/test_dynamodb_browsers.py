@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from tests.devkit.sandbox.harness import start_app, wait_until
+from tests.support.sandbox import start_app, wait_until
 
 TABLE = "faults-testing-connections"
 EVIL = "http://evil.example"

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.devkit.sandbox.harness import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture
 from tests.devkit.sandbox.test_websocket_api import ask, connect
+from tests.support.sandbox import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture
 
 ACCOUNT = "123456789012"
 TABLE = "grants-testing-things"
@@ -61,7 +61,7 @@ def test_an_ungranted_scan_fails_with_access_denied_the_client_gets_the_error_fr
     ws.close()
     assert reply["message"] == "Internal server error" and set(reply) == {"message", "connectionId", "requestId"}
     grants.wait_for_output("IAM denied count (ws-count): dynamodb:Scan")
-    [line] = [l for l in grants.output().splitlines() if "IAM denied count" in l]
+    [line] = [text for text in grants.output().splitlines() if "IAM denied count" in text]
     assert line.endswith(f'dynamodb:Scan on {TABLE_ARN}; add "table things Scan" under @permissions in src/ws/count/config.arc')
     assert "AccessDeniedException" in grants.output()  # the handler's own traceback names it
 

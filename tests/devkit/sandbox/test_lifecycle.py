@@ -4,12 +4,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import ROOT
-from tests.devkit.sandbox.harness import RunningSandbox, children_of, copy_fixture, session_members, wait_until
 from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, read_close
+from tests.support.sandbox import RunningSandbox, children_of, copy_fixture, holds, session_members, wait_until
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -141,8 +142,7 @@ def test_extra_workers_stop_when_idle_and_one_stays_warm(tmp_path):
         pids = {json.loads(ws.recv())["pid"] for ws in (first, second)}
         assert len(pids) == 2
         wait_until(lambda: sum(Path(f"/proc/{pid}").exists() for pid in pids) == 1, 5, "one idle worker to stop")
-        time.sleep(1.5)
-        assert sum(Path(f"/proc/{pid}").exists() for pid in pids) == 1, "the last one stays warm"
+        holds(lambda: sum(psutil.pid_exists(pid) for pid in pids) == 1, 1.5, "the last worker staying warm")
         first.close()
         second.close()
     finally:

@@ -7,8 +7,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.devkit.sandbox.harness import wait_until
 from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, read_close
+from tests.support.sandbox import wait_until
 
 
 @pytest.fixture(scope="module")

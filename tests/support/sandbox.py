@@ -1,0 +1,254 @@
+"""Start the real sandbox (`python -m devkit sandbox`) as a user would, on a port it chooses, and stop it.
+
+The sandbox is started with `--port 0`: the system picks a free port when the sandbox binds it, and
+the banner names it (`page  http://localhost:PORT`). No port is probed and released first, so two
+test runs cannot race for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psutil
+import pytest
+from botocore.config import Config
+
+from devkit.contract import DUMMY_CREDENTIALS
+from devkit.manifest import Manifest
+from devkit.sandbox.limits import Limits
+from devkit.sandbox.log import Log
+from devkit.sandbox.server import Sandbox
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures"
+# boto3 keyword arguments for the sandbox's own services: its region and the contract's dummy keys.
+DUMMY_AWS = {"region_name": "us-east-1", "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+             "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+SHORT = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
+BANNER_PORT = re.compile(r"page +http://[^:/\s]+:(\d+)")
+_logs = itertools.count(1)
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for servers that cannot report the port they chose (Architect's
+    sandbox) and for "nothing answers here" cases. It may be taken before it is used: the sandbox
+    itself is always started on port 0 instead."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def copy_fixture(name: str, destination: Path) -> Path:
+    """A private copy of tests/fixtures/<name>, so handlers may write records next to it."""
+    target = destination / name
+    shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("__pycache__", "records"))
+    return target
+
+
+class RunningSandbox:
+    """The sandbox serving `app_dir`'s app in a child process; its output goes to `log_path`.
+
+    Use it as a context manager (or call `stop()`); `port` is known once `wait_until_ready()` returns.
+    """
+
+    def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 wait: bool = True, log_dir: Path | None = None):
+        self.app_dir = app_dir
+        self.port: int | None = None
+        self.log_path = (log_dir or app_dir) / f"sandbox-{os.getpid()}-{next(_logs)}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  # the child writes to it until stop()
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devkit", "--app", str(app_dir / "app.arc"), "sandbox", "--port", "0", *args],
+            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        if wait:
+            self.wait_until_ready()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    @property
+    def records(self) -> Path:
+        return self.app_dir / "records"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        """The embedded DynamoDB's URL, as the banner prints it."""
+        return re.search(r"dynamodb +(\S+)", self.output())[1]
+
+    def dynamodb(self):
+        """A boto3 DynamoDB client on the sandbox's database, with short timeouts."""
+        return boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, config=SHORT, **DUMMY_AWS)
+
+    def management(self):
+        """boto3's Management API client on the sandbox, exactly as a handler's would be."""
+        return boto3.client("apigatewaymanagementapi", endpoint_url=self.url, **DUMMY_AWS)
+
+    def connection_ids(self, table: str) -> set[str]:
+        """Every `connectionId` in `table`, following Scan's pagination."""
+        pages = self.dynamodb().get_paginator("scan").paginate(TableName=table)
+        return {item["connectionId"]["S"] for page in pages for item in page["Items"]}
+
+    def wait_until_ready(self, timeout: float = 30) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            output = self.output()
+            if "sandbox ready" in output:
+                self.port = int(BANNER_PORT.search(output)[1])
+                return time.monotonic() - self.started
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited with {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"the sandbox was not ready within {timeout} s:\n{self.output()}")
+
+    def wait_for_output(self, text: str, timeout: float = 10) -> None:
+        wait_until(lambda: text in self.output(), timeout, f"{text!r} in the sandbox's output")
+
+    def read_records(self, kind: str, connection_id: str) -> list[dict]:
+        path = self.records / f"{kind}-{connection_id.rstrip('=')}.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def get(self, path: str, headers: dict | None = None):
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def start_app(log_dir: Path, env: dict[str, str] | None = None, kind: type[RunningSandbox] = RunningSandbox):
+    """The repository's own app (app.arc at the root) in the real sandbox; its log goes to `log_dir`."""
+    return kind(ROOT, env=env, args=("--no-reload",), log_dir=log_dir)
+
+
+def app_fixture(scope: str, kind: type[RunningSandbox] = RunningSandbox, after: tuple[str, ...] = ()):
+    """A pytest fixture serving the repository's own app in the real sandbox, shared at `scope`.
+
+    `after` names fixtures to set up first (the browser suite's `chromium`, so that it skips first).
+    """
+
+    @pytest.fixture(scope=scope)
+    def app_in_sandbox(request, tmp_path_factory) -> Iterator[RunningSandbox]:
+        for name in after:
+            request.getfixturevalue(name)
+        with start_app(tmp_path_factory.mktemp("app-sandbox"), kind=kind) as sandbox:
+            yield sandbox
+
+    return app_in_sandbox
+
+
+class InProcess:
+    """The sandbox running in this process, on an event loop in a thread of its own, for tests that
+    drive its injectable clocks (`enforce_time_limits(now=)`, `reap_idle(now=)`) or change its inventory.
+
+    `run(coroutine)` runs a coroutine on the sandbox's loop and returns its result.
+    """
+
+    def __init__(self, app: Manifest, limits: Limits | None = None):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.sandbox = Sandbox(app, port=0, limits=limits, log=Log(quiet=True), reload=False)
+        self.run(self.sandbox.start())
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.sandbox.port}/"
+
+    def run(self, coroutine, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.run(self.sandbox.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+
+def wait_until(condition, timeout: float = 10, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def holds(condition, seconds: float, what: str = "the condition") -> None:
+    """Poll `condition` for `seconds`, failing the moment it is false: for "never happens" and
+    "exactly once" claims, which a single look after a fixed sleep could pass by luck of timing."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            raise AssertionError(f"{what} stopped holding after {seconds - (deadline - time.monotonic()):.2f} s")
+        time.sleep(0.02)
+
+
+def children_of(pid: int) -> set[int]:
+    """Every live descendant process of `pid`."""
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def session_members(session_ids: set[int]) -> set[int]:
+    """Live processes whose session id is one of `session_ids` (workers run in their own sessions)."""
+    members = set()
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) in session_ids and process.status() != psutil.STATUS_ZOMBIE:
+                members.add(process.pid)
+        except (OSError, psutil.NoSuchProcess):
+            continue
+    return members
