@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)")
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
+    sandbox.add_argument("--json-logs", action="store_true",
+                         help="print handlers' JSON log lines as they are (default: readable on a terminal)")
 
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
         command = commands.add_parser(name, help=f"{verb} the app's CloudFormation stack for a stage")

@@ -24,7 +24,7 @@ def run(args) -> int:
         limits = sandbox_limits.from_environment()
     except ValueError as problem:
         raise UsageError(str(problem)) from None
-    log = Log(quiet=args.quiet)
+    log = Log(quiet=args.quiet, json_logs=True if args.json_logs else None)
     for warning in manifest_warnings(manifest):
         log.info(warning)
     sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint, reload=not args.no_reload)
@@ -44,7 +44,10 @@ def run(args) -> int:
         log.info("stopping: closing sockets with 1001 and running $disconnect…")
         await sandbox.stop()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        log.close()
     return 0
 
 
