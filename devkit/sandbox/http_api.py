@@ -21,7 +21,7 @@ from aiohttp import web
 from devkit.manifest import Function
 from devkit.sandbox import events
 from devkit.sandbox.log import Log
-from devkit.sandbox.workers import Functions, InvocationError
+from devkit.sandbox.workers import Functions, InvocationError, throttled
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
@@ -70,6 +70,8 @@ class HttpApi:
 
     async def _invoke(self, route: Route, parameters: dict[str, str], request: web.Request) -> web.Response:
         request_id = events.new_id()
+        if self.functions.saturated(route.function):  # refuse before reading up to 10 MB of body
+            return error_page(route.function, request_id, throttled())
         event = events.http_request(
             route_key=route.function.route_key, method=request.method, raw_path=request.raw_path.split("?", 1)[0],
             raw_query=request.query_string, headers=list(request.headers.items()), query=list(request.query.items()),

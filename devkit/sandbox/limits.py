@@ -22,7 +22,9 @@ class Limits:
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
     send_timeout_seconds: float = 5  # a client not reading what is sent to it: cut off (1006), POST gets 410
-    worker_concurrency: int = 2  # workers per function at once (Lambda scales further; a laptop should not)
+    worker_concurrency: int = 10  # workers per function at once: Lambda scales to 1,000; a laptop to this
+    function_queue: int = 100  # invocations of one function waiting for a worker; beyond: throttled, as Lambda is
+    connection_in_flight: int = 10  # messages of one socket waiting or running; beyond: its socket is not read
     worker_idle_seconds: float = 30  # a function's extra workers idle this long are stopped; one stays warm
     ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)
 

@@ -50,7 +50,8 @@ class Sandbox:
         self.dynamodb = EmbeddedDynamoDB()
         self.registry = Registry()
         self.functions = Functions({
-            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function)
+            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
+                               self.limits.function_queue)
             for f in manifest.functions
         })
         self.ws = WebSocketApi(

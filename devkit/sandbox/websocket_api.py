@@ -7,6 +7,8 @@ The rules (AWS's, checked by tests/devkit/sandbox/test_websocket_api.py):
   the client gets a `Forbidden` frame. A failing handler sends an `Internal server error` frame; the
   socket stays open. Binary frames close the socket with 1003.
 - Over the frame or message size limit: close 1009. Idle or too old: close 1001 "Going away".
+- A socket with `connection_in_flight` messages waiting or running is not read until one is done;
+  a function's full queue throttles (devkit/sandbox/workers.py): the client gets `Internal server error`.
 - `$disconnect` runs exactly once for every socket that was accepted, whatever ended it.
 """
 
@@ -252,6 +254,10 @@ class WebSocketApi:
             message = await socket.receive()
             if message.type is WSMsgType.TEXT:
                 connection.touch()
+                if len(connection.tasks) >= self.limits.connection_in_flight:
+                    # Back-pressure: stop reading this socket until one of its messages is done, so
+                    # aiohttp pauses the transport and a flooding client waits on its own TCP window.
+                    await asyncio.wait(set(connection.tasks), return_when=asyncio.FIRST_COMPLETED)
                 task = asyncio.create_task(self._route(connection, message.data))
                 connection.tasks.add(task)
                 task.add_done_callback(connection.tasks.discard)

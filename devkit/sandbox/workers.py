@@ -126,38 +126,65 @@ class Worker:
             self.log(self.function.id, pending[:MAX_LOG_LINE].decode("utf-8", "replace"))
 
 
+def throttled() -> InvocationError:
+    """What Lambda answers a synchronous invocation beyond its concurrency (429 TooManyRequestsException)."""
+    return InvocationError("throttle", {"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+
+
 class FunctionPool:
     """The warm workers of one function: at most `concurrency` at once, reused while healthy.
 
+    Invocations beyond `concurrency` wait, at most `queue` of them; one more is refused at once with
+    `throttled()`, so a flood costs bounded memory and the client hears about it as on AWS.
     `environment()` gives a new worker its variables; it is called as each worker starts, so values
     known only once the sandbox listens (its port) are right.
     """
 
-    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink):
+    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink,
+                 queue: int = 100):
         self.function, self.environment, self.log = function, environment, log
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
+        self._queue_limit = queue
+        self._waiting = 0  # invocations waiting for a slot
         self._generation = 0
 
+    @property
+    def saturated(self) -> bool:
+        """True when another invocation now would be throttled."""
+        return self._slots.locked() and self._waiting >= self._queue_limit
+
     async def invoke(self, request_id: str, event: dict):
-        async with self._slots:
-            worker = await self._take()
-            try:
-                result = await worker.invoke(request_id, event, self.function.timeout)
-            except InvocationError as error:
-                if error.kind != "error":
-                    self._all.discard(worker)
-                    await worker.kill()
-                else:
-                    self._give_back(worker)
-                raise
-            except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+        if self.saturated:
+            raise throttled()
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._invoke(request_id, event)
+        finally:
+            self._slots.release()
+
+    async def _invoke(self, request_id: str, event: dict):
+        worker = await self._take()
+        try:
+            result = await worker.invoke(request_id, event, self.function.timeout)
+        except InvocationError as error:
+            if error.kind != "error":
                 self._all.discard(worker)
-                await asyncio.shield(worker.kill())
-                raise
-            self._give_back(worker)
-            return result
+                await worker.kill()
+            else:
+                self._give_back(worker)
+            raise
+        except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+            self._all.discard(worker)
+            await asyncio.shield(worker.kill())
+            raise
+        self._give_back(worker)
+        return result
 
     async def warm(self) -> None:
         """Start one worker ahead of the first invocation (errors surface on that invocation)."""
@@ -224,6 +251,10 @@ class Functions:
 
     async def invoke(self, function: Function, request_id: str, event: dict):
         return await self._pools[function.id].invoke(request_id, event)
+
+    def saturated(self, function: Function) -> bool:
+        """True when `function` would throttle another invocation now (checked before reading a body)."""
+        return self._pools[function.id].saturated
 
     async def warm_all(self) -> None:
         await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
