@@ -39,7 +39,7 @@ def copy_fixture(name: str, destination: Path) -> Path:
 
 class RunningSandbox:
     def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 wait: bool = True, log_dir: Path | None = None):
+                 wait: bool = True, log_dir: Path | None = None, popen: dict | None = None):
         self.app_dir = app_dir
         self.port = free_port()
         self.log_path = (log_dir or app_dir) / f"sandbox-{self.port}.log"
@@ -48,7 +48,7 @@ class RunningSandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "--app", str(app_dir / "app.arc"), "sandbox", "--port", str(self.port), *args],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **(popen or {}),
         )
         if wait:
             self.wait_until_ready()
