@@ -104,7 +104,8 @@ def deploy(args) -> int:
         out.line(f"deploying stack {name} to {region} (account {account})")
         try:
             result = stack.deploy(cfn, name, source, {"DeploymentBucket": bucket}, on_event=out.event,
-                                  on_wait=out.wait, on_notice=out.line, poll_seconds=stack.POLL_SECONDS)
+                                  on_wait=out.wait, on_notice=out.line, poll_seconds=stack.POLL_SECONDS,
+                                  app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
@@ -128,13 +129,15 @@ def destroy(args) -> int:
         if not stack.stack_status(cfn, name):
             out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}).")
             return 0
+        stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
         if not args.yes:
             question = f"Delete stack {name} in {region} (account {account}): its functions, APIs and tables' data?"
             if not confirm(question):
                 out.line("Nothing deleted.")
                 return 1
         try:
-            stack.destroy(cfn, name, on_event=out.event, on_wait=out.wait, poll_seconds=stack.POLL_SECONDS)
+            stack.destroy(cfn, name, on_event=out.event, on_wait=out.wait, poll_seconds=stack.POLL_SECONDS,
+                          app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
