@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 
+from devkit import public
 from devkit.errors import UsageError
 from devkit.manifest import Manifest, load
 from devkit.sandbox import limits as sandbox_limits
@@ -75,6 +76,7 @@ def banner(sandbox: Sandbox, seconds: float, open_files: int | None = None) -> s
 def manifest_warnings(manifest: Manifest) -> list[str]:
     """The manifest's own warnings, and one when the functions ask for another Python than this one."""
     warnings = [f"warning: {w}" for w in manifest.warnings]
+    warnings += [f"warning: {w}" for w in public.size_warnings(manifest.public_dir)]
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = sorted({f.runtime for f in manifest.functions})
     if runtimes and runtimes != [local]:

@@ -3,7 +3,8 @@
 A route's handler gets the 2.0 event and its response dict is mapped back (status, headers,
 cookies, base64 bodies; a dict without `statusCode` or a string becomes a 200 JSON body, as AWS does).
 A failing handler gives 500 with a readable local error page; no route gives 404. Static files come
-from `public/` only: missing files, folders and any path resolving outside it give 404.
+from `public/` only, by the rule deploy follows (devkit/public.py): missing files, folders, hidden
+paths and any path resolving outside it give 404; a file too large for Lambda's response gives 500.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devkit import public
 from devkit.manifest import Function
 from devkit.sandbox import events
 from devkit.sandbox.log import Log
@@ -90,21 +92,26 @@ class HttpApi:
             }))
 
     def static(self, request: web.Request) -> web.StreamResponse:
+        """A file of public/ under the rule deploy follows (devkit/public.py), streamed from disk."""
         if request.method not in ("GET", "HEAD"):
             return web.json_response({"message": "Not Found"}, status=404)
-        relative = request.path[len("/_static/"):]
+        parts = [p for p in request.path[len("/_static/"):].split("/") if p]
+        if not public.visible(parts):
+            return web.json_response({"message": "Not Found"}, status=404)
         try:
-            path = (self.public_dir / relative).resolve(strict=True)
+            path = self.public_dir.joinpath(*parts).resolve(strict=True)
         except (OSError, RuntimeError, ValueError):
             return web.json_response({"message": "Not Found"}, status=404)
         if not path.is_file() or not path.is_relative_to(self.public_dir):
             return web.json_response({"message": "Not Found"}, status=404)
+        if public.too_large(path.stat().st_size):  # the deployed function's response would exceed 6 MB
+            self.log.info(f"GET  {request.path}: over Lambda's 6 MB response once base64-encoded; 500 as deployed")
+            return web.json_response({"message": "Internal Server Error"}, status=500)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/"):
             content_type += "; charset=utf-8"
-        return web.Response(
-            body=path.read_bytes(),
-            headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
+        return web.FileResponse(
+            path, headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
         )
 
 
