@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import struct
 import sys
@@ -27,6 +28,11 @@ MAX_LOG_LINE = 16 * 1024
 
 LogSink = Callable[[str, str], None]  # (function id, one line of its output)
 
+# Every process a worker starts inherits this variable, even one that leaves the worker's process
+# group and session (a daemon: fork, setsid, fork). At stop, any process still carrying this run's
+# value is killed: no cgroups needed, and it works wherever psutil can read environments (Linux, macOS).
+RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
+
 
 class InvocationError(Exception):
     """The function failed: `kind` is error, timeout, crash or init; `detail` is Lambda's error dict."""
@@ -39,8 +45,8 @@ class InvocationError(Exception):
 class Worker:
     """One process running one function's handler."""
 
-    def __init__(self, function: Function, env: dict[str, str], log: LogSink):
-        self.function, self.env, self.log = function, env, log
+    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = ""):
+        self.function, self.env, self.log = function, {**env, RUN_VARIABLE: run} if run else env, log
         self.process: asyncio.subprocess.Process | None = None
         self.generation = 0
         self.last_used = time.monotonic()
@@ -147,6 +153,7 @@ class FunctionPool:
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._queue_limit = queue
+        self.run = ""  # the sandbox run's token (Functions sets it), carried by every worker
         self._waiting = 0  # invocations waiting for a slot
         self._generation = 0
 
@@ -214,7 +221,7 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
-        worker = Worker(self.function, self.environment(), self.log)
+        worker = Worker(self.function, self.environment(), self.log, self.run)
         worker.generation = self._generation
         self._all.add(worker)
         try:
@@ -248,6 +255,9 @@ class Functions:
 
     def __init__(self, pools: dict[str, FunctionPool]):
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
+        self.run = secrets.token_hex(8)
+        for pool in pools.values():
+            pool.run = self.run
 
     async def invoke(self, function: Function, request_id: str, event: dict):
         return await self._pools[function.id].invoke(request_id, event)
@@ -268,4 +278,23 @@ class Functions:
             pool.reap_idle(idle_seconds)
 
     async def close(self) -> None:
+        """Stop every worker, then anything they started that escaped their process groups."""
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        await asyncio.to_thread(kill_strays, self.run)
+
+
+def kill_strays(run: str) -> int:
+    """SIGKILL every process of this user whose environment carries `RUN_VARIABLE=run`; how many."""
+    import psutil
+
+    killed = 0
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.pid == os.getpid() or process.info["uids"] is None or process.info["uids"].real != os.getuid():
+                continue
+            if process.environ().get(RUN_VARIABLE) == run:
+                process.kill()
+                killed += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return killed
