@@ -9,6 +9,7 @@ paths and any path resolving outside it give 404; a file too large for Lambda's 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
@@ -49,8 +50,10 @@ class Route:
 
 
 class HttpApi:
-    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str):
+    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str,
+                 body_seconds: float = 30):
         self.functions, self.log, self.api_id = functions, log, api_id
+        self.body_seconds = body_seconds  # a body still incomplete after this: 408, the connection closed
         # Exact paths win over parameters, parameters over greedy paths, as in API Gateway.
         self.routes = sorted((Route(f) for f in routes), key=lambda r: ("+}" in r.function.route_key, "{" in r.function.route_key))
         self.public_dir = public_dir.resolve()
@@ -74,10 +77,19 @@ class HttpApi:
         request_id = events.new_id()
         if self.functions.saturated(route.function):  # refuse before reading up to 10 MB of body
             return error_page(route.function, request_id, throttled())
+        try:
+            body = await asyncio.wait_for(request.read(), self.body_seconds)
+        except asyncio.TimeoutError:
+            self.log.event(f"{request.method:<4} {request.path}: body not received within {self.body_seconds:g} s: 408")
+            response = web.json_response({"message": "Request Timeout"}, status=408, headers={"Connection": "close"})
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()  # or aiohttp would linger reading the rest of the body
+            return response
         event = events.http_request(
             route_key=route.function.route_key, method=request.method, raw_path=request.raw_path.split("?", 1)[0],
             raw_query=request.query_string, headers=list(request.headers.items()), query=list(request.query.items()),
-            path_parameters=parameters, body=await request.read(), source_ip=request.remote or "127.0.0.1",
+            path_parameters=parameters, body=body, source_ip=request.remote or "127.0.0.1",
             domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
         )
         try:

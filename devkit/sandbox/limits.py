@@ -21,6 +21,8 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
+    http_header_seconds: float = 30  # a connection's request headers (and idle keep-alive); then closed
+    http_body_seconds: float = 30  # an HTTP request's body, once its headers are in; then 408 (API Gateway: 30 s)
     send_timeout_seconds: float = 5  # a client not reading what is sent to it: cut off (1006), POST gets 410
     worker_concurrency: int = 10  # workers per function at once: Lambda scales to 1,000; a laptop to this
     function_queue: int = 100  # invocations of one function waiting for a worker; beyond: throttled, as Lambda is
