@@ -109,6 +109,9 @@ def deploy(args) -> int:
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
+        except KeyboardInterrupt:
+            _report_interrupted(out, cfn, name)
+            return 130
     if result.action == "unchanged":
         out.line(f"No changes: stack {name} is already up to date.")
     else:
@@ -141,6 +144,9 @@ def destroy(args) -> int:
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
+        except KeyboardInterrupt:
+            _report_interrupted(out, cfn, name)
+            return 130
     out.line(f"Stack {name} deleted. The deployment bucket {stack.bucket_name(account, region)} stays "
              "(shared by every devkit app in this account and region).")
     return 0
@@ -194,6 +200,18 @@ def _report_failure(out: Progress, error: stack.DeployError) -> None:
         out.line("CloudFormation rolled back: the resources are as they were before this deploy.")
     elif error.failures:
         out.line("CloudFormation did not roll back (or its rollback failed): see the stack's events in the AWS console.")
+
+
+def _report_interrupted(out: Progress, cfn, name: str) -> None:
+    """Ctrl-C stops this command, not CloudFormation: say where the stack stands and what to do."""
+    try:
+        status = stack.stack_status(cfn, name) or "absent (not created, or deleted)"
+    except Exception as error:  # noqa: BLE001  (already interrupted: report, never raise)
+        status = f"unknown ({error})"
+    out.line(f"Interrupted. Stack {name} is {status}.")
+    if status.endswith("_IN_PROGRESS"):
+        out.line("CloudFormation carries on without this command: follow it with "
+                 f"`aws cloudformation describe-stack-events --stack-name {name}`, and deploy again once it settles.")
 
 
 def _print_outputs(out: Progress, outputs: dict[str, str]) -> None:

@@ -3,6 +3,7 @@ missing credentials, and the whole flow against moto (see test_stack.py for what
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -155,3 +156,20 @@ def test_progress_prints_events_and_draws_a_spinner_only_on_a_terminal():
     assert plain.getvalue().count("\n") == 1 and "waiting" not in plain.getvalue()
     assert "CREATE_FAILED" in plain.getvalue() and "WsApi  Bad name" in plain.getvalue()
     assert "\r  / waiting for CloudFormation" in terminal.getvalue() and "\r\033[K" in terminal.getvalue()
+
+
+@pytest.mark.parametrize("verb", ["deploy", "destroy"])
+def test_ctrl_c_while_waiting_says_where_the_stack_stands(moto, capsys, monkeypatch, verb):
+    """moto finishes a stack at once, so the wait is interrupted by a stand-in raising KeyboardInterrupt."""
+    if verb == "destroy":
+        assert main("deploy", "--stage", "staging") == 0
+        capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack, "_wait_for_stack", interrupted)
+    args = ("deploy", "--stage", "staging") if verb == "deploy" else ("destroy", "--stage", "staging", "--yes")
+    assert main(*args) == 130
+    out = capsys.readouterr().out
+    assert re.search(r"Interrupted\. Stack MywsappStaging is ([A-Z_]+|absent \(not created, or deleted\))\.", out), out
