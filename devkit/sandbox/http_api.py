@@ -79,7 +79,7 @@ class HttpApi:
             return error_page(route.function, request_id, throttled())
         try:
             body = await asyncio.wait_for(request.read(), self.body_seconds)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError:  # not TimeoutError: on Python 3.10 they differ
             self.log.event(f"{request.method:<4} {request.path}: body not received within {self.body_seconds:g} s: 408")
             response = web.json_response({"message": "Request Timeout"}, status=408, headers={"Connection": "close"})
             await response.prepare(request)

@@ -101,8 +101,8 @@ class Log:
             return
         first, *traceback = shown
         self._write(f"  {escape(first)}")
-        for line in traceback:
-            self._write(f"  {function_id} | {escape(line)}")
+        for trace_line in traceback:
+            self._write(f"  {function_id} | {escape(trace_line)}")
 
     def close(self, timeout: float = 2.0) -> None:
         """Write what is queued, waiting at most `timeout` for a slow reader."""

@@ -108,11 +108,7 @@ class FrameSizeGuard:
     def _end_frame(self) -> bool:
         """The frame is complete; a message's last frame ends its deflate block (RFC 7692 7.2.2)."""
         if self._fin:
-            return self._inflate_tail(b"\x00\x00\xff\xff")
-        return self._inflated <= self.limit
-
-    def _inflate_tail(self, tail: bytes) -> bool:
-        self._inflated += len(self._inflater.decompress(tail, self.limit + 1 - self._inflated))
+            self._inflated += len(self._inflater.decompress(b"\x00\x00\xff\xff", self.limit + 1 - self._inflated))
         return self._inflated <= self.limit
 
     def _header_size(self) -> int | None:

@@ -13,7 +13,6 @@ import json
 import re
 import time
 
-import pytest
 import websocket
 
 from devkit.sandbox.context import LambdaContext
@@ -42,7 +41,7 @@ def test_broadcasts_on_a_table_of_thousands_of_stale_rows_never_time_out_and_cle
         summaries = []
         for attempt in range(8):
             live[0].send(json.dumps({"action": "broadcast", "text": f"round {attempt}"}))
-            wait_until(lambda: len(_summaries(sandbox)) > attempt, 15, "the broadcast's summary line")
+            wait_until(lambda done=attempt: len(_summaries(sandbox)) > done, 15, "the broadcast's summary line")
             summaries = _summaries(sandbox)
             if summaries[-1][3] == 0:  # a whole pass: every row reached
                 break

@@ -38,15 +38,14 @@ def body_of(size: int) -> str:
 
 async def send_compressed(sandbox, text: str) -> tuple[str, object]:
     """Send `text` in one compressed frame; ("reply", route) or ("closed", close code)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(sandbox.ws_url, compress=15, max_msg_size=0) as ws:
-            assert ws.compress == 15  # the sandbox agreed to permessage-deflate
-            await ws.send_str(text)
-            message = await asyncio.wait_for(ws.receive(), 10)
-            if message.type is aiohttp.WSMsgType.TEXT:
-                return "reply", json.loads(message.data)["route"]
-            assert message.type is aiohttp.WSMsgType.CLOSE
-            return "closed", message.data
+    async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.ws_url, compress=15, max_msg_size=0) as ws:
+        assert ws.compress == 15  # the sandbox agreed to permessage-deflate
+        await ws.send_str(text)
+        message = await asyncio.wait_for(ws.receive(), 10)
+        if message.type is aiohttp.WSMsgType.TEXT:
+            return "reply", json.loads(message.data)["route"]
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        return "closed", message.data
 
 
 @pytest.mark.parametrize("size, outcome", [
@@ -63,13 +62,12 @@ def test_a_compressed_frame_is_limited_by_its_inflated_size(sandbox, size, outco
 def test_the_inflater_follows_the_stream_across_messages(sandbox):
     """Context takeover: later messages refer back to earlier ones; each is still measured right."""
     async def several() -> list:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(sandbox.ws_url, compress=15) as ws:
-                routes = []
-                for size in (1000, FRAME, 2000, FRAME):
-                    await ws.send_str(body_of(size))
-                    routes.append(json.loads((await asyncio.wait_for(ws.receive(), 10)).data)["route"])
-                await ws.send_str(body_of(FRAME + 1))
-                closing = await asyncio.wait_for(ws.receive(), 10)
-                return routes + [closing.type, closing.data]
+        async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.ws_url, compress=15) as ws:
+            routes = []
+            for size in (1000, FRAME, 2000, FRAME):
+                await ws.send_str(body_of(size))
+                routes.append(json.loads((await asyncio.wait_for(ws.receive(), 10)).data)["route"])
+            await ws.send_str(body_of(FRAME + 1))
+            closing = await asyncio.wait_for(ws.receive(), 10)
+            return routes + [closing.type, closing.data]
     assert asyncio.run(several()) == ["$default"] * 4 + [aiohttp.WSMsgType.CLOSE, 1009]

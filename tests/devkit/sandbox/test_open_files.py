@@ -24,9 +24,10 @@ def limited(soft: int, hard: int):
 
 
 def soft_limit_of(pid: int) -> int:
-    for line in open(f"/proc/{pid}/limits"):
-        if line.startswith("Max open files"):
-            return int(line.split()[3])
+    with open(f"/proc/{pid}/limits") as limits:
+        for line in limits:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
     raise AssertionError("no open-file limit in /proc")
 
 
