@@ -25,7 +25,8 @@ class Limits:
     http_body_seconds: float = 30  # an HTTP request's body, once its headers are in; then 408 (API Gateway: 30 s)
     send_timeout_seconds: float = 5  # a client not reading what is sent to it: cut off (1006), POST gets 410
     worker_concurrency: int = 10  # workers per function at once: Lambda scales to 1,000; a laptop to this
-    function_queue: int = 100  # invocations of one function waiting for a worker; beyond: throttled, as Lambda is
+    function_queue: int = 1000  # invocations of one function waiting for a worker (Lambda's default account
+    # concurrency is 1,000, so AWS would run them all); beyond: throttled, as Lambda is. $connect and $disconnect wait
     connection_in_flight: int = 10  # messages of one socket waiting or running; beyond: its socket is not read
     worker_idle_seconds: float = 30  # a function's extra workers idle this long are stopped; one stays warm
     ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)

@@ -227,7 +227,7 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_connect(peer, list(request.headers.items()), list(request.query.items()), request_id, now_ms)
         try:
-            result = await self.functions.invoke(function, request_id, event)
+            result = await self.functions.invoke(function, request_id, event, may_throttle=False)
         except InvocationError as error:
             self.log.info(f"WS  $connect {peer.connection_id} failed ({error}): 502 requestId={request_id}")
             return False, web.json_response({"message": "Internal server error"}, status=502), ()
@@ -314,7 +314,7 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_disconnect(connection.peer, code, reason, request_id, _now_ms())
         try:
-            await self.functions.invoke(function, request_id, event)
+            await self.functions.invoke(function, request_id, event, may_throttle=False)
         except InvocationError as error:
             self.log.info(f"WS  $disconnect {connection.id} failed ({error}) requestId={request_id}")
 

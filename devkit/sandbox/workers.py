@@ -141,7 +141,9 @@ class FunctionPool:
     """The warm workers of one function: at most `concurrency` at once, reused while healthy.
 
     Invocations beyond `concurrency` wait, at most `queue` of them; one more is refused at once with
-    `throttled()`, so a flood costs bounded memory and the client hears about it as on AWS.
+    `throttled()`, so a flood costs bounded memory and the client hears about it as on AWS. Lifecycle
+    invocations (`may_throttle=False`: `$connect`, `$disconnect`) always wait: `$disconnect` must run
+    once for every socket, and `$connect` is already bounded by the new-connection rate.
     `environment()` gives a new worker its variables; it is called as each worker starts, so values
     known only once the sandbox listens (its port) are right.
     """
@@ -162,8 +164,9 @@ class FunctionPool:
         """True when another invocation now would be throttled."""
         return self._slots.locked() and self._waiting >= self._queue_limit
 
-    async def invoke(self, request_id: str, event: dict):
-        if self.saturated:
+    async def invoke(self, request_id: str, event: dict, may_throttle: bool = True):
+        """Run one invocation when a worker is free; `may_throttle=False` waits even past the queue's limit."""
+        if may_throttle and self.saturated:
             raise throttled()
         self._waiting += 1
         try:
@@ -259,8 +262,8 @@ class Functions:
         for pool in pools.values():
             pool.run = self.run
 
-    async def invoke(self, function: Function, request_id: str, event: dict):
-        return await self._pools[function.id].invoke(request_id, event)
+    async def invoke(self, function: Function, request_id: str, event: dict, may_throttle: bool = True):
+        return await self._pools[function.id].invoke(request_id, event, may_throttle)
 
     def saturated(self, function: Function) -> bool:
         """True when `function` would throttle another invocation now (checked before reading a body)."""
