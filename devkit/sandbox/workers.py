@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from devkit.manifest import Function
 
 HEADER = struct.Struct(">I")
@@ -288,8 +290,6 @@ class Functions:
 
 def kill_strays(run: str) -> int:
     """SIGKILL every process of this user whose environment carries `RUN_VARIABLE=run`; how many."""
-    import psutil
-
     killed = 0
     for process in psutil.process_iter(["uids"]):
         try:
