@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
     sandbox.add_argument("--no-iam", action="store_true",
                          help="do not enforce the functions' @permissions ($SANDBOX_IAM=off does the same)")
+    sandbox.add_argument("--json-logs", action="store_true",
+                         help="print handlers' JSON log lines as they are (default: readable on a terminal)")
 
     stage_help = "which stack: <App>Staging or <App>Production (region: @aws region in app.arc, else $AWS_REGION)"
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):

@@ -6,6 +6,7 @@ does, for ids in `gone`, so boto3 raises the real `GoneException`.
 
 import json
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -14,6 +15,7 @@ from urllib.parse import unquote
 class ManagementApiFake:
     def __init__(self):
         self.gone: set[str] = set()
+        self.delay = 0.0  # seconds each POST takes, to play a slow fan-out
         self.posts: dict[str, list[dict]] = defaultdict(list)
         fake = self
 
@@ -21,6 +23,7 @@ class ManagementApiFake:
             def do_POST(self):
                 connection_id = unquote(self.path.rsplit("/@connections/", 1)[-1])
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                time.sleep(fake.delay)
                 if connection_id in fake.gone:
                     self._answer(410, {"message": None}, {"x-amzn-ErrorType": "GoneException"})
                     return

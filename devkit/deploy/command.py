@@ -114,10 +114,13 @@ def deploy(args) -> int:
         out.line(f"deploying stack {name} to {region} (account {account})")
         try:
             result = stack.deploy(cfn, name, template_source, {"DeploymentBucket": bucket}, on_event=lambda e: out.line(event_line(e)),
-                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS)
+                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS, app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
+        except KeyboardInterrupt:
+            _report_interrupted(out, cfn, name)
+            return 130
         if args.stage in template.PROTECTED_STAGES:
             stack.set_termination_protection(cfn, name, True)
     if result.action == "unchanged":
@@ -173,6 +176,7 @@ def destroy(args) -> int:
         if not stack.stack_status(cfn, name):
             out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}; region from {source}).")
             return 0
+        stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
         kept = stack.retained_tables(cfn, name) if protected else []
         if not args.yes:
             what = "its functions and APIs (its tables are kept)" if protected else "its functions, APIs and tables with their data"
@@ -183,10 +187,14 @@ def destroy(args) -> int:
             stack.set_termination_protection(cfn, name, False)
             out.line(f"Turned termination protection off for {name}, to delete it.")
         try:
-            stack.destroy(cfn, name, on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS)
+            stack.destroy(cfn, name, on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS,
+                          app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
+        except KeyboardInterrupt:
+            _report_interrupted(out, cfn, name)
+            return 130
     out.line(f"Stack {name} deleted. The deployment bucket {stack.bucket_name(account, region)} stays "
              "(shared by every devkit app in this account and region).")
     for logical_id, table in kept:
@@ -252,6 +260,18 @@ def _report_failure(out: Progress, error: stack.DeployError) -> None:
         out.line("CloudFormation rolled back: the resources are as they were before this deploy.")
     elif error.failures:
         out.line("CloudFormation did not roll back (or its rollback failed): see the stack's events in the AWS console.")
+
+
+def _report_interrupted(out: Progress, cfn, name: str) -> None:
+    """Ctrl-C stops this command, not CloudFormation: say where the stack stands and what to do."""
+    try:
+        status = stack.stack_status(cfn, name) or "absent (not created, or deleted)"
+    except Exception as error:  # noqa: BLE001  (already interrupted: report, never raise)
+        status = f"unknown ({error})"
+    out.line(f"Interrupted. Stack {name} is {status}.")
+    if status.endswith("_IN_PROGRESS"):
+        out.line("CloudFormation carries on without this command: follow it with "
+                 f"`aws cloudformation describe-stack-events --stack-name {name}`, and deploy again once it settles.")
 
 
 def _print_outputs(out: Progress, outputs: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devkit import public
 from devkit.deploy.template import STATIC_ID, has_static
 from devkit.manifest import Function, Manifest
 
@@ -109,7 +110,12 @@ def build_all(manifest: Manifest, build_dir: Path, installer: Installer | None =
     if has_static(manifest):
         progress(f"packaging {STATIC_ID} (public/)")
         entries = {"index.py": STATIC_HANDLER}
-        entries.update(("public/" + name, path) for name, path in _tree(manifest.public_dir))
+        try:  # what the sandbox serves, no more (devkit/public.py): never a link's outside target
+            entries.update(("public/" + name, path) for name, path in public.files(manifest.public_dir))
+        except public.PublicError as error:
+            raise PackageError(str(error)) from None
+        for warning in public.size_warnings(manifest.public_dir):
+            progress(f"warning: {warning}")
         packages[STATIC_ID] = write(manifest.app, STATIC_ID, entries, build_dir)
     return packages
 

@@ -225,12 +225,16 @@ def template_source(s3, bucket: str, account: str, key_prefix: str, body: str) -
 
 def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
            on_event: Callable[[StackEvent], None] = lambda e: None, on_wait: Callable[[], None] = lambda: None,
-           on_notice: Callable[[str], None] = lambda m: None, poll_seconds: float = POLL_SECONDS) -> Result:
+           on_notice: Callable[[str], None] = lambda m: None, poll_seconds: float = POLL_SECONDS,
+           app: str | None = None) -> Result:
     """Create or update stack `name` through a change set; waits, reporting events as they arrive.
 
     `template` is `template_source(...)`. Returns "unchanged" when the change set has no changes (and
     deletes it). Raises DeployError with the failed resources when the stack does not reach *_COMPLETE.
+    With `app`, the stack is tagged `devkit:app=<app>` and one tagged for another app is never touched.
     """
+    if app is not None:
+        check_owner(cfn, name, app)
     status = stack_status(cfn, name)
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         raise DeployError(f"stack {name} is busy ({status}); wait for it to finish and deploy again")
@@ -243,7 +247,7 @@ def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
         change_set = cfn.create_change_set(
             StackName=name, ChangeSetName=f"devkit-{int(time.time())}", ChangeSetType=change_type,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "devkit:stack", "Value": name}], **template,
+            Capabilities=["CAPABILITY_IAM"], Tags=_tags(name, app), **template,
         )
     except ClientError as error:  # some implementations refuse an empty change set outright
         if any(marker in str(error) for marker in NO_CHANGES):
@@ -267,8 +271,14 @@ def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
 
 
 def destroy(cfn, name: str, on_event: Callable[[StackEvent], None] = lambda e: None,
-            on_wait: Callable[[], None] = lambda: None, poll_seconds: float = POLL_SECONDS) -> Result:
-    """Delete stack `name` and wait; "absent" when there was none. The deployment bucket stays."""
+            on_wait: Callable[[], None] = lambda: None, poll_seconds: float = POLL_SECONDS,
+            app: str | None = None) -> Result:
+    """Delete stack `name` and wait; "absent" when there was none. The deployment bucket stays.
+
+    With `app`, a stack tagged for another app is refused (DeployError), never deleted.
+    """
+    if app is not None:
+        check_owner(cfn, name, app)
     try:
         stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
     except ClientError as error:
@@ -281,6 +291,28 @@ def destroy(cfn, name: str, on_event: Callable[[StackEvent], None] = lambda e: N
     if final.status != "DELETE_COMPLETE":
         raise DeployError(f"stack {name} ended {final.status}", final.failures)
     return Result("deleted", final.status)
+
+
+OWNER_TAG = "devkit:app"  # the exact @app name of the app a stack belongs to
+
+
+def check_owner(cfn, name: str, app: str) -> None:
+    """Raise DeployError when stack `name` exists and is tagged as another app's (untagged: older deploys, allowed)."""
+    try:
+        described = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return
+        raise
+    owner = {t["Key"]: t["Value"] for t in described.get("Tags") or []}.get(OWNER_TAG)
+    if owner is not None and owner != app:
+        raise DeployError(f"stack {name} belongs to app {owner!r}, not {app!r} (its {OWNER_TAG} tag); "
+                          f"rename one of the apps in app.arc, or remove that stack first")
+
+
+def _tags(name: str, app: str | None) -> list[dict[str, str]]:
+    tags = [{"Key": "devkit:stack", "Value": name}]
+    return tags + ([{"Key": OWNER_TAG, "Value": app}] if app is not None else [])
 
 
 def outputs(cfn, stack: str) -> dict[str, str]:

@@ -49,8 +49,18 @@ class TemplateError(Exception):
 
 
 def stack_name(app: str, stage: str) -> str:
-    """`mywsapp`, `staging` -> `MywsappStaging`; `my-ws-app` -> `MyWsAppStaging`."""
-    return _camel(app) + _camel(stage)
+    """`mywsapp`, `staging` -> `MywsappStaging`; `my-ws-app` -> `MyWsAppStaging`; `chat-2` -> `Chat-2Staging`.
+
+    One app name, one stack name, and never two apps to one stack: a dash before a lowercase letter
+    becomes that letter's capital (app names are lowercase, so a capital can only mean a dash), and
+    any other dash (before a digit, another dash, or at the end) is kept. So `chat-2` and `chat2`,
+    `a--b` and `a-b`, `app-` and `app` get different stacks; `stack.deploy` also checks the owner tag.
+    """
+    first, *rest = app.split("-")
+    encoded = first[:1].upper() + first[1:]
+    for part in rest:
+        encoded += part[:1].upper() + part[1:] if part[:1].isalpha() else "-" + part
+    return encoded + _camel(stage)
 
 
 def has_static(manifest: Manifest) -> bool:

@@ -5,11 +5,14 @@ serve until Ctrl-C or SIGTERM, then stop cleanly (every socket closed with 1001,
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import resource
 import signal
 import sys
 import time
 
+from devkit import public
 from devkit.errors import UsageError
 from devkit.manifest import Manifest, load
 from devkit.sandbox import limits as sandbox_limits
@@ -26,7 +29,8 @@ def run(args) -> int:
     except ValueError as problem:
         raise UsageError(str(problem)) from None
     iam = iam_enabled(args.no_iam, os.environ.get("SANDBOX_IAM", "on"))
-    log = Log(quiet=args.quiet)
+    log = Log(quiet=args.quiet, json_logs=True if args.json_logs else None)
+    open_files = raise_open_file_limit()
     for warning in manifest_warnings(manifest):
         log.info(warning)
     sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint,
@@ -35,6 +39,7 @@ def run(args) -> int:
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(AcceptFailures(log, open_files))
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
@@ -42,17 +47,20 @@ def run(args) -> int:
         except OSError as error:
             await sandbox.stop()
             raise UsageError(f"cannot listen on {args.host}:{args.port} ({error.strerror}); set PORT to another port") from None
-        log.info(banner(sandbox, time.perf_counter() - started))
+        log.info(banner(sandbox, time.perf_counter() - started, open_files))
         await stop.wait()
         log.info("stopping: closing sockets with 1001 and running $disconnect…")
         await sandbox.stop()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        log.close()
     return 0
 
 
-def banner(sandbox: Sandbox, seconds: float) -> str:
-    """What the sandbox serves, where, and how to stop it."""
+def banner(sandbox: Sandbox, seconds: float, open_files: int | None = None) -> str:
+    """What the sandbox serves, where, and how to stop it (and a warning when few files may be open)."""
     root = sandbox.manifest.root
     functions = "\n".join(f"    {f.route_key:<12} {f.source_dir.relative_to(root)}" for f in sandbox.manifest.functions)
     tables = ", ".join(f"{n} ({p})" for n, p in sandbox.table_names().items()) or "none"
@@ -65,6 +73,7 @@ def banner(sandbox: Sandbox, seconds: float) -> str:
         f"    iam         {iam_status(sandbox)}\n\n"
         f"  functions:\n{functions}\n\n"
         f"  Edits under src/ apply on the next request. Ctrl-C stops.\n"
+        + (low_open_file_limit(open_files) if open_files is not None and open_files < LOW_OPEN_FILES else "")
     )
 
 
@@ -88,9 +97,54 @@ def manifest_warnings(manifest: Manifest) -> list[str]:
     """The manifest's own warnings (a timeout past API Gateway's integration timeout among them), and one
     when the functions ask for another Python than this one."""
     warnings = [f"warning: {w}" for w in manifest.warnings]
+    warnings += [f"warning: {w}" for w in public.size_warnings(manifest.public_dir)]
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = sorted({f.runtime for f in manifest.functions})
     if runtimes and runtimes != [local]:
         warnings.append(f"warning: app.arc asks for {', '.join(runtimes)} but the sandbox runs {local}; "
                         "test on the real runtime before you rely on newer features")
     return warnings
+
+
+# Each socket is a file descriptor; the sandbox itself, its database and workers use about 60.
+LOW_OPEN_FILES = 4096
+DARWIN_OPEN_MAX = 10240  # macOS refuses a soft limit above OPEN_MAX (sys/syslimits.h), even under a higher hard limit
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one (capped at OPEN_MAX on macOS); the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard
+    if sys.platform == "darwin":
+        wanted = DARWIN_OPEN_MAX if hard == resource.RLIM_INFINITY else min(hard, DARWIN_OPEN_MAX)
+    if wanted != resource.RLIM_INFINITY and wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def low_open_file_limit(limit: int) -> str:
+    return (f"\n  warning: at most {limit} open files (the hard limit), so about {max(limit - 60, 0)} sockets;"
+            f" raise it (ulimit -Hn, or launchctl limit maxfiles on macOS) for more\n")
+
+
+class AcceptFailures:
+    """The event loop's exception handler: a refused accept is said once, with its reason, not as a
+    traceback per connection; everything else goes to asyncio's default handler."""
+
+    def __init__(self, log: Log, open_files: int):
+        self.log, self.open_files = log, open_files
+        self.said = False
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        error = context.get("exception")
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            if not self.said:
+                self.said = True
+                self.log.info(f"cannot accept new connections: {error.strerror} (open-file limit {self.open_files});"
+                              " they wait until sockets close. Raise the limit (ulimit -n) for more.")
+            return
+        loop.default_exception_handler(context)

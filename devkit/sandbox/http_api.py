@@ -4,12 +4,14 @@ A route's handler gets the 2.0 event and its response dict is mapped back (statu
 cookies, base64 bodies; a dict without `statusCode` becomes a 200 JSON body, a string is the body as
 it is; `multiValueHeaders`, not part of 2.0, is dropped with a warning). A failing handler gives 500
 with a readable local error page; no response within the integration timeout (30 s) gives 503 while
-the function runs on; no route gives 404. Static files come from `public/` only: missing files,
-folders and any path resolving outside it give 404.
+the function runs on; no route gives 404. Static files come from `public/` only, by the rule deploy
+follows (devkit/public.py): missing files, folders, hidden paths and any path resolving outside it
+give 404; a file too large for Lambda's response gives 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
@@ -20,10 +22,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devkit import public
 from devkit.manifest import Function
 from devkit.sandbox import events
 from devkit.sandbox.log import Log
-from devkit.sandbox.workers import Functions, IntegrationTimeout, InvocationError
+from devkit.sandbox.workers import Functions, IntegrationTimeout, InvocationError, throttled
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
@@ -50,9 +53,10 @@ class Route:
 
 class HttpApi:
     def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str,
-                 integration_timeout: float = 30):
+                 integration_timeout: float = 30, body_seconds: float = 30):
         self.functions, self.log, self.api_id = functions, log, api_id
         self.integration_timeout = integration_timeout
+        self.body_seconds = body_seconds  # a body still incomplete after this: 408, the connection closed
         self._warned: set[str] = set()  # functions already warned about a response field AWS drops
         # Exact paths win over parameters, parameters over greedy paths, as in API Gateway.
         self.routes = sorted((Route(f) for f in routes), key=lambda r: ("+}" in r.function.route_key, "{" in r.function.route_key))
@@ -75,11 +79,22 @@ class HttpApi:
 
     async def _invoke(self, route: Route, parameters: dict[str, str], request: web.Request) -> web.Response:
         request_id = events.new_id()
+        if self.functions.saturated(route.function):  # refuse before reading up to 10 MB of body
+            return error_page(route.function, request_id, throttled())
+        try:
+            body = await asyncio.wait_for(request.read(), self.body_seconds)
+        except asyncio.TimeoutError:  # not TimeoutError: on Python 3.10 they differ
+            self.log.event(f"{request.method:<4} {request.path}: body not received within {self.body_seconds:g} s: 408")
+            response = web.json_response({"message": "Request Timeout"}, status=408, headers={"Connection": "close"})
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()  # or aiohttp would linger reading the rest of the body
+            return response
         raw_path, _, raw_query = request.raw_path.partition("?")  # the query exactly as sent, undecoded
         event = events.http_request(
             route_key=route.function.route_key, method=request.method, raw_path=raw_path,
             raw_query=raw_query, headers=list(request.headers.items()), query=list(request.query.items()),
-            path_parameters=parameters, body=await request.read(), source_ip=request.remote or "127.0.0.1",
+            path_parameters=parameters, body=body, source_ip=request.remote or "127.0.0.1",
             server_port=request.url.port or 80, scheme=request.scheme,
             domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
         )
@@ -102,21 +117,26 @@ class HttpApi:
             }))
 
     def static(self, request: web.Request) -> web.StreamResponse:
+        """A file of public/ under the rule deploy follows (devkit/public.py), streamed from disk."""
         if request.method not in ("GET", "HEAD"):
             return web.json_response({"message": "Not Found"}, status=404)
-        relative = request.path[len("/_static/"):]
+        parts = [p for p in request.path[len("/_static/"):].split("/") if p]
+        if not public.visible(parts):
+            return web.json_response({"message": "Not Found"}, status=404)
         try:
-            path = (self.public_dir / relative).resolve(strict=True)
+            path = self.public_dir.joinpath(*parts).resolve(strict=True)
         except (OSError, RuntimeError, ValueError):
             return web.json_response({"message": "Not Found"}, status=404)
         if not path.is_file() or not path.is_relative_to(self.public_dir):
             return web.json_response({"message": "Not Found"}, status=404)
+        if public.too_large(path.stat().st_size):  # the deployed function's response would exceed 6 MB
+            self.log.info(f"GET  {request.path}: over Lambda's 6 MB response once base64-encoded; 500 as deployed")
+            return web.json_response({"message": "Internal Server Error"}, status=500)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/"):
             content_type += "; charset=utf-8"
-        return web.Response(
-            body=path.read_bytes(),
-            headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
+        return web.FileResponse(
+            path, headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
         )
 
 

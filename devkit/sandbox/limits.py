@@ -29,7 +29,12 @@ class Limits:
     send_buffer_bytes: int = 128 * KB  # queued for a client not reading; over it POST @connections gets 429
     ws_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["ws"]  # API Gateway stops waiting for a WebSocket route's function
     http_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["http"]  # ... and for an HTTP API route's (the function runs on)
-    worker_concurrency: int = 2  # workers per function at once (Lambda scales further; a laptop should not)
+    http_header_seconds: float = 30  # a connection's request headers (and idle keep-alive); then closed
+    http_body_seconds: float = 30  # an HTTP request's body, once its headers are in; then 408 (API Gateway: 30 s)
+    worker_concurrency: int = 10  # workers per function at once: Lambda scales to 1,000; a laptop to this
+    function_queue: int = 1000  # invocations of one function waiting for a worker (Lambda's default account
+    # concurrency is 1,000, so AWS would run them all); beyond: throttled, as Lambda is. $connect and $disconnect wait
+    connection_in_flight: int = 10  # messages of one socket waiting or running; beyond: its socket is not read
     worker_idle_seconds: float = 30  # a function's extra workers idle this long are stopped; one stays warm
     ttl_sweep_seconds: float = 30  # how often expired DynamoDB items are removed (DynamoDB: within days)
 

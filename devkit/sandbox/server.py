@@ -58,7 +58,8 @@ class Sandbox:
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied)
         self.registry = Registry()
         self.functions = Functions({
-            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function)
+            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
+                               self.limits.function_queue)
             for f in manifest.functions
         })
         self.ws = WebSocketApi(
@@ -66,7 +67,7 @@ class Sandbox:
             self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
         )
         self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
-                            self.limits.http_integration_timeout_seconds)
+                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
         self.management = ManagementApi(self.registry, self.limits, self.log,
                                         self.iam.management_denied if self.iam else None)
         self._runner: web.AppRunner | None = None
@@ -142,7 +143,10 @@ class Sandbox:
     async def _listen(self) -> None:
         app = web.Application(client_max_size=self.limits.http_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
+        # keepalive_timeout also closes a connection whose request headers never complete (aiohttp starts
+        # it when the connection opens): a half-sent request cannot hold a socket for ever.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1,
+                                     keepalive_timeout=self.limits.http_header_seconds)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]  # the port the system chose, when asked for port 0

@@ -9,6 +9,8 @@ The rules (AWS's, checked by tests/devkit/sandbox/test_websocket_api.py):
   on. The socket stays open. Binary frames close the socket with 1003.
 - Over the frame or message size limit: close 1009; an unmasked client frame: close 1002 (RFC 6455
   §5.1). Idle or too old: close 1001 "Going away". A close frame without a status: 1005.
+- A socket with `connection_in_flight` messages waiting or running is not read until one is done;
+  a function's full queue throttles (devkit/sandbox/workers.py): the client gets `Internal server error`.
 - `$disconnect` runs exactly once for every socket that was accepted, whatever ended it.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from collections.abc import Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -37,14 +40,23 @@ NO_STATUS_REASON = "Client-side close frame status not set"  # AWS's disconnectR
 class FrameSizeGuard:
     """Wraps aiohttp's frame parser to close with 1009 when one frame's payload exceeds `limit`.
 
-    aiohttp limits whole messages only; API Gateway also limits each frame (32 KB). This reads just
-    the frame headers as bytes pass by, and hands every byte on to the real parser unchanged.
+    aiohttp limits whole messages only; API Gateway also limits each frame (32 KB). This reads the
+    frame headers as bytes pass by, and hands every byte on to the real parser unchanged. With
+    permessage-deflate (`inflate=True`) a frame's size is what it inflates to, not its compressed
+    bytes: the guard inflates each compressed frame with its own decompressor, stopping at `limit` + 1.
     """
 
-    def __init__(self, parser, queue, limit: int):
+    def __init__(self, parser, queue, limit: int, inflate: bool = False):
         self.parser, self.queue, self.limit = parser, queue, limit
         self._header = b""
         self._skip = 0  # payload bytes of the current frame still to pass
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if inflate else None
+        self._compressed_message = False  # the current data message was sent compressed (RSV1)
+        self._inflating = False  # the current frame's payload goes through the inflater
+        self._inflated = 0  # bytes the current frame has inflated to so far
+        self._fin = False  # the current frame ends its message
+        self._mask = b""
+        self._offset = 0  # position in the current frame's payload (for unmasking)
 
     def feed_data(self, data: bytes):
         view = memoryview(data)
@@ -52,8 +64,12 @@ class FrameSizeGuard:
         while position < len(view):
             if self._skip:
                 step = min(self._skip, len(view) - position)
+                if self._inflating and not self._inflate(bytes(view[position:position + step])):
+                    return self._too_big(self._inflated)
                 self._skip -= step
                 position += step
+                if not self._skip and self._inflating and not self._end_frame():
+                    return self._too_big(self._inflated)
                 continue
             needed = self._header_size() or 2  # the first two bytes tell the header's full size
             take = min(len(view) - position, needed - len(self._header))
@@ -66,11 +82,42 @@ class FrameSizeGuard:
                     return True, b""
                 length = self._payload_length()
                 if length > self.limit:
-                    self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
-                    return True, b""
+                    return self._too_big(length)
+                self._start_frame()
                 self._skip = length
                 self._header = b""
+                if not length and self._inflating and not self._end_frame():
+                    return self._too_big(self._inflated)
         return self.parser.feed_data(data)
+
+    def _too_big(self, length: int):
+        self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
+        return True, b""
+
+    def _start_frame(self) -> None:
+        opcode, compressed = self._header[0] & 0x0F, bool(self._header[0] & 0x40)
+        if opcode in (0x1, 0x2):  # a new data message; continuations (0x0) keep its compression
+            self._compressed_message = compressed
+        self._inflating = self._inflater is not None and opcode < 0x8 and self._compressed_message
+        self._fin = bool(self._header[0] & 0x80)
+        self._mask = self._header[-4:] if self._header[1] & 0x80 else b""
+        self._offset, self._inflated = 0, 0
+
+    def _inflate(self, payload: bytes) -> bool:
+        """Inflate part of the current frame; False once it has inflated past the limit."""
+        if self._mask:
+            payload = _unmask(payload, self._mask, self._offset)
+        self._offset += len(payload)
+        assert self._inflater is not None, "only compressed frames are inflated"
+        self._inflated += len(self._inflater.decompress(payload, self.limit + 1 - self._inflated))
+        return self._inflated <= self.limit
+
+    def _end_frame(self) -> bool:
+        """The frame is complete; a message's last frame ends its deflate block (RFC 7692 7.2.2)."""
+        if self._fin:
+            assert self._inflater is not None, "only compressed frames are inflated"
+            self._inflated += len(self._inflater.decompress(b"\x00\x00\xff\xff", self.limit + 1 - self._inflated))
+        return self._inflated <= self.limit
 
     def _header_size(self) -> int | None:
         if len(self._header) < 2:
@@ -90,15 +137,22 @@ class FrameSizeGuard:
         return getattr(self.parser, name)
 
 
+def _unmask(payload: bytes, mask: bytes, offset: int) -> bytes:
+    """RFC 6455 5.3: XOR with the 4-byte key, starting `offset` bytes into the frame's payload."""
+    key = (mask[offset % 4:] + mask[:offset % 4]) * (len(payload) // 4 + 1)
+    mixed = int.from_bytes(payload, "little") ^ int.from_bytes(key[:len(payload)], "little")
+    return mixed.to_bytes(len(payload), "little")
+
+
 class LimitedWebSocketResponse(FrameParserHookResponse):
-    """aiohttp's WebSocketResponse with API Gateway's per-frame limit."""
+    """aiohttp's WebSocketResponse with API Gateway's per-frame limit (inflated size when compressed)."""
 
     def __init__(self, *, frame_bytes: int, **kwargs):
         super().__init__(**kwargs)
         self._frame_bytes = frame_bytes
 
     def wrap_frame_parser(self, parser, queue):
-        return FrameSizeGuard(parser, queue, self._frame_bytes)
+        return FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress))
 
 
 UNLIMITED_WRITES = 1 << 62  # aiohttp's writer_limit: bytes written before it waits for the client to read
@@ -137,6 +191,11 @@ class WebSocketApi:
         if not self.rate.allow():
             self.log.event("WS  refused: new-connection rate limit")
             return web.json_response({"message": "Limit Exceeded"}, status=429)
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        if not web.WebSocketResponse(protocols=offered).can_prepare(request).ok:
+            # API Gateway checks the handshake before `$connect`: a refused upgrade must leave no row.
+            self.log.event("WS  refused: not a valid WebSocket handshake: 400")
+            return web.json_response({"message": "Bad Request"}, status=400)
         now_ms = _now_ms()
         peer = events.Peer(
             connection_id=events.new_id(), connected_at_ms=now_ms, source_ip=request.remote or "127.0.0.1",
@@ -151,19 +210,27 @@ class WebSocketApi:
             protocols=protocols, autoping=True,
             writer_limit=UNLIMITED_WRITES,  # never wait for a slow reader: Connection caps what is queued instead
         )
-        await socket.prepare(request)
         connection = Connection(peer, socket, request.transport, self.limits.send_buffer_bytes, self.limits.frame_bytes)
+        try:
+            await socket.prepare(request)
+        except BaseException:  # the client left between `$connect` and the upgrade: undo what `$connect` did
+            connection.server_close = (1006, "")
+            self._schedule_disconnect(connection)
+            raise
         self.registry.add(connection)
         self.log.event(f"WS  $connect {peer.connection_id} accepted")
         try:
             await self._receive_until_closed(connection)
         finally:
             self.registry.remove(connection)
-            code, reason = _close_status(connection)
-            task = asyncio.create_task(self._disconnect(connection, code, reason))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+            self._schedule_disconnect(connection)
         return socket
+
+    def _schedule_disconnect(self, connection: Connection) -> None:
+        code, reason = _close_status(connection)
+        task = asyncio.create_task(self._disconnect(connection, code, reason))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     async def _connect(self, request, peer, now_ms):
         """Run `$connect`: (accepted, refusal response, subprotocols to accept)."""
@@ -173,7 +240,8 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_connect(peer, list(request.headers.items()), list(request.query.items()), request_id, now_ms)
         try:
-            result = await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds)
+            result = await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds,
+                                                        may_throttle=False)
         except (InvocationError, IntegrationTimeout) as error:
             self.log.info(f"WS  $connect {peer.connection_id} failed ({error}): 502 requestId={request_id}")
             return False, web.json_response({"message": "Internal server error"}, status=502), ()
@@ -196,6 +264,10 @@ class WebSocketApi:
             message = await socket.receive()
             if message.type is WSMsgType.TEXT:
                 connection.touch()
+                if len(connection.tasks) >= self.limits.connection_in_flight:
+                    # Back-pressure: stop reading this socket until one of its messages is done, so
+                    # aiohttp pauses the transport and a flooding client waits on its own TCP window.
+                    await asyncio.wait(set(connection.tasks), return_when=asyncio.FIRST_COMPLETED)
                 task = asyncio.create_task(self._route(connection, message.data))
                 connection.tasks.add(task)
                 task.add_done_callback(connection.tasks.discard)
@@ -260,7 +332,7 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_disconnect(connection.peer, code, reason, request_id, _now_ms())
         try:
-            await self.functions.invoke(function, request_id, event)
+            await self.functions.invoke(function, request_id, event, may_throttle=False)
         except InvocationError as error:
             self.log.info(f"WS  $disconnect {connection.id} failed ({error}) requestId={request_id}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import struct
 import sys
@@ -18,6 +19,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from devkit.manifest import Function
 
@@ -27,6 +30,11 @@ INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 MAX_LOG_LINE = 16 * 1024
 
 LogSink = Callable[[str, str], None]  # (function id, one line of its output)
+
+# Every process a worker starts inherits this variable, even one that leaves the worker's process
+# group and session (a daemon: fork, setsid, fork). At stop, any process still carrying this run's
+# value is killed: no cgroups needed, and it works wherever psutil can read environments (Linux, macOS).
+RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
 
 
 class InvocationError(Exception):
@@ -44,8 +52,8 @@ class IntegrationTimeout(Exception):
 class Worker:
     """One process running one function's handler."""
 
-    def __init__(self, function: Function, env: dict[str, str], log: LogSink):
-        self.function, self.env, self.log = function, env, log
+    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = ""):
+        self.function, self.env, self.log = function, {**env, RUN_VARIABLE: run} if run else env, log
         self.process: asyncio.subprocess.Process | None = None
         self.generation = 0
         self.last_used = time.monotonic()
@@ -136,39 +144,70 @@ class Worker:
             self.log(self.function.id, pending[:MAX_LOG_LINE].decode("utf-8", "replace"))
 
 
+def throttled() -> InvocationError:
+    """What Lambda answers a synchronous invocation beyond its concurrency (429 TooManyRequestsException)."""
+    return InvocationError("throttle", {"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."})
+
+
 class FunctionPool:
     """The warm workers of one function: at most `concurrency` at once, reused while healthy.
 
+    Invocations beyond `concurrency` wait, at most `queue` of them; one more is refused at once with
+    `throttled()`, so a flood costs bounded memory and the client hears about it as on AWS. Lifecycle
+    invocations (`may_throttle=False`: `$connect`, `$disconnect`) always wait: `$disconnect` must run
+    once for every socket, and `$connect` is already bounded by the new-connection rate.
     `environment()` gives a new worker its variables; it is called as each worker starts, so values
     known only once the sandbox listens (its port) are right.
     """
 
-    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink):
+    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink,
+                 queue: int = 100):
         self.function, self.environment, self.log = function, environment, log
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
+        self._queue_limit = queue
+        self.run = ""  # the sandbox run's token (Functions sets it), carried by every worker
+        self._waiting = 0  # invocations waiting for a slot
         self._generation = 0
         self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
-    async def invoke(self, request_id: str, event: dict):
-        async with self._slots:
-            worker = await self._take()
-            try:
-                result = await worker.invoke(request_id, event, self.function.timeout)
-            except InvocationError as error:
-                if error.kind != "error":
-                    self._all.discard(worker)
-                    await worker.kill()
-                else:
-                    self._give_back(worker)
-                raise
-            except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+    @property
+    def saturated(self) -> bool:
+        """True when another invocation now would be throttled."""
+        return self._slots.locked() and self._waiting >= self._queue_limit
+
+    async def invoke(self, request_id: str, event: dict, may_throttle: bool = True):
+        """Run one invocation when a worker is free; `may_throttle=False` waits even past the queue's limit."""
+        if may_throttle and self.saturated:
+            raise throttled()
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._invoke(request_id, event)
+        finally:
+            self._slots.release()
+
+    async def _invoke(self, request_id: str, event: dict):
+        worker = await self._take()
+        try:
+            result = await worker.invoke(request_id, event, self.function.timeout)
+        except InvocationError as error:
+            if error.kind != "error":
                 self._all.discard(worker)
-                await asyncio.shield(worker.kill())
-                raise
-            self._give_back(worker)
-            return result
+                await worker.kill()
+            else:
+                self._give_back(worker)
+            raise
+        except BaseException:  # cancelled mid-invocation: the worker's state is unknown
+            self._all.discard(worker)
+            await asyncio.shield(worker.kill())
+            raise
+        self._give_back(worker)
+        return result
 
     async def warm(self) -> None:
         """Start one worker ahead of the first invocation (errors surface on that invocation)."""
@@ -204,7 +243,7 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
-        worker = Worker(self.function, self.environment(), self.log)
+        worker = Worker(self.function, self.environment(), self.log, self.run)
         worker.generation = self._generation
         self._all.add(worker)
         try:
@@ -239,17 +278,25 @@ class Functions:
     def __init__(self, pools: dict[str, FunctionPool]):
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
         self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
+        self.run = secrets.token_hex(8)
+        for pool in pools.values():
+            pool.run = self.run
 
-    async def invoke(self, function: Function, request_id: str, event: dict):
-        return await self._pools[function.id].invoke(request_id, event)
+    async def invoke(self, function: Function, request_id: str, event: dict, may_throttle: bool = True):
+        return await self._pools[function.id].invoke(request_id, event, may_throttle)
 
-    async def invoke_within(self, function: Function, request_id: str, event: dict, seconds: float):
+    def saturated(self, function: Function) -> bool:
+        """True when `function` would throttle another invocation now (checked before reading a body)."""
+        return self._pools[function.id].saturated
+
+    async def invoke_within(self, function: Function, request_id: str, event: dict, seconds: float,
+                            may_throttle: bool = True):
         """`invoke`, but raise IntegrationTimeout after `seconds` (API Gateway's integration timeout).
 
         The invocation is not cancelled: as on AWS, the function runs on, and its worker stays busy,
         until it returns or reaches its own timeout; its outcome is then dropped.
         """
-        invocation = asyncio.ensure_future(self.invoke(function, request_id, event))
+        invocation = asyncio.ensure_future(self.invoke(function, request_id, event, may_throttle))
         done, _ = await asyncio.wait({invocation}, timeout=seconds)
         if done:
             return invocation.result()
@@ -274,4 +321,21 @@ class Functions:
             pool.reap_idle(idle_seconds)
 
     async def close(self) -> None:
+        """Stop every worker, then anything they started that escaped their process groups."""
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        await asyncio.to_thread(kill_strays, self.run)
+
+
+def kill_strays(run: str) -> int:
+    """SIGKILL every process of this user whose environment carries `RUN_VARIABLE=run`; how many."""
+    killed = 0
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.pid == os.getpid() or process.info["uids"] is None or process.info["uids"].real != os.getuid():
+                continue
+            if process.environ().get(RUN_VARIABLE) == run:
+                process.kill()
+                killed += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return killed

@@ -56,7 +56,13 @@ def delete(connection_id: str) -> None:
 
 def all_ids() -> Iterator[str]:
     """Every recorded connection id, following `Scan` pagination to the end."""
+    for page in pages():
+        yield from page
+
+
+def pages(size: int = 500) -> Iterator[list[str]]:
+    """The recorded connection ids, one `Scan` page (at most `size`) at a time, read as they are asked for."""
     paginator = _dynamodb().get_paginator("scan")
-    for page in paginator.paginate(TableName=_table(), ProjectionExpression="connectionId"):
-        for item in page["Items"]:
-            yield item["connectionId"]["S"]
+    for page in paginator.paginate(TableName=_table(), ProjectionExpression="connectionId",
+                                   PaginationConfig={"PageSize": size}):
+        yield [item["connectionId"]["S"] for item in page["Items"]]

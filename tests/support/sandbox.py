@@ -68,7 +68,8 @@ class RunningSandbox:
     """
 
     def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 wait: bool = True, log_dir: Path | None = None):
+                 wait: bool = True, log_dir: Path | None = None, popen: dict | None = None):
+        """`popen`: extra subprocess.Popen arguments (e.g. a `preexec_fn` that lowers a limit)."""
         self.app_dir = app_dir
         self.port: int | None = None
         self.log_path = (log_dir or app_dir) / f"sandbox-{os.getpid()}-{next(_logs)}.log"
@@ -77,7 +78,7 @@ class RunningSandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "--app", str(app_dir / "app.arc"), "sandbox", "--port", "0", *args],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **(popen or {}),
         )
         if wait:
             self.wait_until_ready()

@@ -1,7 +1,7 @@
 """broadcast: send the sender's text, timestamped, to every open connection.
 
 `{"action": "broadcast", "text": ...}` reaches every row of the connections table; rows of connections
-that are gone (410) are deleted. A message that breaks the rules gets `{"error": ...}` back to its
+that are gone (410) are deleted; posting stops two seconds before the function's timeout. A message that breaks the rules gets `{"error": ...}` back to its
 sender only. Always returns 200.
 """
 
@@ -22,6 +22,7 @@ def handler(event, context):
     except messages.InvalidMessage as problem:
         sender.send(event["requestContext"]["connectionId"], messages.error(str(problem)))
         return {"statusCode": 200}
-    sent, gone = sender.send_to_all(connections.all_ids(), messages.broadcast(text, datetime.now(timezone.utc)))
-    logger.info("broadcast to %d connections, %d gone", sent, gone)
+    done = sender.send_to_all(connections.pages(), messages.broadcast(text, datetime.now(timezone.utc)),
+                              remaining_ms=context.get_remaining_time_in_millis)
+    logger.info("broadcast to %d connections, %d gone, %d failed, %d not reached in time", *done)
     return {"statusCode": 200}

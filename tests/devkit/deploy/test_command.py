@@ -3,6 +3,7 @@ missing credentials, and the whole flow against moto (see test_stack.py for what
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -286,3 +287,20 @@ def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_els
     assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
     assert capsys.readouterr().err == (f"error: {app_copy / 'smoke.json'}:1: not valid JSON "
                                        "(Expecting property name enclosed in double quotes): expected one JSON object\n")
+
+
+@pytest.mark.parametrize("verb", ["deploy", "destroy"])
+def test_ctrl_c_while_waiting_says_where_the_stack_stands(moto, capsys, monkeypatch, verb):
+    """moto finishes a stack at once, so the wait is interrupted by a stand-in raising KeyboardInterrupt."""
+    if verb == "destroy":
+        assert main("deploy", "--stage", "staging") == 0
+        capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack, "_wait_for_stack", interrupted)
+    args = ("deploy", "--stage", "staging") if verb == "deploy" else ("destroy", "--stage", "staging", "--yes")
+    assert main(*args) == 130
+    out = capsys.readouterr().out
+    assert re.search(r"Interrupted\. Stack MywsappStaging is ([A-Z_]+|absent \(not created, or deleted\))\.", out), out
