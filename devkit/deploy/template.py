@@ -372,7 +372,7 @@ def _table_id(name: str) -> str:
 
 
 def _logical(name: str) -> str:
-    """A CloudFormation logical id: `ws-connect` -> `WsConnect`, `table-connections` -> `TableConnections`."""
+    """A CloudFormation logical id: `ws-connect` -> `WsConnect`, `table-rooms` -> `TableRooms`."""
     return _camel(name)
 
 
