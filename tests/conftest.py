@@ -19,10 +19,15 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
+def make_context(seconds_left: float = 10, name: str = "test-function") -> LambdaContext:
+    """A Lambda context for function `name` with `seconds_left` before its deadline, as the runtime builds it."""
+    environ = {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+               "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]" + uuid.uuid4().hex}
+    return LambdaContext(str(uuid.uuid4()), int(time.time() * 1000 + seconds_left * 1000),
+                         function_arn("us-east-1", ACCOUNT_ID, name), environ)
+
+
 @pytest.fixture
 def lambda_context():
-    environ = {"AWS_LAMBDA_FUNCTION_NAME": "test-function", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/test-function",
-               "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]" + uuid.uuid4().hex}
-    return LambdaContext(str(uuid.uuid4()), int(time.time() * 1000) + 10_000,
-                         function_arn("us-east-1", ACCOUNT_ID, "test-function"), environ)
+    return make_context()

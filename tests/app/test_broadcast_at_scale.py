@@ -15,9 +15,9 @@ import time
 
 import websocket
 
-from devkit.sandbox.context import LambdaContext
 from tests.app.conftest import TABLE
 from tests.app.test_handlers import connect_event, message_event
+from tests.conftest import make_context
 from tests.fakes import ManagementApiFake
 from tests.support.sandbox import start_app, wait_until
 
@@ -82,12 +82,12 @@ def test_posting_stops_before_the_function_runs_out_of_time(aws, handler, monkey
     fake.delay = 0.1
     monkeypatch.setenv("ARC_WSS_URL", fake.url.replace("http", "ws", 1))
     ids = [f"conn{i:04d}AAAAAAA=" for i in range(400)]
-    context = LambdaContext("broadcast", "r1", 60, 128, "us-east-1", "123456789012")
+    context = make_context(60, "broadcast")
     for connection_id in ids:
         handler("ws/connect")(connect_event(connection_id=connection_id), context)
     event = message_event(json.dumps({"action": "broadcast", "text": "hurry"}), ids[0])
     event["requestContext"]["routeKey"] = "broadcast"
-    short = LambdaContext("broadcast", "r2", 2.3, 128, "us-east-1", "123456789012")
+    short = make_context(2.3, "broadcast")
     try:
         started = time.monotonic()
         assert handler("ws/broadcast")(event, short) == {"statusCode": 200}

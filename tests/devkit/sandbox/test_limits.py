@@ -151,20 +151,28 @@ def test_new_connections_over_the_rate_are_refused_with_429_and_allowed_again_af
     wait_until(lambda: handshake_status(small) == 101, 5, "the bucket to refill")
 
 
-def test_a_function_runs_at_most_worker_concurrency_invocations_at_once_and_the_next_waits(faults):
+def test_a_function_runs_at_most_worker_concurrency_invocations_at_once_and_the_next_waits(tmp_path):
     """No AWS source: Lambda scales a function to 1,000 environments; the sandbox caps it at
-    `worker_concurrency` (2 by default) and queues the rest instead of throttling them. (The default
-    limits' sandbox: the small one would close these sockets for idleness while they wait.)"""
-    sockets = [connect(faults) for _ in range(3)]
+    `worker_concurrency` (SANDBOX_WORKER_CONCURRENCY, here 2) and queues the rest instead of throttling
+    them. (Otherwise default limits: the small ones would close these sockets for idleness while they wait.)"""
+    with RunningSandbox(copy_fixture("faults", tmp_path), env={"SANDBOX_WORKER_CONCURRENCY": "2"}, args=("--no-reload",)) as two:
+        runs = _sleep_on_three_sockets(two)
+    assert len({run["pid"] for run in runs}) == 2, "two workers at once, never a third"
+    first_done = min(run["ended"] for run in runs[:2])
+    assert runs[2]["started"] >= first_done - 0.05, "the third waited for a worker to finish"
+
+
+def _sleep_on_three_sockets(sandbox) -> list[dict]:
+    """Three sockets each ask `$default` to sleep 1.2 s: each run's pid and its start and end (epoch
+    seconds, from the handler itself), in the order they started."""
+    sockets = [connect(sandbox) for _ in range(3)]
     for ws in sockets:
         ws.settimeout(20)
         ws.send(json.dumps({"do": "sleep", "seconds": 1.2}))  # within ws/default's 2 s timeout
-    arrivals: list[tuple[float, int]] = []
-    for ws in sockets:  # replies are read in any order: each socket gets its own
+    runs = []
+    for ws in sockets:
         reply = json.loads(ws.recv())
         assert "pid" in reply, reply
-        arrivals.append((time.monotonic(), reply["pid"]))
+        runs.append(reply)
         ws.close()
-    arrivals.sort()
-    assert len({pid for _, pid in arrivals}) == 2, "two workers at once, never a third"
-    assert arrivals[2][0] - arrivals[0][0] >= 1.1, "the third waited for a worker to finish"
+    return sorted(runs, key=lambda run: run["started"])
