@@ -85,10 +85,11 @@ async def _pipes() -> tuple[tuple[int, int, int], asyncio.StreamWriter, asyncio.
     readers = []
     for fd in (out_read, err_read):
         reader = asyncio.StreamReader(limit=2**20)
-        await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r), os.fdopen(fd, "rb", 0))
+        protocol = asyncio.StreamReaderProtocol(reader)
+        await loop.connect_read_pipe(lambda p=protocol: p, os.fdopen(fd, "rb", 0))  # type: ignore[misc]
         readers.append(reader)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(in_write, "wb", 0))
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    transport, writing = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(in_write, "wb", 0))
+    writer = asyncio.StreamWriter(transport, writing, None, loop)
     return (in_read, out_write, err_write), writer, readers[0], readers[1]
 
 

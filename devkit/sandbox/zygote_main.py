@@ -128,13 +128,13 @@ def main() -> int:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select(); children are reaped below
     while True:
         try:
-            ready, _, _ = select.select([requests, wake_read], [], [])
+            ready, _, _ = select.select([requests.fileno(), wake_read], [], [])
         except InterruptedError:
             ready = []
         if wake_read in ready:
             os.read(wake_read, 512)
         _reap(replies)
-        if requests not in ready:
+        if requests.fileno() not in ready:
             continue
         received = _receive(requests)
         if received is None:
