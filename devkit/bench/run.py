@@ -231,6 +231,7 @@ class Bench:
     def hot_reload(self, scratch: Path) -> None:
         """Edit -> first changed echo: a copy of the app in a sandbox that watches it, `startups` edits."""
         app = scratch / "reload-app"
+        app.mkdir(parents=True, exist_ok=True)
         for part in ("app.arc", "src", "public"):
             source = targets.REPO_ROOT / part
             (shutil.copytree if source.is_dir() else shutil.copy)(source, app / part)
