@@ -379,3 +379,25 @@ async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measur
         "measured": measured,
         "errors": errors.as_dict(),
     }
+
+
+async def edit_to_echo(url: str, edit: Callable[[], str], *, origin: str | None = None,
+                       deadline_s: float = 10.0) -> float | None:
+    """Seconds from `edit()` (which changes the app and returns text the changed echo will contain)
+    to the first echo that contains it; None if none did within `deadline_s`."""
+    async with new_session() as session:
+        ws = await connect(session, url, origin)
+        try:
+            await ws.send_str(json.dumps({"text": "before"}))
+            await ws.receive()
+            marker = edit()
+            started = time.perf_counter()
+            while time.perf_counter() - started < deadline_s:
+                await ws.send_str(json.dumps({"text": "after"}))
+                message = await ws.receive(timeout=deadline_s)
+                if message.type == aiohttp.WSMsgType.TEXT and marker in message.data:
+                    return time.perf_counter() - started
+                await asyncio.sleep(0.005)
+        finally:
+            await ws.close()
+    return None

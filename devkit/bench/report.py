@@ -214,6 +214,14 @@ def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     usable = _get(results, "sandbox", "startup", "usable_p50_s")
     if usable is not None:
         rows.append(["First echo after start, median (s)", fmt(usable), DASH, DASH, "", ""])
+    reload = _get(results, "sandbox", "edit_to_echo", "p50_s")
+    if reload is not None:
+        rows.append(["Edit -> first changed echo (hot reload), median (s)", fmt(reload), DASH, DASH, "", ""])
+    loads = []
+    for n in ("sandbox", "floor", "architect"):
+        before, after = _get(results, n, "load_before"), _get(results, n, "load_after")
+        loads.append(f"{fmt(before)} / {fmt(after)}" if before is not None else DASH)
+    rows.append(["Load average before / after its measurements", *loads, "", ""])
     return headers, rows
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -83,6 +85,15 @@ class Bench:
             with (self.log_dir / "errors.log").open("a") as log:
                 log.write(f"--- {what}\n{traceback.format_exc()}\n")
             return None
+
+    def load(self, name: str, figures: dict, when: str) -> None:
+        """Record the machine's 1-minute load average; say so when it is above half the cores."""
+        load = round(os.getloadavg()[0], 2)
+        figures[f"load_{when}"] = load
+        cores = os.cpu_count() or 1
+        if load > cores / 2:
+            self.note(f"{name}: load average {load} {when} its measurements, above half the {cores} cores: "
+                      "its figures are from a busy machine")
 
     def note(self, text: str) -> None:
         self.results["notes"].append(text)
@@ -157,8 +168,10 @@ class Bench:
 
     def floor(self) -> None:
         self.progress.note("floor: starting the bare aiohttp echo server")
+        figures: dict = {}
+        self.load("floor", figures, "before")
         server = targets.start_floor(self.log_dir)
-        figures: dict = {"startup": {"samples_s": [server.ready_s], "p50_s": server.ready_s}}
+        figures["startup"] = {"samples_s": [server.ready_s], "p50_s": server.ready_s}
         self.results["servers"]["floor"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
@@ -169,8 +182,11 @@ class Bench:
             figures["connect"] = self.attempt("floor connect", lambda: self.measure_connects("floor", server, self.plan.connects))
         finally:
             processes.stop(server)
+            self.load("floor", figures, "after")
 
     def sandbox(self) -> None:
+        before: dict = {}
+        self.load("sandbox", before, "before")
         samples: list[float] = []
         usable: list[dict] = []
         server = None
@@ -188,8 +204,8 @@ class Bench:
                 processes.stop(server)
         assert server is not None  # plan.startups >= 1
         done = [u["usable_s"] for u in usable if u["usable_s"] is not None]
-        figures: dict = {"startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
-                                     "usable_p50_s": stats.median(done) if done else None}}
+        figures: dict = {**before, "startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
+                                               "usable_p50_s": stats.median(done) if done else None}}
         self.results["servers"]["sandbox"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
@@ -210,6 +226,33 @@ class Bench:
             processes.stop(server, grace_s=30.0)
             if server.process.returncode not in (0, 130, -2):
                 self.note(f"sandbox exited with {server.process.returncode} when stopped; see {server.log_path}")
+            self.load("sandbox", figures, "after")
+
+    def hot_reload(self, scratch: Path) -> None:
+        """Edit -> first changed echo: a copy of the app in a sandbox that watches it, `startups` edits."""
+        app = scratch / "reload-app"
+        app.mkdir(parents=True, exist_ok=True)
+        for part in ("app.arc", "src", "public"):
+            source = targets.REPO_ROOT / part
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, app / part)
+        messages = app / "src" / "shared" / "messages.py"
+        self.progress.step("sandbox: edit -> first changed echo (hot reload, on a copy of the app)")
+        server = targets.start_sandbox(self.log_dir, app / "app.arc", name="sandbox-reload", reload=True)
+        samples: list[float | None] = []
+        try:
+            self.wait_usable(server)
+            for attempt in range(self.plan.startups):
+                def edit(attempt: int = attempt) -> str:
+                    text = messages.read_text()
+                    marker = f"Echoing#{attempt}"
+                    messages.write_text(re.sub(r"Echoing(#\d+)?", marker, text, count=1))
+                    return marker
+                samples.append(asyncio.run(client.edit_to_echo(server.ws_url, edit)))
+        finally:
+            processes.stop(server)
+        done = [s for s in samples if s is not None]
+        self.results["servers"]["sandbox"]["edit_to_echo"] = {"samples_s": samples,
+                                                              "p50_s": stats.median(done) if done else None}
 
     def architect(self, scratch: Path, skip: bool) -> None:
         if skip:
@@ -226,8 +269,16 @@ class Bench:
         app_dir = architect.write_app(scratch / "architect-app")
         self.progress.note(f"architect: {installation.architect_version} (sandbox {installation.sandbox_version}) "
                            f"on Node {installation.node_version}; starting")
-        server = targets.start_architect(installation, app_dir, self.log_dir)
-        figures: dict = {"startup": {"samples_s": [server.ready_s], "p50_s": server.ready_s}}
+        figures: dict = {}
+        self.load("architect", figures, "before")
+        samples: list[float] = []
+        for attempt in range(self.plan.startups):
+            self.progress.step(f"architect: start-up {attempt + 1} of {self.plan.startups}")
+            server = targets.start_architect(installation, app_dir, self.log_dir)
+            samples.append(server.ready_s or 0.0)
+            if attempt < self.plan.startups - 1:
+                processes.stop(server, grace_s=5.0)
+        figures["startup"] = {"samples_s": samples, "p50_s": stats.median(samples)}
         self.results["servers"]["architect"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
@@ -238,6 +289,7 @@ class Bench:
         finally:
             self.progress.step("architect: stopping it and its children")
             processes.stop(server, grace_s=5.0)
+            self.load("architect", figures, "after")
 
     def coldstart(self) -> None:
         self.progress.step("cold start: building the Lambda packages (deploy --dry-run)")
@@ -288,6 +340,7 @@ def main(args) -> int:
     with tempfile.TemporaryDirectory(prefix="devkit-bench-") as scratch:
         bench.attempt("floor", bench.floor)
         bench.attempt("sandbox", bench.sandbox)
+        bench.attempt("hot reload", lambda: bench.hot_reload(Path(scratch)))
         bench.attempt("architect", lambda: bench.architect(Path(scratch), getattr(args, "skip_architect", False)))
         bench.attempt("cold start", bench.coldstart)
     bench.results["duration_s"] = time.perf_counter() - started

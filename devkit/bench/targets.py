@@ -19,10 +19,12 @@ from devkit.bench import architect, processes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0) -> processes.Server:
+def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0,
+                  reload: bool = False) -> processes.Server:
+    """`reload`: watch the app's src/ (only for a copy of the app: edits in the checkout would restart it)."""
     port = processes.free_port()
     argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
-            "sandbox", "--port", str(port), "--quiet", "--no-reload"]
+            "sandbox", "--port", str(port), "--quiet", *([] if reload else ["--no-reload"])]
     return processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
                            timeout_s=timeout_s)
 

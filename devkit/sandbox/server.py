@@ -61,7 +61,7 @@ class Sandbox:
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
                                self.limits.function_queue)
             for f in manifest.functions
-        })
+        }, preload=True, log=self.log.info)
         self.ws = WebSocketApi(
             self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
             self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
@@ -113,15 +113,18 @@ class Sandbox:
     async def start(self) -> None:
         """Serve on host:port; returns once the tables exist and requests are answered."""
         self._loop = asyncio.get_running_loop()
+        # Everything that can overlap does: the preloaded worker parent imports boto3 & co., moto starts,
+        # the port opens and, as soon as it is open (workers' variables name it), each function's first
+        # worker is forked. Only requests wait, for the tables (dispatch).
+        self._spawn(self.functions.preload())
         database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
-        runner_ready = self._listen()
+        runner_ready = self._listen_then_warm()
         # The Management API's IAM checks use moto's evaluator: import it (about 1 s) while moto starts.
         evaluator = asyncio.to_thread(importlib.import_module, "moto.iam.access_control") if self.iam else None
         outcomes = await asyncio.gather(*(c for c in (database, runner_ready, evaluator) if c is not None), return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
-        self._spawn(self.functions.warm_all())  # imports overlap table creation
         physical = self.table_names()
         tables = await asyncio.to_thread(
             Tables, self.dynamodb_endpoint, self.manifest.aws.region,
@@ -139,6 +142,10 @@ class Sandbox:
     def _spawn(self, work) -> None:
         """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
         self._background.append(asyncio.create_task(work))
+
+    async def _listen_then_warm(self) -> None:
+        await self._listen()
+        self._spawn(self.functions.warm_all())
 
     async def _listen(self) -> None:
         app = web.Application(client_max_size=self.limits.http_body_bytes)

@@ -1,7 +1,8 @@
 """Warm, Lambda-like worker processes: one pool per function, each worker one invocation at a time.
 
-A worker is `python worker_main.py` in its own process group, with the function's folder as working
-directory and import root and the function's environment. It stays warm between invocations, as a
+A worker runs worker_main.py in its own session and process group, with the function's folder as
+working directory and import root and the function's environment (wholesale); it is forked from the
+preloaded parent, or a fresh interpreter when its function brings its own libraries (zygote.py). It stays warm between invocations, as a
 Lambda execution environment does. A worker that times out, crashes or exits is killed and replaced;
 its invocation fails with `InvocationError`, as on AWS. `recycle()` retires every worker (hot reload).
 """
@@ -14,18 +15,18 @@ import os
 import secrets
 import signal
 import struct
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import psutil
 
 from devkit.manifest import Function
+from devkit.sandbox.environment import PASSED_THROUGH
+from devkit.sandbox.zygote import Launcher, Zygote
 
 HEADER = struct.Struct(">I")
-WORKER_MAIN = Path(__file__).with_name("worker_main.py")
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 MAX_LOG_LINE = 16 * 1024
 
@@ -52,20 +53,18 @@ class IntegrationTimeout(Exception):
 class Worker:
     """One process running one function's handler."""
 
-    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = ""):
+    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = "",
+                 launcher: Launcher | None = None):
         self.function, self.env, self.log = function, {**env, RUN_VARIABLE: run} if run else env, log
-        self.process: asyncio.subprocess.Process | None = None
+        self.launcher = launcher or Launcher(None, lambda line: None)
+        self.process: Any = None  # asyncio.subprocess.Process, or zygote.ForkedProcess
         self.generation = 0
         self.last_used = time.monotonic()
         self._output_task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        """Spawn and wait for the handler to load; raises InvocationError("init") if it cannot."""
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-u", str(WORKER_MAIN),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=self.function.source_dir, env=self.env, start_new_session=True,
-        )
+        """Start the process and wait for the handler to load; raises InvocationError("init") if it cannot."""
+        self.process = await self.launcher.start(self.function.id, self.function.source_dir, self.env)
         self._output_task = asyncio.create_task(self._pump_output())
         try:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
@@ -168,6 +167,7 @@ class FunctionPool:
         self._slots = asyncio.Semaphore(concurrency)
         self._queue_limit = queue
         self.run = ""  # the sandbox run's token (Functions sets it), carried by every worker
+        self.launcher: Launcher | None = None  # how workers start (Functions sets it)
         self._waiting = 0  # invocations waiting for a slot
         self._generation = 0
         self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
@@ -243,7 +243,7 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
-        worker = Worker(self.function, self.environment(), self.log, self.run)
+        worker = Worker(self.function, self.environment(), self.log, self.run, self.launcher)
         worker.generation = self._generation
         self._all.add(worker)
         try:
@@ -275,12 +275,18 @@ class FunctionPool:
 class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
-    def __init__(self, pools: dict[str, FunctionPool]):
+    def __init__(self, pools: dict[str, FunctionPool], preload: bool = False,
+                 log: Callable[[str], None] = lambda line: None):
+        """`preload`: fork workers from a parent that imported the shared libraries (zygote.py)."""
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
         self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
         self.run = secrets.token_hex(8)
+        # The parent carries only what Python needs and the run's token (forked workers show the
+        # parent's environment in /proc, and kill_strays finds them by it): no developer credentials.
+        parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {RUN_VARIABLE: self.run}
+        self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log)
         for pool in pools.values():
-            pool.run = self.run
+            pool.run, pool.launcher = self.run, self.launcher
 
     async def invoke(self, function: Function, request_id: str, event: dict, may_throttle: bool = True):
         return await self._pools[function.id].invoke(request_id, event, may_throttle)
@@ -309,6 +315,11 @@ class Functions:
         if not invocation.cancelled():
             invocation.exception()  # retrieved, so asyncio does not report it as never seen
 
+    async def preload(self) -> None:
+        """Start the preloaded parent now, ahead of the first worker (a no-op without one)."""
+        if self.launcher.zygote is not None:
+            await self.launcher.zygote.ready()
+
     async def warm_all(self) -> None:
         await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
 
@@ -323,6 +334,7 @@ class Functions:
     async def close(self) -> None:
         """Stop every worker, then anything they started that escaped their process groups."""
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        await self.launcher.close()
         await asyncio.to_thread(kill_strays, self.run)
 
 

@@ -57,8 +57,11 @@ class Sandbox(RunningSandbox):
         return pid
 
     def workers(self) -> set[int]:
-        """The live (not zombie) worker processes."""
-        return {p for p in self.descendants() if "worker_main.py" in _cmdline(p)}
+        """The worker processes: fresh interpreters (`worker_main.py`) and those forked by the preloaded parent."""
+        descendants = self.descendants()
+        parents = {p for p in descendants if "zygote_main.py" in _cmdline(p)}
+        return {p for p in descendants
+                if "worker_main.py" in _cmdline(p) or (p not in parents and _cmdline(p) and _parent(p) in parents)}
 
     def open_fds(self) -> int:
         return psutil.Process(self.process.pid).num_fds()
@@ -80,6 +83,13 @@ class Sandbox(RunningSandbox):
                 except (ValueError, KeyError):
                     continue
         return runs
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.NoSuchProcess:
+        return None
 
 
 def _cmdline(pid: int) -> str:

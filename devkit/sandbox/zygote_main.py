@@ -1,0 +1,167 @@
+"""The preloaded parent: import the libraries functions share once, then fork a worker per request.
+
+Run by path (`python zygote_main.py <request fd>`), never imported by the kit; standard library only
+until it preloads. Protocol with devkit/sandbox/zygote.py:
+- requests arrive on the Unix socket `<request fd>`: a 4-byte big-endian length and a JSON document
+  `{"id", "env", "cwd"}`, with three file descriptors attached (the worker's stdin, stdout, stderr);
+- replies go out on stdout as the same frames: first `{"ready": true, "preloaded": {distribution: version}, "modules": [top-level names]}`,
+  then `{"id", "pid"}` (or `{"id", "error"}`) per request and `{"exited": pid, "status": code}` as workers end.
+The parent creates nothing before forking but imports: no client, session, thread or socket besides its
+own request socket (closed in the child), so nothing of it leaks into a worker. EOF on the request
+socket ends it.
+"""
+
+import importlib
+import json
+import os
+import random
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+
+HEADER = struct.Struct(">I")
+# What functions share and what costs most to import: boto3 and the parts of botocore every client
+# loads, Powertools' logger, Jinja2. Missing ones are skipped (the kit does not require them).
+PRELOAD = (
+    "boto3", "boto3.session", "botocore.session", "botocore.client", "botocore.endpoint", "botocore.httpsession",
+    "botocore.parsers", "botocore.serialize", "botocore.auth", "botocore.regions", "botocore.retries.standard",
+    "botocore.credentials", "botocore.config", "botocore.exceptions", "botocore.paginate",
+    "aws_lambda_powertools", "aws_lambda_powertools.logging", "jinja2",
+    "concurrent.futures", "concurrent.futures.thread", "urllib3", "json", "logging", "datetime", "uuid",
+)
+
+
+def preload() -> tuple[dict[str, str], list[str]]:
+    """Import PRELOAD; the third-party distributions now loaded, with their versions, and their top-level modules."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    from importlib.metadata import packages_distributions, version
+
+    owners = packages_distributions()
+    loaded = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names)
+    found = {}
+    for top in loaded:
+        for distribution in owners.get(top, ()):
+            try:
+                found[distribution] = version(distribution)
+            except Exception:  # metadata without a version: still preloaded
+                found[distribution] = ""
+    return found, sorted(top for top in loaded if top in owners)
+
+
+def _reply(out: int, message: dict) -> None:
+    body = json.dumps(message).encode()
+    data = HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(out, data):]
+
+
+def _receive(requests: socket.socket):
+    """One request and its descriptors, or None at EOF."""
+    header, fds, _, _ = socket.recv_fds(requests, HEADER.size, 3)
+    if not header:
+        return None
+    while len(header) < HEADER.size:
+        more = requests.recv(HEADER.size - len(header))
+        if not more:
+            return None
+        header += more
+    size = HEADER.unpack(header)[0]
+    body = b""
+    while len(body) < size:
+        more = requests.recv(size - len(body))
+        if not more:
+            return None
+        body += more
+    return json.loads(body), fds
+
+
+def _become_worker(request: dict, fds: list[int], keep_closed: list[int]) -> None:
+    """In the forked child: become the function's worker, as `python worker_main.py` would be; never returns."""
+    code = 1
+    try:
+        os.setsid()  # its own session and process group, as a fresh worker has: killed as one
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in [*fds, *keep_closed]:
+            os.close(fd)
+        os.environ.clear()  # the function's environment, wholesale: nothing of the parent's
+        os.environ.update(request["env"])
+        time.tzset()  # TZ is the function's (Lambda: UTC)
+        os.chdir(request["cwd"])
+        random.seed()  # its own random state, never the parent's or a sibling's
+        worker_main = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker_main.py")
+        sys.argv = [worker_main]
+        import worker_main as worker  # this folder is sys.path[0]; worker.main() takes it off
+
+        code = worker.main()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code or 0)
+
+
+def main() -> int:
+    requests = socket.socket(fileno=int(sys.argv[1]))
+    requests.setblocking(True)
+    replies = os.dup(1)
+    os.dup2(2, 1)  # anything a preloaded library prints goes to the log, never into the replies
+    os.set_inheritable(replies, False)
+    distributions, modules = preload()
+    _reply(replies, {"ready": True, "preloaded": distributions, "modules": modules})
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select(); children are reaped below
+    while True:
+        try:
+            ready, _, _ = select.select([requests.fileno(), wake_read], [], [])
+        except InterruptedError:
+            ready = []
+        if wake_read in ready:
+            os.read(wake_read, 512)
+        _reap(replies)
+        if requests.fileno() not in ready:
+            continue
+        received = _receive(requests)
+        if received is None:
+            return 0
+        request, fds = received
+        try:
+            pid = os.fork()
+        except OSError as error:
+            _reply(replies, {"id": request["id"], "error": str(error)})
+        else:
+            if pid == 0:
+                _become_worker(request, fds, [requests.fileno(), replies, wake_read, wake_write])
+            _reply(replies, {"id": request["id"], "pid": pid})
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap(replies: int) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _reply(replies, {"exited": pid, "status": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

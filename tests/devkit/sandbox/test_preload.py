@@ -1,0 +1,86 @@
+"""Workers forked from the preloaded parent (devkit/sandbox/zygote.py) keep Lambda's isolation.
+
+Lambda runs each function in its own execution environment: its own process, the function's folder
+(`LAMBDA_TASK_ROOT`) as working directory and first import path, only the function's environment
+variables ("Using Lambda environment variables" and "Lambda execution environment" in the AWS Lambda
+developer guide). A function that ships its own copy of a library (in its package, as Lambda's
+"Working with .zip file archives for Python" describes) uses that copy: locally it gets a fresh
+interpreter. The preloaded parent itself has no AWS counterpart.
+"""
+
+import json
+import os
+import signal
+
+import pytest
+
+from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
+
+# Set in the sandbox's own environment: a worker must see none of them.
+SANDBOX_ONLY = {"LEAKY_SECRET": "not-for-handlers", "PYTHONPATH": "/nowhere"}
+
+
+def ask(sandbox, path: str) -> dict:
+    status, _, body = sandbox.get(path)
+    assert status == 200, body
+    return json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def preload(tmp_path_factory):
+    app = copy_fixture("preload", tmp_path_factory.mktemp("app"))
+    sandbox = RunningSandbox(app, env=SANDBOX_ONLY)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def test_a_forked_worker_sees_only_its_own_functions_environment_and_folder(preload):
+    seen, other = ask(preload, "/env"), ask(preload, "/other")
+    root = preload.app_dir / "src" / "http"
+    for answer, folder, name in ((seen, "get-env", "http-get-env"), (other, "get-other", "http-get-other")):
+        assert answer["preloaded"], "boto3 was imported before the handler: the worker was forked"
+        assert answer["cwd"] == answer["path0"] == answer["env"]["LAMBDA_TASK_ROOT"] == str(root / folder)
+        assert answer["env"]["AWS_LAMBDA_FUNCTION_NAME"] == f"preload-testing-{name}"
+        assert not SANDBOX_ONLY.keys() & answer["env"].keys()
+        assert answer["env"]["AWS_ACCESS_KEY_ID"] != os.environ.get("AWS_ACCESS_KEY_ID")
+        assert answer["threads"] == 1, "no thread of the parent's survives the fork"
+        assert answer["sid"] == answer["pid"], "its own session and process group"
+        assert answer["tz"] == "UTC"
+    assert seen["ppid"] == other["ppid"] != preload.process.pid, "both forked from the same parent"
+    assert seen["random"] != other["random"], "each worker has its own random state"
+    assert seen["env"]["AWS_LAMBDA_LOG_STREAM_NAME"] != other["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]
+
+
+def test_a_function_pinning_its_own_boto3_runs_in_a_fresh_interpreter(preload):
+    pinned = ask(preload, "/pinned")
+    assert not pinned["preloaded"], "boto3 was not imported before its handler"
+    assert pinned["ppid"] == preload.process.pid, "started by the sandbox itself"
+    assert not SANDBOX_ONLY.keys() & pinned["env"].keys()
+    preload.wait_for_output("http-get-pinned starts its workers as fresh interpreters: "
+                            "requirements.txt:1 asks for boto3==1.0.0")
+
+
+def test_a_function_vendoring_jinja2_runs_in_a_fresh_interpreter_with_its_copy(preload):
+    vendored = ask(preload, "/vendored")
+    assert vendored["jinja2_vendored"] and not vendored["preloaded"]
+    preload.wait_for_output("http-get-vendored starts its workers as fresh interpreters: it vendors its own jinja2")
+    assert "http-get-env starts its workers as fresh" not in preload.output()
+
+
+def test_hot_reload_forks_from_the_same_parent_and_a_dead_parent_is_restarted(preload):
+    handler = preload.app_dir / "src" / "http" / "get-env" / "index.py"
+    before = ask(preload, "/env")
+    handler.write_text(handler.read_text().replace('"version": "one"', '"version": "two"'))
+    wait_until(lambda: ask(preload, "/env")["version"] == "two", 10, "the edit to be served")
+    after = ask(preload, "/env")
+    assert after["preloaded"] and after["ppid"] == before["ppid"] and after["pid"] != before["pid"]
+
+    os.kill(after["ppid"], signal.SIGKILL)
+    preload.wait_for_output("the preloaded worker parent exited (status -9): restarting it")
+    assert ask(preload, "/env")["version"] == "two", "the running worker outlives its parent"
+    handler.write_text(handler.read_text().replace('"version": "two"', '"version": "three"'))
+    wait_until(lambda: ask(preload, "/env")["version"] == "three", 10, "the next edit to be served")
+    restarted = ask(preload, "/env")
+    assert restarted["preloaded"] and restarted["ppid"] not in (after["ppid"], preload.process.pid)
