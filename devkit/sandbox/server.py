@@ -59,7 +59,7 @@ class Sandbox:
         self.registry = Registry()
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
-                               self.limits.function_queue)
+                               self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info)
         self.ws = WebSocketApi(

@@ -10,6 +10,7 @@ its invocation fails with `InvocationError`, as on AWS. `recycle()` retires ever
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import secrets
@@ -37,6 +38,8 @@ LogSink = Callable[[str, str], None]  # (function id, one line of its output)
 # value is killed: no cgroups needed, and it works wherever psutil can read environments (Linux, macOS).
 RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
 
+
+BASE_WORKERS = 2  # a function's workers that start without waiting; more only for slow invocations
 
 class InvocationError(Exception):
     """The function failed: `kind` is error, timeout, crash or init; `detail` is Lambda's error dict."""
@@ -157,11 +160,18 @@ class FunctionPool:
     once for every socket, and `$connect` is already bounded by the new-connection rate.
     `environment()` gives a new worker its variables; it is called as each worker starts, so values
     known only once the sandbox listens (its port) are right.
+
+    Workers beyond the first `BASE_WORKERS` start only for an invocation that has waited `scale_after`
+    seconds for one to come free: a slow burst scales out as on Lambda, while fast handlers keep
+    sharing a few warm workers instead of filling a laptop's cores with processes (a worker finishes a
+    fast call sooner than a new one would start).
     """
 
     def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink,
-                 queue: int = 100):
+                 queue: int = 100, scale_after: float = 0.0):
         self.function, self.environment, self.log = function, environment, log
+        self.scale_after = scale_after
+        self._handoffs: collections.deque[asyncio.Future] = collections.deque()  # invocations waiting for a busy worker
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._slots = asyncio.Semaphore(concurrency)
@@ -243,6 +253,10 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
+        if len(self._all) >= BASE_WORKERS and self.scale_after > 0:
+            handed = await self._wait_for_a_worker(self.scale_after)
+            if handed is not None:
+                return handed
         worker = Worker(self.function, self.environment(), self.log, self.run, self.launcher)
         worker.generation = self._generation
         self._all.add(worker)
@@ -252,6 +266,23 @@ class FunctionPool:
             self._all.discard(worker)
             raise
         return worker
+
+    async def _wait_for_a_worker(self, seconds: float) -> Worker | None:
+        """The next worker given back within `seconds` (handed over directly), or None."""
+        handoff = asyncio.get_running_loop().create_future()
+        self._handoffs.append(handoff)
+        try:
+            return await asyncio.wait_for(asyncio.shield(handoff), seconds)
+        except asyncio.TimeoutError:
+            if handoff.done() and not handoff.cancelled():  # handed over as the wait ran out
+                return handoff.result()
+            handoff.cancel()
+            return None
+        except BaseException:  # cancelled while waiting: give back anything already handed over
+            if handoff.done() and not handoff.cancelled():
+                self._give_back(handoff.result())
+            handoff.cancel()
+            raise
 
     def reap_idle(self, idle_seconds: float, now: float | None = None) -> int:
         """Stop idle workers unused for `idle_seconds`, keeping the most recently used one warm."""
@@ -266,6 +297,11 @@ class FunctionPool:
     def _give_back(self, worker: Worker) -> None:
         worker.last_used = time.monotonic()
         if worker.alive and worker.generation == self._generation and worker in self._all:
+            while self._handoffs:
+                handoff = self._handoffs.popleft()
+                if not handoff.done():
+                    handoff.set_result(worker)
+                    return
             self._idle.append(worker)
         else:
             self._all.discard(worker)

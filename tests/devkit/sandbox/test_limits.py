@@ -176,3 +176,28 @@ def _sleep_on_three_sockets(sandbox) -> list[dict]:
         runs.append(reply)
         ws.close()
     return sorted(runs, key=lambda run: run["started"])
+
+
+def test_fast_invocations_share_the_first_two_workers_and_a_slow_one_adds_a_worker(tmp_path):
+    """No AWS source (Lambda adds an environment for every concurrent request): the sandbox starts a
+    function's third worker only for an invocation that waited `worker_scale_after_seconds` for one,
+    so a burst of fast calls costs no new processes, and a slow one still scales out."""
+    env = {"SANDBOX_WORKER_SCALE_AFTER_SECONDS": "0.5"}
+    with RunningSandbox(copy_fixture("faults", tmp_path), env=env, args=("--no-reload",)) as sandbox:
+        sockets = [connect(sandbox) for _ in range(10)]
+        pids = set()
+        for _ in range(5):  # ten at once, five times: each waits well under 0.5 s for a worker
+            for ws in sockets:
+                ws.send(json.dumps({"do": "pid"}))
+            pids |= {json.loads(ws.recv())["pid"] for ws in sockets}
+        assert len(pids) <= 2, f"fast calls started {len(pids)} workers"
+        for ws in sockets[:3]:  # three 1.5 s calls: the third waits 0.5 s, then gets a worker of its own
+            ws.settimeout(20)
+            ws.send(json.dumps({"do": "sleep", "seconds": 1.5}))  # within ws/default's 2 s timeout
+        replies = [json.loads(ws.recv()) for ws in sockets[:3]]
+        assert all("started" in reply for reply in replies), replies
+        runs = sorted(replies, key=lambda run: run["started"])
+        assert len({run["pid"] for run in runs}) == 3, "the waiting call got a third worker"
+        assert runs[2]["started"] < runs[0]["ended"], "without waiting for the first two to finish"
+        for ws in sockets:
+            ws.close()
