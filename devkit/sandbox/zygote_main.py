@@ -104,6 +104,10 @@ def _become_worker(request: dict, fds: list[int], keep_closed: list[int]) -> Non
         import worker_main as worker  # this folder is sys.path[0]; worker.main() takes it off
 
         code = worker.main()
+    except SystemExit as exit:  # a handler's sys.exit(n): the worker exits with n, as a process would
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        if not isinstance(exit.code, int | None):
+            print(exit.code, file=sys.stderr)
     except BaseException:
         traceback.print_exc()
     finally:
