@@ -249,7 +249,7 @@ def skipped_lines(results: dict) -> list[str]:
              if "skipped" in server]
     if "skipped" in (results.get("coldstart") or {}):
         lines.append(f"cold start: skipped: {results['coldstart']['skipped']}")
-    return lines + list(results.get("notes", []))
+    return lines + [checkout_relative(note) for note in results.get("notes", [])]
 
 
 def checkout_relative(command: str, root: Path = REPO_ROOT) -> str:

@@ -279,3 +279,10 @@ def test_the_memory_line_names_commands_relative_to_the_checkout():
     assert str(root) not in line
     assert "`python -m devkit --app app.arc sandbox --port 1 --quiet`" in line
     assert "`python -u devkit/sandbox/worker_main.py`" in line
+
+
+def test_a_note_names_paths_relative_to_the_checkout():
+    """A report names no machine (issue 10): notes carrying log paths are written relative to the checkout."""
+    root = targets.REPO_ROOT
+    results = {"notes": [f"sandbox exited with -9 when stopped; see {root}/bench/results/logs/sandbox-3.log"]}
+    assert report.skipped_lines(results)[-1] == "sandbox exited with -9 when stopped; see bench/results/logs/sandbox-3.log"
