@@ -14,7 +14,7 @@ import pytest
 from devkit import cli
 from devkit.deploy import smoke, smoke_declaration
 from tests.conftest import ROOT
-from tests.support.sandbox import RunningSandbox, start_app
+from tests.support.sandbox import RunningSandbox, app_fixture, free_port
 
 STEP_TIMEOUT = 1.5  # seconds: short, so the failing cases are quick; the sandbox echoes in milliseconds
 
@@ -25,13 +25,7 @@ def declared():
     return smoke_declaration.load(ROOT / "smoke.json")
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_app(tmp_path_factory.mktemp("logs"))
-    try:
-        yield running
-    finally:
-        running.stop()
+sandbox = app_fixture("module")
 
 
 def test_the_smoke_command_passes_against_the_sandbox(sandbox):
@@ -89,8 +83,6 @@ def test_the_smoke_test_fails_naming_the_broken_step(tmp_path, declared, break_i
 
 
 def test_an_unreachable_page_fails_at_the_first_step(declared):
-    from tests.support.sandbox import free_port
-
     lines = []
     assert smoke.run(f"http://127.0.0.1:{free_port()}/", declared, timeout=STEP_TIMEOUT, out=lines.append) == 1
     assert lines[-1] == "smoke test failed at step 'page'"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from tests.support.sandbox import start_app, wait_until
+from tests.support.sandbox import app_fixture, wait_until
 
 TABLE = "faults-testing-connections"
 EVIL = "http://evil.example"
@@ -96,14 +96,7 @@ def test_boto3_still_reads_and_writes(faults, planted):
     assert planted() and TABLE in faults.dynamodb().list_tables()["TableNames"]
 
 
-@pytest.fixture(scope="module")
-def chat(tmp_path_factory):
-    """The repository's app: its $connect writes a row, so new sockets need the table."""
-    sandbox = start_app(tmp_path_factory.mktemp("logs"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+chat = app_fixture("module")  # the repository's app: its $connect writes a row, so new sockets need the table
 
 
 VANISHED = "vanished from the embedded DynamoDB"

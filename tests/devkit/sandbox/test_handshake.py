@@ -19,18 +19,12 @@ import time
 import pytest
 import websocket
 
-from tests.support.sandbox import RunningSandbox, copy_fixture, start_app, wait_until
+from tests.support.sandbox import RunningSandbox, app_fixture, copy_fixture, wait_until
 
 TABLE = "mywsapp-testing-connections"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    sandbox = start_app(tmp_path_factory.mktemp("log"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+app = app_fixture("module")
 
 
 def upgrade(sandbox, **overrides) -> int:
