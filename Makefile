@@ -20,7 +20,7 @@ $(RUNTIME): requirements.txt $(FUNCTION_REQUIREMENTS)
 	$(PIP) -r requirements.txt $(foreach r,$(FUNCTION_REQUIREMENTS),-r $(r))
 	@touch $@
 
-$(DEV): $(RUNTIME) requirements-dev.txt
+$(DEV): $(RUNTIME) requirements-dev.txt requirements-bench.txt
 	$(PIP) -r requirements-dev.txt
 	@touch $@
 

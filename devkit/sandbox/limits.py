@@ -43,6 +43,9 @@ class Limits:
 ENVIRONMENT = {f.name: "SANDBOX_" + f.name.upper() for f in fields(Limits)}
 
 
+MAY_BE_ZERO = {"worker_scale_after_seconds"}  # 0: a function starts a worker whenever none is free
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> Limits:
     """Defaults, overridden by any `SANDBOX_<LIMIT>` variable present in `environ`."""
     environ = os.environ if environ is None else environ
@@ -56,6 +59,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Limits:
             values[field.name] = cast(raw)
         except ValueError:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a number") from None
+        if field.name in MAY_BE_ZERO and values[field.name] == 0:
+            continue
         if values[field.name] <= 0:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a positive number")
     return Limits(**values)  # type: ignore[arg-type]  # each value was cast to its field's type above

@@ -118,9 +118,9 @@ app = app_fixture("module", kind=Sandbox)  # the starter app in the real sandbox
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory):
     # Four workers, so the fault tests can watch one die among warm neighbours: four calls at once get
-    # four workers when each starts after waiting a millisecond (by default fast calls share two).
+    # four workers when none waits for a busy one (by default fast calls share two).
     sandbox = start_fixture("faults", tmp_path_factory.mktemp("faults"),
-                            env={"SANDBOX_WORKER_CONCURRENCY": "4", "SANDBOX_WORKER_SCALE_AFTER_SECONDS": "0.001"})
+                            env={"SANDBOX_WORKER_CONCURRENCY": "4", "SANDBOX_WORKER_SCALE_AFTER_SECONDS": "0"})
     try:
         yield sandbox
     finally:

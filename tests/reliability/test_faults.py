@@ -114,7 +114,8 @@ class TestDatabaseFaults:
             with pytest.raises(Refused) as refused:
                 asyncio.run(Client.connect(sandbox.port, timeout=20))
             assert refused.value.status == 502 and time.monotonic() - started < 10
-            assert re.search(r"\$connect \S+ failed \(EndpointConnectionError: Could not connect to the endpoint URL.*requestId=\S+", sandbox.output())
+            failed = r"\$connect \S+ failed \(EndpointConnectionError: Could not connect to the endpoint URL.*requestId=\S+"
+            wait_until(lambda: re.search(failed, sandbox.output()), 5, "the failure in the log (written by its own thread)")
             status, _, _ = sandbox.get("/")
             assert status == 200, "what does not need the database keeps working"
         finally:

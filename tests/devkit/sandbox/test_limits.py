@@ -61,6 +61,13 @@ def test_a_bad_override_is_named():
         limits.from_environment({"SANDBOX_IDLE_SECONDS": "soon"})
 
 
+def test_only_the_scale_out_wait_may_be_zero():
+    """0 there means "start a worker whenever none is free"; a zero limit anywhere else is refused."""
+    assert limits.from_environment({"SANDBOX_WORKER_SCALE_AFTER_SECONDS": "0"}).worker_scale_after_seconds == 0
+    with pytest.raises(ValueError, match="SANDBOX_IDLE_SECONDS='0': expected a positive number"):
+        limits.from_environment({"SANDBOX_IDLE_SECONDS": "0"})
+
+
 def text_of_length(length: int) -> str:
     """An echo request of exactly `length` bytes (ASCII, so bytes and characters agree)."""
     padding = length - len(json.dumps({"do": "echo", "pad": ""}))
