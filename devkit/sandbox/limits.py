@@ -32,7 +32,7 @@ class Limits:
     http_header_seconds: float = 30  # a connection's request headers (and idle keep-alive); then closed
     http_body_seconds: float = 30  # an HTTP request's body, once its headers are in; then 408 (API Gateway: 30 s)
     worker_concurrency: int = 10  # workers per function at once: Lambda scales to 1,000; a laptop to this
-    worker_scale_after_seconds: float = 0.1  # past 2 workers, a new one starts only for an invocation waiting this long
+    worker_scale_after_seconds: float = 0.1  # past 2 workers, a new one starts only once none has come free for this long
     function_queue: int = 1000  # invocations of one function waiting for a worker (Lambda's default account
     # concurrency is 1,000, so AWS would run them all); beyond: throttled, as Lambda is. $connect and $disconnect wait
     connection_in_flight: int = 10  # messages of one socket waiting or running; beyond: its socket is not read

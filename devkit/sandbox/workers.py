@@ -39,7 +39,7 @@ LogSink = Callable[[str, str], None]  # (function id, one line of its output)
 RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
 
 
-BASE_WORKERS = 2  # a function's workers that start without waiting; more only for slow invocations
+BASE_WORKERS = 2  # a function's workers that start without waiting; more only while these are stuck
 
 class InvocationError(Exception):
     """The function failed: `kind` is error, timeout, crash or init; `detail` is Lambda's error dict."""
@@ -161,10 +161,13 @@ class FunctionPool:
     `environment()` gives a new worker its variables; it is called as each worker starts, so values
     known only once the sandbox listens (its port) are right.
 
-    Workers beyond the first `BASE_WORKERS` start only for an invocation that has waited `scale_after`
-    seconds for one to come free: a slow burst scales out as on Lambda, while fast handlers keep
-    sharing a few warm workers instead of filling a laptop's cores with processes (a worker finishes a
-    fast call sooner than a new one would start).
+    Workers beyond the first `BASE_WORKERS` start only when an invocation has waited `scale_after`
+    seconds and the pool made no progress in that time (no worker came free, none finished starting),
+    one at a time: slow calls scale out as on Lambda, while a queue of fast calls (a flood of
+    `$connect`s, ten clients echoing) keeps sharing a few warm workers that come free every few
+    milliseconds, instead of filling a laptop's two cores and its memory with processes that could not
+    run any sooner. One at a time, because a new worker's first call is slow (its imports, its first
+    boto3 client): starting them all at once turned every burst after a start into ten processes.
     """
 
     def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink,
@@ -179,6 +182,8 @@ class FunctionPool:
         self.run = ""  # the sandbox run's token (Functions sets it), carried by every worker
         self.launcher: Launcher | None = None  # how workers start (Functions sets it)
         self._waiting = 0  # invocations waiting for a slot
+        self._progress = 0.0  # when a worker last came free or finished starting (monotonic)
+        self._scaling = False  # a worker past BASE_WORKERS is starting
         self._generation = 0
         self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
@@ -253,18 +258,27 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
-        if len(self._all) >= BASE_WORKERS and self.scale_after > 0:
+        while len(self._all) >= BASE_WORKERS and self.scale_after > 0:
             handed = await self._wait_for_a_worker(self.scale_after)
             if handed is not None:
                 return handed
+            if self._idle:  # freed while the wait ended: take it
+                return await self._take()
+            if not self._scaling and time.monotonic() - self._progress >= self.scale_after:
+                break  # every worker is stuck on a slow call: a new one helps
         worker = Worker(self.function, self.environment(), self.log, self.run, self.launcher)
         worker.generation = self._generation
+        extra = len(self._all) >= BASE_WORKERS
         self._all.add(worker)
+        self._scaling |= extra
         try:
             await worker.start()
         except BaseException:
             self._all.discard(worker)
             raise
+        finally:
+            self._scaling &= not extra
+            self._progress = time.monotonic()
         return worker
 
     async def _wait_for_a_worker(self, seconds: float) -> Worker | None:
@@ -295,7 +309,7 @@ class FunctionPool:
         return len(stale)
 
     def _give_back(self, worker: Worker) -> None:
-        worker.last_used = time.monotonic()
+        worker.last_used = self._progress = time.monotonic()
         if worker.alive and worker.generation == self._generation and worker in self._all:
             while self._handoffs:
                 handoff = self._handoffs.popleft()

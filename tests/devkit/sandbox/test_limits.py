@@ -208,3 +208,29 @@ def test_fast_invocations_share_the_first_two_workers_and_a_slow_one_adds_a_work
         assert runs[2]["started"] < runs[0]["ended"], "without waiting for the first two to finish"
         for ws in sockets:
             ws.close()
+
+
+def test_a_queue_of_fast_calls_waiting_past_scale_after_adds_no_worker_while_workers_come_free(tmp_path):
+    """No AWS source (Lambda adds an environment per concurrent request): forty 20 ms calls at once
+    keep two workers busy for about 0.4 s, so the last ones wait longer than `worker_scale_after_seconds`
+    (0.15 s); but a worker comes free every few milliseconds, and another process would only compete
+    for the same cores, so no third worker starts."""
+    env = {"SANDBOX_WORKER_SCALE_AFTER_SECONDS": "0.15"}
+    with RunningSandbox(copy_fixture("faults", tmp_path), env=env, args=("--no-reload",)) as sandbox:
+        sockets = [connect(sandbox) for _ in range(20)]
+        for ws in sockets:
+            ws.settimeout(20)
+        for ws in sockets[:2]:  # warm both first workers: a worker's first call (its boto3 client) is slow
+            ws.send(json.dumps({"do": "pid"}))
+        assert all("pid" in json.loads(ws.recv()) for ws in sockets[:2])
+        started = time.monotonic()
+        for _ in range(2):
+            for ws in sockets:
+                ws.send(json.dumps({"do": "sleep", "seconds": 0.02}))
+        replies = [json.loads(ws.recv()) for ws in sockets for _ in range(2)]
+        waited = time.monotonic() - started
+        assert all("pid" in reply for reply in replies), replies
+        assert waited > 0.15 * 2, f"the queue drained in {waited:.2f} s: no call waited past scale_after"
+        assert len({reply["pid"] for reply in replies}) <= 2, "a third worker started for fast calls"
+        for ws in sockets:
+            ws.close()
