@@ -25,7 +25,7 @@ import psutil
 
 from devkit.manifest import Function
 from devkit.sandbox.environment import PASSED_THROUGH
-from devkit.sandbox.zygote import Launcher, Zygote
+from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
 
 HEADER = struct.Struct(">I")
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
@@ -42,7 +42,8 @@ RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
 BASE_WORKERS = 2  # a function's workers that start without waiting; more only while these are stuck
 
 class InvocationError(Exception):
-    """The function failed: `kind` is error, timeout, crash or init; `detail` is Lambda's error dict."""
+    """The function failed: `kind` is error, timeout, crash, init or stopping (the sandbox is stopping,
+    so no worker starts); `detail` is Lambda's error dict."""
 
     def __init__(self, kind: str, detail: dict):
         self.kind, self.detail = kind, detail
@@ -67,7 +68,10 @@ class Worker:
 
     async def start(self) -> None:
         """Start the process and wait for the handler to load; raises InvocationError("init") if it cannot."""
-        self.process = await self.launcher.start(self.function.id, self.function.source_dir, self.env)
+        try:
+            self.process = await self.launcher.start(self.function.id, self.function.source_dir, self.env)
+        except LauncherClosed:
+            raise InvocationError("stopping", {"errorType": "Sandbox.Stopping", "errorMessage": "the sandbox is stopping"}) from None
         self._output_task = asyncio.create_task(self._pump_output())
         try:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
@@ -383,8 +387,8 @@ class Functions:
 
     async def close(self) -> None:
         """Stop every worker, then anything they started that escaped their process groups."""
+        await self.launcher.close()  # first: from here on no worker starts (invocations still queued fail)
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
-        await self.launcher.close()
         await asyncio.to_thread(kill_strays, self.run)
 
 

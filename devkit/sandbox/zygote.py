@@ -277,9 +277,25 @@ class Launcher:
     def __init__(self, zygote: Zygote | None, log: Callable[[str], None]):
         self.zygote, self.log = zygote, log
         self._fresh: dict[Path, str | None] = {}  # function folder -> why it starts fresh (None: it forks)
+        self.closed = False
 
     async def start(self, function_id: str, source_dir: Path, env: dict[str, str]):
-        """A worker process for `env` in `source_dir`: forked, or `python worker_main.py` when it must be."""
+        """A worker process for `env` in `source_dir`: forked, or `python worker_main.py` when it must be.
+
+        Raises LauncherClosed once `close()` has begun: a worker started while the sandbox stops would
+        outlive it (and hold its exit for ever, waiting on the process)."""
+        process = None if self.closed else await self._start(function_id, source_dir, env)
+        if self.closed:  # also when close() began while this one was starting
+            if process is not None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await process.wait()
+            raise LauncherClosed("the sandbox is stopping")
+        return process
+
+    async def _start(self, function_id: str, source_dir: Path, env: dict[str, str]):
         if self.zygote is not None and await self.zygote.ready():
             if source_dir not in self._fresh:
                 self._fresh[source_dir] = reason = own_copy(source_dir, self.zygote.preloaded, self.zygote.modules)
@@ -296,6 +312,11 @@ class Launcher:
         )
 
     async def close(self) -> None:
+        self.closed = True
         if self.zygote is not None:
             await self.zygote.close()
+
+
+class LauncherClosed(Exception):
+    """No worker starts once the sandbox is stopping."""
 

@@ -84,3 +84,27 @@ def test_hot_reload_forks_from_the_same_parent_and_a_dead_parent_is_restarted(pr
     wait_until(lambda: ask(preload, "/env")["version"] == "three", 10, "the next edit to be served")
     restarted = ask(preload, "/env")
     assert restarted["preloaded"] and restarted["ppid"] not in (after["ppid"], preload.process.pid)
+
+
+def test_no_worker_starts_once_the_launcher_is_closing(tmp_path):
+    """No AWS source (the sandbox's own shutdown): a worker asked for while the sandbox stops, or one
+    still starting when it began to stop, is refused or killed, never left running; a sandbox once
+    waited for ever on a worker started after its pools had been stopped."""
+    import asyncio
+
+    import psutil
+
+    from devkit.sandbox.zygote import Launcher, LauncherClosed
+
+    async def scenario() -> int:
+        launcher = Launcher(None, lambda line: None)  # fresh interpreters: a start takes a while
+        starting = asyncio.ensure_future(launcher.start("f", tmp_path, dict(os.environ)))
+        await asyncio.sleep(0)  # the start is under way
+        await launcher.close()
+        with pytest.raises(LauncherClosed):
+            await starting
+        with pytest.raises(LauncherClosed):
+            await launcher.start("f", tmp_path, dict(os.environ))
+        return len(psutil.Process().children(recursive=True))
+
+    assert asyncio.run(scenario()) == 0
