@@ -387,8 +387,9 @@ class Functions:
 
     async def close(self) -> None:
         """Stop every worker, then anything they started that escaped their process groups."""
-        await self.launcher.close()  # first: from here on no worker starts (invocations still queued fail)
+        self.launcher.stop_starting()  # first: from here on no worker starts (invocations still queued fail)
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        await self.launcher.close()  # after the pools: forked workers' exits are reported by the parent
         await asyncio.to_thread(kill_strays, self.run)
 
 

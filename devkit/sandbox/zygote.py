@@ -311,8 +311,12 @@ class Launcher:
             cwd=source_dir, env=env, start_new_session=True,
         )
 
-    async def close(self) -> None:
+    def stop_starting(self) -> None:
+        """From now on `start` refuses (a start under way kills its process and refuses too)."""
         self.closed = True
+
+    async def close(self) -> None:
+        self.stop_starting()
         if self.zygote is not None:
             await self.zygote.close()
 
