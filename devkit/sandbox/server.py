@@ -21,7 +21,7 @@ from aiohttp import web
 
 from devkit import contract
 from devkit.manifest import Manifest
-from devkit.permissions import LocalArns
+from devkit.permissions import LocalArns, may_use_tables
 from devkit.sandbox.connections import Registry
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
@@ -55,7 +55,12 @@ class Sandbox:
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
             partial(function_name, manifest),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
-        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied)
+        physical = self.table_names()
+        declared = {physical[t.name]: t for t in manifest.tables}
+        # The embedded database creates the tables itself (dynamodb.py); `tables` sweeps and recreates them.
+        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
+                                         tables=declared, region=manifest.aws.region)
+        self.tables = Tables(self.dynamodb_endpoint, manifest.aws.region, declared)
         self.registry = Registry()
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
@@ -73,7 +78,13 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
-        self._ready = asyncio.Event()  # set once the tables exist; requests before that wait for it
+        self._ready = asyncio.Event()  # set once the tables exist; requests that may use them wait for it
+        self._iam_ready = asyncio.Event()  # set once moto's IAM evaluator is imported; Management API calls wait
+        # What must wait for the tables, from the manifest: each function whose declaration may allow a
+        # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
+        # reaches every route). Without IAM, declarations bind nothing, so everything waits.
+        self._waits_for_tables = {f.id for f in manifest.functions if self.iam is None or may_use_tables(f)}
+        self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions)
 
     @property
     def page_url(self) -> str:
@@ -113,31 +124,36 @@ class Sandbox:
     async def start(self) -> None:
         """Serve on host:port; returns once the tables exist and requests are answered."""
         self._loop = asyncio.get_running_loop()
-        # Everything that can overlap does: the preloaded worker parent imports boto3 & co., moto starts,
-        # the port opens and, as soon as it is open (workers' variables name it), each function's first
-        # worker is forked. Only requests wait, for the tables (dispatch).
+        # Everything that can overlap does: the preloaded worker parent imports boto3 & co., moto starts
+        # and creates the tables, the port opens and, as soon as it is open (workers' variables name it),
+        # each function's first worker is forked. Only what may use the tables waits for them (dispatch).
         self._spawn(self.functions.preload())
-        database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
         runner_ready = self._listen_then_warm()
-        # The Management API's IAM checks use moto's evaluator: import it (about 1 s) while moto starts.
-        evaluator = asyncio.to_thread(importlib.import_module, "moto.iam.access_control") if self.iam else None
-        outcomes = await asyncio.gather(*(c for c in (database, runner_ready, evaluator) if c is not None), return_exceptions=True)
+        if self.iam:  # the Management API's IAM checks use moto's evaluator: import it (about 1 s) meanwhile
+            self._spawn(self._import_evaluator())
+        else:
+            self._iam_ready.set()
+        if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
+            database = asyncio.to_thread(self.tables.create)
+        else:
+            database = asyncio.to_thread(self.dynamodb.start)
+        outcomes = await asyncio.gather(database, runner_ready, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
-        physical = self.table_names()
-        tables = await asyncio.to_thread(
-            Tables, self.dynamodb_endpoint, self.manifest.aws.region,
-            {physical[t.name]: t for t in self.manifest.tables},
-        )
-        await asyncio.to_thread(tables.create)
         self._ready.set()
-        self._spawn(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info))
+        self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
         self._spawn(self._enforce_time_limits())
         if not self.external_dynamodb:
-            self._spawn(watch_database(self.dynamodb, self.log.info, tables))
+            self._spawn(watch_database(self.dynamodb, self.log.info, self.tables))
         if self.reload:
             self._spawn(self._watch_sources())
+
+    async def _import_evaluator(self) -> None:
+        try:
+            await asyncio.to_thread(importlib.import_module, "moto.iam.access_control")
+        finally:
+            self._iam_ready.set()
 
     def _spawn(self, work) -> None:
         """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
@@ -164,13 +180,18 @@ class Sandbox:
                 pass
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        if not self._ready.is_set():  # the port opens while the tables are still being created
-            await self._ready.wait()
         found = MANAGEMENT_PATH.match(request.raw_path.split("?", 1)[0])
         if found:
+            await self._iam_ready.wait()
             return await self.management.handle(request, unquote(found["id"]))
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            if self._sockets_wait:
+                await self._ready.wait()
             return await self.ws.handle(request)
+        if not self._ready.is_set():  # the port opens while the tables are still being created
+            route = self.http.route(request.method, request.path)
+            if route is not None and route[0].function.id in self._waits_for_tables:
+                await self._ready.wait()
         return await self.http.handle(request)
 
     async def stop(self) -> None:
