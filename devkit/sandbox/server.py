@@ -15,24 +15,32 @@ import re
 import string
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
-
-from aiohttp import web
 
 from devkit import contract
 from devkit.manifest import Manifest
 from devkit.permissions import LocalArns, may_use_tables
-from devkit.sandbox.connections import Registry
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
 from devkit.sandbox.environment import function_name, worker_environment
-from devkit.sandbox.http_api import HttpApi
 from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
-from devkit.sandbox.management_api import ManagementApi
-from devkit.sandbox.websocket_api import WebSocketApi
 from devkit.sandbox.workers import FunctionPool, Functions
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from devkit.sandbox.connections import Registry
+    from devkit.sandbox.http_api import HttpApi
+    from devkit.sandbox.management_api import ManagementApi
+    from devkit.sandbox.websocket_api import WebSocketApi
+
+# aiohttp and the parts over it: imported by `start()` in a thread (about 0.5 s) while the database
+# and the preloaded worker parent start, so this module imports none of them.
+SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.connections", "devkit.sandbox.http_api",
+                   "devkit.sandbox.management_api", "devkit.sandbox.websocket_api")
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
@@ -61,20 +69,16 @@ class Sandbox:
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
                                          tables=declared, region=manifest.aws.region)
         self.tables = Tables(self.dynamodb_endpoint, manifest.aws.region, declared)
-        self.registry = Registry()
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info)
-        self.ws = WebSocketApi(
-            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
-        )
-        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
-                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
-        self.management = ManagementApi(self.registry, self.limits, self.log,
-                                        self.iam.management_denied if self.iam else None)
+        # The serving parts, made by start() once their modules are imported (SERVING_MODULES).
+        self.registry: Registry | None = None
+        self.ws: WebSocketApi | None = None
+        self.http: HttpApi | None = None
+        self.management: ManagementApi | None = None
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -128,15 +132,17 @@ class Sandbox:
         # and creates the tables, the port opens and, as soon as it is open (workers' variables name it),
         # each function's first worker is forked. Only what may use the tables waits for them (dispatch).
         self._spawn(self.functions.preload())
+        if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
+            database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
+        else:
+            database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
+        await asyncio.to_thread(lambda: [importlib.import_module(m) for m in SERVING_MODULES])
+        self._serving_parts()
         runner_ready = self._listen_then_warm()
         if self.iam:  # the Management API's IAM checks use moto's evaluator: import it (about 1 s) meanwhile
             self._spawn(self._import_evaluator())
         else:
             self._iam_ready.set()
-        if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
-            database = asyncio.to_thread(self.tables.create)
-        else:
-            database = asyncio.to_thread(self.dynamodb.start)
         outcomes = await asyncio.gather(database, runner_ready, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
@@ -148,6 +154,23 @@ class Sandbox:
             self._spawn(watch_database(self.dynamodb, self.log.info, self.tables))
         if self.reload:
             self._spawn(self._watch_sources())
+
+    def _serving_parts(self) -> None:
+        from devkit.sandbox.connections import Registry
+        from devkit.sandbox.http_api import HttpApi
+        from devkit.sandbox.management_api import ManagementApi
+        from devkit.sandbox.websocket_api import WebSocketApi
+
+        manifest = self.manifest
+        self.registry = Registry()
+        self.ws = WebSocketApi(
+            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
+            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
+        )
+        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
+                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
+        self.management = ManagementApi(self.registry, self.limits, self.log,
+                                        self.iam.management_denied if self.iam else None)
 
     async def _import_evaluator(self) -> None:
         try:
@@ -164,6 +187,8 @@ class Sandbox:
         self._spawn(self.functions.warm_all())
 
     async def _listen(self) -> None:
+        from aiohttp import web
+
         app = web.Application(client_max_size=self.limits.http_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         # keepalive_timeout also closes a connection whose request headers never complete (aiohttp starts
@@ -199,8 +224,9 @@ class Sandbox:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        open_sockets = len(self.registry)
-        await self.ws.close_all()
+        open_sockets = len(self.registry) if self.registry is not None else 0
+        if self.ws is not None:
+            await self.ws.close_all()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
