@@ -508,9 +508,8 @@ def _model_operations(service: str) -> list[str]:
     """
     model = _model_file(service)
     if model is not None:
-        opened = gzip.open(model, "rb") if model.suffix == ".gz" else model.open("rb")
-        with opened as data:
-            return list(json.load(data)["operations"])
+        data = model.read_bytes()
+        return list(json.loads(gzip.decompress(data) if model.suffix == ".gz" else data)["operations"])
     from botocore.loaders import Loader
 
     return list(Loader().load_service_model(service, "service-2")["operations"])
