@@ -9,6 +9,7 @@ evaluator, as AWS judges an identity-based policy: an explicit Deny wins, then a
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from typing import Any, Protocol
@@ -35,6 +36,25 @@ def default(function: Function) -> Permissions:
 def declared(function: Function) -> Permissions:
     """The function's own `@permissions`, or its kind's default."""
     return function.permissions or default(function)
+
+
+def may_use_tables(function: Function) -> bool:
+    """True when `function`'s declaration may allow a DynamoDB call: a `table` grant, or a statement
+    whose Action (or any NotAction) could cover a `dynamodb:` action. The sandbox holds such a
+    function's invocations until the tables exist; the others need not wait."""
+    grants = declared(function)
+    if grants.tables:
+        return True
+    for statement in grants.statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement:
+            return True
+        actions = statement.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if fnmatch.fnmatchcase("dynamodb", action.split(":", 1)[0].lower()):
+                return True
+    return False
 
 
 class Arns(Protocol):

@@ -1,6 +1,10 @@
 """The embedded DynamoDB: moto's server in a child process on 127.0.0.1, tables from `@tables`, each
 function's calls judged against its policy first (devkit/sandbox/dynamodb_server.py).
 
+The child creates the manifest's tables itself before it reports ready (it has boto3 loaded anyway), so the
+sandbox's own process does not import boto3 while it starts; `Tables` in the sandbox's process (its
+client made on first use) sweeps and recreates them afterwards.
+
 moto accepts a table's TTL setting but never deletes anything, so `sweep_expired` does what DynamoDB's
 TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_seconds`).
 """
@@ -8,8 +12,11 @@ TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -21,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from devkit.contract import DUMMY_CREDENTIALS
-from devkit.manifest import Table
+from devkit.manifest import Key, Table
 
 KIT_PARENT = Path(__file__).resolve().parents[2]  # where `devkit` is importable from, for the child
 
@@ -34,13 +41,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedDynamoDB:
     """moto's server as a child process; `endpoint` (fixed at creation) answers once `start()` returns.
 
+    `tables` (physical name -> declaration) exist once `start()` returns: the child creates them.
     `policies` (JSON from devkit/sandbox/iam.py, or None for no checks) says what each function may
     do; each denial is handed to `on_denial` as a dict `{"function", "action", "resource"}`, from a
     thread of its own.
     """
 
-    def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None):
-        self.host = host
+    def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
+                 tables: dict[str, Table] | None = None, region: str = "us-east-1"):
+        self.host, self.tables, self.region = host, tables or {}, region
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -53,29 +62,31 @@ class EmbeddedDynamoDB:
         # Request lines are turned off too, so the file holds only errors, for the message below.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
-        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", PYTHONPATH=os.pathsep.join(
+        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables),
+                   DEVKIT_TABLES_REGION=self.region, PYTHONPATH=os.pathsep.join(
             p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "devkit.sandbox.dynamodb_server", str(os.getpid()), str(report),
                  "-H", self.host, "-p", str(port)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._errors,
                 start_new_session=True, pass_fds=(report,), env=env,
             )
         finally:
             os.close(report)
         threading.Thread(target=self._read_denials, args=(denials,), daemon=True, name="iam-denials").start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self._errors.seek(0)
-                raise RuntimeError(f"the embedded DynamoDB (moto) exited: {self._errors.read().decode(errors='replace')[-500:]}")
-            try:
-                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.02)
+        # The child prints one line on stdout once it serves and the tables exist (dynamodb_server.py).
+        assert self.process.stdout is not None
+        with self.process.stdout as said:
+            readable, _, _ = select.select([said], [], [], timeout)
+            line = said.readline() if readable else b""
+        if line.strip() == b"ready":
+            return
+        self._errors.seek(0)
+        errors = self._errors.read().decode(errors="replace")[-500:]
         self.stop()
+        if readable:  # the child closed its stdout: it exited
+            raise RuntimeError(f"the embedded DynamoDB (moto) exited: {errors or line.decode(errors='replace')}")
         raise RuntimeError(f"the embedded DynamoDB did not answer on {self.endpoint} within {timeout:.0f} s")
 
     def _read_denials(self, fd: int) -> None:
@@ -111,12 +122,17 @@ class Tables:
     """Create the manifest's tables on an endpoint and sweep their expired items."""
 
     def __init__(self, endpoint: str, region: str, tables: dict[str, Table]):
-        import boto3  # imported here: the sandbox starts serving before boto3 has loaded
+        self.endpoint, self.region = endpoint, region
+        self.tables = tables  # physical name -> declaration
+
+    @functools.cached_property
+    def client(self):
+        """A DynamoDB client, made on first use (from a thread): boto3 is not imported while the sandbox starts."""
+        import boto3
         from botocore.config import Config
 
-        self.tables = tables  # physical name -> declaration
-        self.client = boto3.client(
-            "dynamodb", endpoint_url=endpoint, region_name=region,
+        return boto3.client(
+            "dynamodb", endpoint_url=self.endpoint, region_name=self.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             # A stalled database must not hold a sweep (and the sandbox's exit) for botocore's 60 s x retries.
@@ -163,6 +179,19 @@ class Tables:
                     self.client.delete_item(TableName=name, Key={k: item[k] for k in keys})
                     deleted += 1
         return deleted
+
+
+def tables_to_json(tables: dict[str, Table]) -> str:
+    """Physical name -> declaration, as JSON for the database's child process (`tables_from_json`)."""
+    return json.dumps({name: dataclasses.asdict(table) for name, table in tables.items()})
+
+
+def tables_from_json(text: str) -> dict[str, Table]:
+    def key(value: dict | None) -> Key | None:
+        return Key(**value) if value else None
+
+    return {name: Table(**dict(fields, partition_key=key(fields["partition_key"]), sort_key=key(fields["sort_key"])))
+            for name, fields in json.loads(text or "{}").items()}
 
 
 async def sweep_forever(tables: Tables, every: float, log) -> None:

@@ -1,7 +1,10 @@
 """moto's DynamoDB server behind an IAM gate: the embedded database's child process.
 
 Run as `python -m devkit.sandbox.dynamodb_server <sandbox pid> <denials fd> -H host -p port`, with the
-functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; none: nothing is judged).
+functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; none: nothing is judged)
+and the tables to create in `DEVKIT_TABLES` (devkit/sandbox/dynamodb.py `tables_to_json`), in the
+region `DEVKIT_TABLES_REGION`. Once it serves and the tables exist it prints `ready` on stdout (or
+`error: ...` and exits).
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
@@ -16,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from devkit.permissions import Evaluator, denial_message
 from devkit.sandbox.iam import caller_key
@@ -132,7 +136,7 @@ def main(argv: list[str]) -> None:
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     options = dict(zip(argv[2::2], argv[3::2], strict=True))  # flag, value pairs
 
@@ -142,8 +146,32 @@ def main(argv: list[str]) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     policies = json.loads(os.environ.get("DEVKIT_IAM_POLICIES") or "{}")
     host, port = options["-H"], int(options["-p"])
-    run_simple(host, port, NoBrowsers(Gate(app, policies, report), host, port),
-               threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, NoBrowsers(Gate(app, policies, report), host, port),
+                         threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=create_tables_then_report, args=(f"http://{host}:{port}", server), daemon=True).start()
+    server.serve_forever()
+
+
+def create_tables_then_report(endpoint: str, server) -> None:
+    """Create `DEVKIT_TABLES` through this server, as any client would, then say `ready` on stdout."""
+    from devkit.sandbox.dynamodb import Tables, tables_from_json
+
+    try:
+        Tables(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"),
+               tables_from_json(os.environ.get("DEVKIT_TABLES", ""))).create()
+    except Exception as error:  # the sandbox shows it and stops
+        _say(f"error: could not create the tables: {error}")
+        server.shutdown()
+        return
+    _say("ready")
+
+
+def _say(line: str) -> None:
+    """One line to the sandbox on stdout, which then goes nowhere (the sandbox stops reading it)."""
+    os.write(1, (line + "\n").encode())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -71,11 +71,20 @@ class HttpApi:
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/_static/"):
             return self.static(request)
-        for route in self.routes:
-            parameters = route.match(request.method, request.path)
-            if parameters is not None:
-                return await self._invoke(route, parameters, request)
+        found = self.route(request.method, request.path)
+        if found is not None:
+            return await self._invoke(*found, request)
         return web.json_response({"message": "Not Found"}, status=404)
+
+    def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route a request goes to and its path parameters; None for `/_static/*` and no route."""
+        if path.startswith("/_static/"):
+            return None
+        for route in self.routes:
+            parameters = route.match(method, path)
+            if parameters is not None:
+                return route, parameters
+        return None
 
     async def _invoke(self, route: Route, parameters: dict[str, str], request: web.Request) -> web.Response:
         request_id = events.new_id()

@@ -15,24 +15,32 @@ import re
 import string
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
-
-from aiohttp import web
 
 from devkit import contract
 from devkit.manifest import Manifest
-from devkit.permissions import LocalArns
-from devkit.sandbox.connections import Registry
+from devkit.permissions import LocalArns, may_use_tables
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
 from devkit.sandbox.environment import function_name, worker_environment
-from devkit.sandbox.http_api import HttpApi
 from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
-from devkit.sandbox.management_api import ManagementApi
-from devkit.sandbox.websocket_api import WebSocketApi
 from devkit.sandbox.workers import FunctionPool, Functions
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from devkit.sandbox.connections import Registry
+    from devkit.sandbox.http_api import HttpApi
+    from devkit.sandbox.management_api import ManagementApi
+    from devkit.sandbox.websocket_api import WebSocketApi
+
+# aiohttp and the parts over it: imported by `start()` in a thread (about 0.5 s) while the database
+# and the preloaded worker parent start, so this module imports none of them.
+SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.connections", "devkit.sandbox.http_api",
+                   "devkit.sandbox.management_api", "devkit.sandbox.websocket_api")
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
@@ -55,25 +63,32 @@ class Sandbox:
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
             partial(function_name, manifest),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
-        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied)
-        self.registry = Registry()
+        physical = self.table_names()
+        declared = {physical[t.name]: t for t in manifest.tables}
+        # The embedded database creates the tables itself (dynamodb.py); `tables` sweeps and recreates them.
+        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
+                                         tables=declared, region=manifest.aws.region)
+        self.tables = Tables(self.dynamodb_endpoint, manifest.aws.region, declared)
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info)
-        self.ws = WebSocketApi(
-            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
-        )
-        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
-                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
-        self.management = ManagementApi(self.registry, self.limits, self.log,
-                                        self.iam.management_denied if self.iam else None)
+        # The serving parts, made by start() once their modules are imported (SERVING_MODULES).
+        self.registry: Registry | None = None
+        self.ws: WebSocketApi | None = None
+        self.http: HttpApi | None = None
+        self.management: ManagementApi | None = None
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
-        self._ready = asyncio.Event()  # set once the tables exist; requests before that wait for it
+        self._ready = asyncio.Event()  # set once the tables exist; requests that may use them wait for it
+        self._iam_ready = asyncio.Event()  # set once moto's IAM evaluator is imported; Management API calls wait
+        # What must wait for the tables, from the manifest: each function whose declaration may allow a
+        # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
+        # reaches every route). Without IAM, declarations bind nothing, so everything waits.
+        self._waits_for_tables = {f.id for f in manifest.functions if self.iam is None or may_use_tables(f)}
+        self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions)
 
     @property
     def page_url(self) -> str:
@@ -113,31 +128,55 @@ class Sandbox:
     async def start(self) -> None:
         """Serve on host:port; returns once the tables exist and requests are answered."""
         self._loop = asyncio.get_running_loop()
-        # Everything that can overlap does: the preloaded worker parent imports boto3 & co., moto starts,
-        # the port opens and, as soon as it is open (workers' variables name it), each function's first
-        # worker is forked. Only requests wait, for the tables (dispatch).
+        # Everything that can overlap does: the preloaded worker parent imports boto3 & co., moto starts
+        # and creates the tables, the port opens and, as soon as it is open (workers' variables name it),
+        # each function's first worker is forked. Only what may use the tables waits for them (dispatch).
         self._spawn(self.functions.preload())
-        database = None if self.external_dynamodb else asyncio.to_thread(self.dynamodb.start)
+        if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
+            database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
+        else:
+            database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
+        await asyncio.to_thread(lambda: [importlib.import_module(m) for m in SERVING_MODULES])
+        self._serving_parts()
         runner_ready = self._listen_then_warm()
-        # The Management API's IAM checks use moto's evaluator: import it (about 1 s) while moto starts.
-        evaluator = asyncio.to_thread(importlib.import_module, "moto.iam.access_control") if self.iam else None
-        outcomes = await asyncio.gather(*(c for c in (database, runner_ready, evaluator) if c is not None), return_exceptions=True)
+        if self.iam:  # the Management API's IAM checks use moto's evaluator: import it (about 1 s) meanwhile
+            self._spawn(self._import_evaluator())
+        else:
+            self._iam_ready.set()
+        outcomes = await asyncio.gather(database, runner_ready, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
-        physical = self.table_names()
-        tables = await asyncio.to_thread(
-            Tables, self.dynamodb_endpoint, self.manifest.aws.region,
-            {physical[t.name]: t for t in self.manifest.tables},
-        )
-        await asyncio.to_thread(tables.create)
         self._ready.set()
-        self._spawn(sweep_forever(tables, self.limits.ttl_sweep_seconds, self.log.info))
+        self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
         self._spawn(self._enforce_time_limits())
         if not self.external_dynamodb:
-            self._spawn(watch_database(self.dynamodb, self.log.info, tables))
+            self._spawn(watch_database(self.dynamodb, self.log.info, self.tables))
         if self.reload:
             self._spawn(self._watch_sources())
+
+    def _serving_parts(self) -> None:
+        from devkit.sandbox.connections import Registry
+        from devkit.sandbox.http_api import HttpApi
+        from devkit.sandbox.management_api import ManagementApi
+        from devkit.sandbox.websocket_api import WebSocketApi
+
+        manifest = self.manifest
+        self.registry = Registry()
+        self.ws = WebSocketApi(
+            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
+            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
+        )
+        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
+                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
+        self.management = ManagementApi(self.registry, self.limits, self.log,
+                                        self.iam.management_denied if self.iam else None)
+
+    async def _import_evaluator(self) -> None:
+        try:
+            await asyncio.to_thread(importlib.import_module, "moto.iam.access_control")
+        finally:
+            self._iam_ready.set()
 
     def _spawn(self, work) -> None:
         """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
@@ -148,6 +187,8 @@ class Sandbox:
         self._spawn(self.functions.warm_all())
 
     async def _listen(self) -> None:
+        from aiohttp import web
+
         app = web.Application(client_max_size=self.limits.http_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         # keepalive_timeout also closes a connection whose request headers never complete (aiohttp starts
@@ -164,13 +205,18 @@ class Sandbox:
                 pass
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        if not self._ready.is_set():  # the port opens while the tables are still being created
-            await self._ready.wait()
         found = MANAGEMENT_PATH.match(request.raw_path.split("?", 1)[0])
         if found:
+            await self._iam_ready.wait()
             return await self.management.handle(request, unquote(found["id"]))
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            if self._sockets_wait:
+                await self._ready.wait()
             return await self.ws.handle(request)
+        if not self._ready.is_set():  # the port opens while the tables are still being created
+            route = self.http.route(request.method, request.path)
+            if route is not None and route[0].function.id in self._waits_for_tables:
+                await self._ready.wait()
         return await self.http.handle(request)
 
     async def stop(self) -> None:
@@ -178,8 +224,9 @@ class Sandbox:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        open_sockets = len(self.registry)
-        await self.ws.close_all()
+        open_sockets = len(self.registry) if self.registry is not None else 0
+        if self.ws is not None:
+            await self.ws.close_all()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

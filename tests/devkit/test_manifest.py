@@ -1,5 +1,7 @@
 """The manifest reader: the app's own app.arc, Architect's grammar, and every error it names."""
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -304,3 +306,35 @@ def test_permissions_in_app_arc_say_where_they_go(tmp_path):
     path = write_app(tmp_path, "@app\ndemo\n@permissions\ntable things Scan\n")
     with pytest.raises(ManifestError, match=r"app.arc:3: @permissions goes in each function's own config.arc"):
         manifest.load(path)
+
+
+def test_dynamodb_actions_come_from_botocores_model_file_without_importing_botocore():
+    """The accepted actions are the operations of botocore's DynamoDB model (`botocore/data/dynamodb/
+    2012-08-10/service-2.json.gz`, botocore's documented data layout), read as its own Loader reads them."""
+    from botocore.loaders import Loader
+
+    found = manifest._model_file("dynamodb")
+    assert found is not None and found.parent.parent.name == "dynamodb"
+    assert found.parent.name == max(p.name for p in found.parent.parent.iterdir() if p.is_dir())  # the newest API version
+    assert sorted(manifest._model_operations("dynamodb")) == sorted(Loader().load_service_model("dynamodb", "service-2")["operations"])
+    # botocore itself is not imported (it cost the sandbox's start 200-400 ms): checked in a fresh interpreter
+    check = "import sys; from devkit import manifest; manifest.dynamodb_actions(); print('botocore' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("table things Scna\n", "'Scna' is not a DynamoDB action; did you mean Scan?"),
+    ("table things Frobnicate\n", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
+])
+def test_dynamodb_actions_fall_back_to_botocores_loader_when_the_layout_differs(tmp_path, monkeypatch, lines, message):
+    direct = manifest.dynamodb_actions()
+    monkeypatch.setattr(manifest, "_model_file", lambda service: None)  # botocore laid out otherwise
+    manifest.dynamodb_actions.cache_clear()
+    try:
+        assert manifest.dynamodb_actions() == direct
+        manifest.load(with_permissions(tmp_path / "ok", "table things Scan ConditionCheckItem\n"))
+        with pytest.raises(ManifestError) as caught:
+            manifest.load(with_permissions(tmp_path / "bad", lines))
+        assert message in str(caught.value)
+    finally:
+        manifest.dynamodb_actions.cache_clear()

@@ -9,6 +9,8 @@ developer guide's "DynamoDB API permissions: Actions, resources, and conditions 
 ConditionCheckItem, GetItem).
 """
 
+import dataclasses
+
 import pytest
 
 from devkit import manifest, permissions
@@ -114,3 +116,27 @@ def test_the_hint_is_the_line_to_add_in_the_apps_own_syntax(route, action, resou
 ])
 def test_the_gate_asks_for_what_aws_authorizes_per_request(operation, body, expected):
     assert requested(operation, body, lambda name: name if name.startswith("arn:") else ARN + name) == expected
+
+
+def with_grants(kind: str, **declared) -> manifest.Function:
+    undeclared = app().function("GET /" if kind == "http" else "$default")
+    return dataclasses.replace(undeclared, permissions=manifest.Permissions(undeclared.source_dir / "config.arc", **declared)
+                               if declared else None)
+
+
+@pytest.mark.parametrize("function, expected", [
+    (with_grants("http"), False),  # an HTTP function's default: its logs only
+    (with_grants("ws"), False),  # a WebSocket function's default: its logs and POST @connections
+    (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), True),
+    (with_grants("http", statements=(allow("sqs:SendMessage", "*"),)), False),
+    (with_grants("http", statements=(allow("dynamodb:GetItem", "*"),)), True),
+    (with_grants("http", statements=(allow(["s3:GetObject", "DynamoDB:Query"], "*"),)), True),  # IAM actions ignore case
+    (with_grants("http", statements=(allow("dyn*:Get*", "*"),)), True),
+    (with_grants("http", statements=(allow("*:GetItem", "*"),)), True),
+    (with_grants("http", statements=({"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"},)), False),
+    (with_grants("http", statements=({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},)), True),
+])
+def test_what_may_use_tables_is_read_from_the_declaration(function, expected):
+    """IAM action names are case-insensitive and take `*` and `?` wildcards (IAM User Guide, "IAM JSON
+    policy elements: Action"); NotAction allows everything it does not name ("NotAction")."""
+    assert permissions.may_use_tables(function) is expected
