@@ -47,6 +47,13 @@ LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
 
 
 class Sandbox:
+    # The serving parts: made by start() once their modules are imported (SERVING_MODULES); requests
+    # reach them only after that.
+    registry: Registry
+    ws: WebSocketApi
+    http: HttpApi
+    management: ManagementApi
+
     def __init__(self, manifest: Manifest, host: str = "127.0.0.1", port: int = contract.DEFAULT_PORT,
                  limits: Limits | None = None, log: Log | None = None,
                  dynamodb_endpoint: str | None = None, reload: bool = True, iam: bool = True):
@@ -74,11 +81,6 @@ class Sandbox:
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info)
-        # The serving parts, made by start() once their modules are imported (SERVING_MODULES).
-        self.registry: Registry | None = None
-        self.ws: WebSocketApi | None = None
-        self.http: HttpApi | None = None
-        self.management: ManagementApi | None = None
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -132,11 +134,12 @@ class Sandbox:
         # and creates the tables, the port opens and, as soon as it is open (workers' variables name it),
         # each function's first worker is forked. Only what may use the tables waits for them (dispatch).
         self._spawn(self.functions.preload())
+        database: asyncio.Future
         if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
             database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
         else:
             database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
-        await asyncio.to_thread(lambda: [importlib.import_module(m) for m in SERVING_MODULES])
+        await asyncio.to_thread(_import_all, SERVING_MODULES)
         self._serving_parts()
         runner_ready = self._listen_then_warm()
         if self.iam:  # the Management API's IAM checks use moto's evaluator: import it (about 1 s) meanwhile
@@ -224,8 +227,9 @@ class Sandbox:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        open_sockets = len(self.registry) if self.registry is not None else 0
-        if self.ws is not None:
+        serving = hasattr(self, "ws")  # False when start() failed before making them
+        open_sockets = len(self.registry) if serving else 0
+        if serving:
             await self.ws.close_all()
         for task in self._background:
             task.cancel()
@@ -256,3 +260,8 @@ class Sandbox:
                 self.functions.recycle()
                 shown = ", ".join(str(p.relative_to(self.manifest.root)) for p in paths[:3] if p.is_relative_to(self.manifest.root))
                 self.log.info(f"reloaded: {shown}{' …' if len(paths) > 3 else ''}")
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
