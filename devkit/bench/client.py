@@ -197,9 +197,11 @@ async def close_all(sockets: list[aiohttp.ClientWebSocketResponse], concurrency:
 
 
 async def throughput(url: str, clients: int, duration_s: float, *, progress: ProgressFn = quiet,
-                     origin: str | None = None) -> dict:
+                     origin: str | None = None, around: Callable[[], None] | None = None) -> dict:
     """Echoed messages per second with `clients` sockets, each sending its next message on the echo
-    of the last (closed loop), for `duration_s` after all sockets are open.
+    of the last (closed loop), for `duration_s` after all sockets are open. `around()`, if given, is
+    called just before the timed window and just after it (before the sockets close): a profile's
+    two readings.
 
     Returns `{"clients", "messages", "seconds", "msgs_per_s", "errors", "connected"}`.
     """
@@ -228,6 +230,8 @@ async def throughput(url: str, clients: int, duration_s: float, *, progress: Pro
                 await asyncio.sleep(0.5)
                 progress(min(int(duration_s - (stop_at - time.perf_counter())), int(duration_s)), int(duration_s))
 
+        if around:
+            around()
         started = time.perf_counter()
         tick = asyncio.create_task(ticker())
         try:
@@ -235,6 +239,8 @@ async def throughput(url: str, clients: int, duration_s: float, *, progress: Pro
         finally:
             tick.cancel()
             elapsed = time.perf_counter() - started
+            if around:
+                around()
             await close_all(sockets)
     total = sum(counts)
     return {
@@ -247,56 +253,79 @@ async def throughput(url: str, clients: int, duration_s: float, *, progress: Pro
     }
 
 
-async def broadcast_fanout(url: str, connections: int, *, progress: ProgressFn = quiet,
-                           origin: str | None = None, deadline_s: float = 120.0) -> dict:
-    """Open `connections` sockets, broadcast one message from the first, and time until every socket
-    has received it.
+async def broadcast_fanout(url: str, connections: int, *, rounds: int = 1, progress: ProgressFn = quiet,
+                           origin: str | None = None, deadline_s: float = 120.0,
+                           around: Callable[[], None] | None = None) -> dict:
+    """Open `connections` sockets, then `rounds` times broadcast one message from the first and time
+    until every socket has received it. `around()`, if given, is called just before the last round's
+    message is sent and just after its last arrival: a profile's two readings.
 
-    Returns `{"connections", "connected", "received", "seconds" (until the last), "p50_s" (the
-    median arrival), "errors"}`; `seconds` is None when some socket never got it.
+    Returns `{"connections", "connected", "received", "seconds" (the first round, until the last
+    socket), "p50_s" (its median arrival), "rounds_s" (every round's `seconds`), "errors"}`; a
+    round's seconds are None when some socket never got its message.
     """
     errors = Errors()
-    marker = f"fan-out {uuid.uuid4().hex[:12]}"
     async with new_session() as session:
         sockets, connect_errors = await open_many(session, url, connections, progress=progress,
                                                   origin=origin, deadline_s=deadline_s)
         for sample in connect_errors.samples:
             errors.add(sample)
-        arrivals: list[float] = []
-
-        async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
-            while True:
-                message = await ws.receive()
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    return
-                if marker in message.data:
-                    arrivals.append(time.perf_counter())
-                    return
-
-        readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+        timed: list[tuple[float | None, float | None, int]] = []
         try:
-            started = time.perf_counter()
-            if sockets:
-                await sockets[0].send_str(json.dumps({"action": "broadcast", "text": marker}))
-            _, pending = await asyncio.wait(readers, timeout=max(5.0, connections / 20))
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
+            for round_ in range(rounds):
+                if round_:
+                    await asyncio.sleep(0.2)  # let the last round's invocation finish before the next
+                last = round_ == rounds - 1
+                timed.append(await _broadcast_once(sockets, connections, around if last else None))
         finally:
             await close_all(sockets)
-    arrivals.sort()
-    delays = [a - started for a in arrivals]
-    complete = bool(sockets) and len(arrivals) == len(sockets) == connections
-    if not complete:
-        errors.add(f"{len(arrivals)} of {connections} sockets received the broadcast")
+    for seconds, _, received in timed:
+        if seconds is None:
+            errors.add(f"{received} of {connections} sockets received the broadcast")
+    first = timed[0] if timed else (None, None, 0)
     return {
         "connections": connections,
         "connected": len(sockets),
-        "received": len(arrivals),
-        "seconds": delays[-1] if complete else None,
-        "p50_s": delays[len(delays) // 2] if delays else None,
+        "received": first[2],
+        "seconds": first[0],
+        "p50_s": first[1],
+        "rounds_s": [seconds for seconds, _, _ in timed],
         "errors": errors.as_dict(),
     }
+
+
+async def _broadcast_once(sockets: list[aiohttp.ClientWebSocketResponse], connections: int,
+                          around: Callable[[], None] | None) -> tuple[float | None, float | None, int]:
+    """One broadcast from the first socket: (seconds until the last arrival or None if some socket
+    missed it, the median arrival, how many arrived)."""
+    marker = f"fan-out {uuid.uuid4().hex[:12]}"
+    arrivals: list[float] = []
+
+    async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await ws.receive()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return
+            if marker in message.data:
+                arrivals.append(time.perf_counter())
+                return
+
+    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    if around:
+        around()
+    started = time.perf_counter()
+    if sockets:
+        await sockets[0].send_str(json.dumps({"action": "broadcast", "text": marker}))
+    _, pending = await asyncio.wait(readers, timeout=max(5.0, connections / 20)) if readers else (set(), set())
+    if around:
+        around()
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    arrivals.sort()
+    delays = [a - started for a in arrivals]
+    complete = bool(sockets) and len(arrivals) == len(sockets) == connections
+    return (delays[-1] if complete else None), (delays[len(delays) // 2] if delays else None), len(arrivals)
 
 
 async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, origin: str | None = None,

@@ -126,30 +126,115 @@ def process_tree(pid: int) -> list[int]:
         return []
 
 
-def _memory(pid: int) -> dict[str, Any]:
-    """One process's command line (shortened: enough to tell a worker from the server), RSS and PSS."""
+# The roles of the sandbox's processes, as the profiles group them. A forked worker keeps its parent's
+# command line (`python zygote_main.py <fd>`), so it is told from the preloaded parent by its parent.
+# The bench client is no part of the sandbox, but shares its cores: the CPU profile counts it too.
+SERVER, DATABASE, PRELOADED, FORKED, FRESH, OTHER, CLIENT = (
+    "sandbox", "DynamoDB server", "preloaded parent", "forked workers", "fresh workers", "other", "bench client")
+ROLES = (SERVER, DATABASE, PRELOADED, FORKED, FRESH, OTHER, CLIENT)
+
+
+def role_of(command: str, parent_command: str, is_root: bool) -> str:
+    """Which part of the sandbox a process is, from its command line and its parent's."""
+    if is_root:
+        return SERVER
+    if "dynamodb_server" in command:
+        return DATABASE
+    if "zygote_main.py" in command:
+        return FORKED if "zygote_main.py" in parent_command else PRELOADED
+    if "worker_main.py" in command:
+        return FRESH
+    return OTHER
+
+
+def _command(process: psutil.Process) -> str:
+    """A process's command line, shortened: enough to tell a worker from the server."""
+    words = process.cmdline() or [process.name()]
+    return " ".join([Path(words[0]).name, *words[1:]])[:160]
+
+
+def _tree(pid: int) -> list[tuple[psutil.Process, str]]:
+    """`pid` and its living descendants, parents first, each with its role."""
     try:
-        process = psutil.Process(pid)
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    commands: dict[int, str] = {}
+    for process in family:
+        try:
+            commands[process.pid] = _command(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            commands[process.pid] = "?"
+    tree = []
+    for process in family:
+        try:
+            parent = process.ppid()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            parent = 0
+        tree.append((process, role_of(commands[process.pid], commands.get(parent, ""), process.pid == pid)))
+    return tree
+
+
+def _memory(process: psutil.Process, role: str) -> dict[str, Any]:
+    """One process's command line, role, RSS and PSS."""
+    try:
         with process.oneshot():
-            words = process.cmdline() or [process.name()]
+            command = _command(process)
             memory = process.memory_full_info()  # PSS comes from /proc/<pid>/smaps_rollup
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return {"pid": pid, "command": "?", "rss_mb": 0.0, "pss_mb": 0.0}
-    command = " ".join([Path(words[0]).name, *words[1:]])[:160]
-    return {"pid": pid, "command": command, "rss_mb": memory.rss / MB, "pss_mb": getattr(memory, "pss", 0) / MB}
+        return {"pid": process.pid, "command": "?", "role": role, "rss_mb": 0.0, "pss_mb": 0.0}
+    return {"pid": process.pid, "command": command, "role": role, "rss_mb": memory.rss / MB,
+            "pss_mb": getattr(memory, "pss", 0) / MB}
+
+
+def by_role(each: list[dict], *figures: str) -> dict[str, dict]:
+    """Per role present, in ROLES order: `count` and the sum of each of `figures` over its processes."""
+    grouped: dict[str, dict] = {}
+    for role in ROLES:
+        members = [e for e in each if e["role"] == role]
+        if members:
+            grouped[role] = {"count": len(members), **{f: sum(e[f] for e in members) for f in figures}}
+    return grouped
 
 
 def tree_memory(pid: int) -> dict:
     """Memory of `pid` and its descendants: `rss_mb` (sum of RSS, counts shared pages in every
-    process: an upper bound), `pss_mb` (proportional share: the fair total) and `processes`."""
-    tree = process_tree(pid)
-    each = [_memory(p) for p in tree]
+    process: an upper bound), `pss_mb` (proportional share: the fair total), `processes`,
+    `by_role` (role -> count, pss_mb, rss_mb) and `by_process` (largest PSS first)."""
+    each = [_memory(process, role) for process, role in _tree(pid)]
     return {
         "rss_mb": sum(e["rss_mb"] for e in each),
         "pss_mb": sum(e["pss_mb"] for e in each),
-        "processes": len(tree),
-        "by_process": sorted(each, key=lambda e: -e["rss_mb"])[:40],
+        "processes": len(each),
+        "by_role": by_role(each, "pss_mb", "rss_mb"),
+        "by_process": sorted(each, key=lambda e: -e["pss_mb"])[:40],
     }
+
+
+def cpu_reading(pid: int) -> dict[tuple[int, float], tuple[str, float]]:
+    """CPU seconds (user + system) so far of `pid`, each descendant and this process (the bench
+    client), keyed by (pid, creation time) so that a reused pid is not taken for the same process."""
+    reading = {}
+    for process, role in [*_tree(pid), (psutil.Process(), CLIENT)]:
+        try:
+            with process.oneshot():
+                times = process.cpu_times()
+                reading[(process.pid, process.create_time())] = (role, times.user + times.system)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return reading
+
+
+def cpu_profile(before: dict, after: dict) -> dict:
+    """CPU used between two `cpu_reading`s, per role: `{"by_role": {role: {"count", "cpu_ms"}},
+    "total_ms", "ended": processes that were gone by the second reading (their share is lost)}`.
+    A process born in between counts from zero."""
+    each = []
+    for key, (role, seconds) in after.items():
+        each.append({"role": role, "cpu_ms": (seconds - before.get(key, (role, 0.0))[1]) * 1000})
+    return {"by_role": by_role(each, "cpu_ms"), "total_ms": sum(e["cpu_ms"] for e in each),
+            "ended": len(set(before) - set(after))}
 
 
 def stop(server: Server, grace_s: float = 10.0) -> None:

@@ -27,6 +27,7 @@ from devkit.bench import architect, chart, client, coldstart, processes, report,
 from devkit.progress import Progress
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
+PROFILED_CLIENTS = 10  # the throughput goal's client count: its run gets a CPU profile
 DOCS_DIR = targets.REPO_ROOT / "docs"
 
 
@@ -87,13 +88,27 @@ class Bench:
             return None
 
     def load(self, name: str, figures: dict, when: str) -> None:
-        """Record the machine's 1-minute load average; say so when it is above half the cores."""
+        """Record the machine's 1-minute load average (the report flags a server's figures when it is
+        above half the cores: report.busy_servers)."""
         load = round(os.getloadavg()[0], 2)
         figures[f"load_{when}"] = load
         cores = os.cpu_count() or 1
         if load > cores / 2:
-            self.note(f"{name}: load average {load} {when} its measurements, above half the {cores} cores: "
-                      "its figures are from a busy machine")
+            self.progress.note(f"{name}: load average {load} {when} its measurements, above half the {cores} cores")
+
+    @staticmethod
+    def cpu_profiler(server: processes.Server) -> tuple[Callable[[], None], Callable[[], dict]]:
+        """`(read, profile)`: call `read()` before and after a measurement, then `profile()` gives the
+        CPU each role of the server's process tree (and the bench client) used in between."""
+        readings: list[dict] = []
+
+        def read() -> None:
+            readings.append(processes.cpu_reading(server.process.pid))
+
+        def profile() -> dict:
+            return processes.cpu_profile(readings[0], readings[-1]) if len(readings) >= 2 else {}
+
+        return read, profile
 
     def note(self, text: str) -> None:
         self.results["notes"].append(text)
@@ -116,11 +131,17 @@ class Bench:
         step = self.progress.step(f"{name}: connect times ({count} sequential)")
         return self.latency(name, "connect", asyncio.run(client.connect_times(server.ws_url, count, progress=step)))
 
-    def measure_throughput(self, name: str, server: processes.Server) -> list[dict]:
+    def measure_throughput(self, name: str, server: processes.Server, cpu: dict | None = None) -> list[dict]:
+        """Each client count's row; with `cpu`, also the CPU profile of the 10-client run into `cpu["throughput"]`."""
         rows = []
         for clients in self.plan.clients:
             step = self.progress.step(f"{name}: throughput, {clients} clients for {self.plan.throughput_s:g} s")
-            row = asyncio.run(client.throughput(server.ws_url, clients, self.plan.throughput_s, progress=step))
+            read, profile = self.cpu_profiler(server)
+            around = read if cpu is not None and clients == PROFILED_CLIENTS else None
+            row = asyncio.run(client.throughput(server.ws_url, clients, self.plan.throughput_s, progress=step,
+                                                around=around))
+            if around and cpu is not None:
+                cpu["throughput"] = {"clients": clients, "echoes": row["messages"], **profile()}
             self.progress.note(f"{name}: {clients} clients: {row['msgs_per_s']:.0f} msgs/s")
             if row["errors"]["count"]:
                 self.note(f"{name} throughput, {clients} clients: {row['errors']['count']} errors, "
@@ -128,11 +149,21 @@ class Bench:
             rows.append(row)
         return rows
 
-    def measure_broadcast(self, name: str, server: processes.Server) -> list[dict]:
+    def measure_broadcast(self, name: str, server: processes.Server, cpu: dict | None = None) -> list[dict]:
+        """Each size's row: `seconds` is its first broadcast (for the first size, the function's first
+        invocation: cold), `warm_seconds` the one after it on the same sockets. With `cpu`, also the CPU
+        profile of the largest size's warm broadcast into `cpu["broadcast"]`."""
         rows = []
         for connections in self.plan.broadcast:
             step = self.progress.step(f"{name}: broadcast fan-out to {connections} sockets (opening them)")
-            row = asyncio.run(client.broadcast_fanout(server.ws_url, connections, progress=step))
+            read, profile = self.cpu_profiler(server)
+            around = read if cpu is not None and connections == max(self.plan.broadcast) else None
+            row = asyncio.run(client.broadcast_fanout(server.ws_url, connections, rounds=2, progress=step,
+                                                      around=around))
+            row["cold"] = not rows  # the first broadcast this server has run
+            row["warm_seconds"] = row["rounds_s"][-1]
+            if around and cpu is not None:
+                cpu["broadcast"] = {"connections": connections, "posts": connections, **profile()}
             if row["errors"]["count"]:
                 self.note(f"{name} broadcast to {connections}: {row['errors']['samples'][0]}")
             rows.append(row)
@@ -145,7 +176,7 @@ class Bench:
         row = asyncio.run(client.hold_connections(server.ws_url, target, progress=step,
                                                   measure=lambda: processes.tree_memory(server.process.pid)))
         self.progress.note(f"{name}: held {row['held']} of {target}; "
-                           f"memory {row['measured'].get('rss_mb', 0):.0f} MB RSS")
+                           f"memory {row['measured'].get('pss_mb', 0):.0f} MB PSS, {row['measured'].get('rss_mb', 0):.0f} MB RSS")
         if row["errors"]["count"]:
             self.note(f"{name} hold: {row['errors']['count']} sockets failed, e.g. {row['errors']['samples'][0]}")
         return row
@@ -216,8 +247,11 @@ class Bench:
                 self.note("sandbox: no echo came back, so the other sandbox measurements were not run; "
                           f"see {server.log_path}")
                 return
-            figures["throughput"] = self.attempt("sandbox throughput", lambda: self.measure_throughput("sandbox", server)) or []
-            figures["broadcast"] = self.attempt("sandbox broadcast", lambda: self.measure_broadcast("sandbox", server)) or []
+            cpu = figures["cpu"] = {}
+            figures["throughput"] = self.attempt("sandbox throughput",
+                                                 lambda: self.measure_throughput("sandbox", server, cpu)) or []
+            figures["broadcast"] = self.attempt("sandbox broadcast",
+                                                lambda: self.measure_broadcast("sandbox", server, cpu)) or []
             figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects(
                 "sandbox", server, self.plan.connects))
             figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
