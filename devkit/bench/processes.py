@@ -232,8 +232,8 @@ def cpu_profile(before: dict, after: dict) -> dict:
     A process born in between counts from zero."""
     each = []
     for key, (role, seconds) in after.items():
-        each.append({"role": role, "cpu_ms": (seconds - before.get(key, (role, 0.0))[1]) * 1000})
-    return {"by_role": by_role(each, "cpu_ms"), "total_ms": sum(e["cpu_ms"] for e in each),
+        each.append({"role": role, "cpu_ms": round((seconds - before.get(key, (role, 0.0))[1]) * 1000, 1)})
+    return {"by_role": by_role(each, "cpu_ms"), "total_ms": round(sum(e["cpu_ms"] for e in each), 1),
             "ended": len(set(before) - set(after))}
 
 

