@@ -209,7 +209,7 @@ def _results(**sandbox_overrides) -> dict:
         "hold": {"target": 5000, "opened": 5000, "held": 5000, "measured": {"rss_mb": 420.0, "pss_mb": 300.0}},
         "startup": {"samples_s": [0.5, 0.4, 0.6], "p50_s": 0.5, "usable_p50_s": 1.0},
         "edit_to_echo": {"samples_s": [0.15], "p50_s": 0.15},
-        "memory_idle": {"rss_mb": 80.0, "pss_mb": 150.0, "processes": 3},
+        "memory_idle": {"rss_mb": 200.0, "pss_mb": 150.0, "processes": 3},  # RSS above the limit: PSS is judged
     } | sandbox_overrides
     return {
         "machine": {"cores": 2, "cpu": "test CPU", "python": "3.11", "memory_gb": 24},
@@ -313,6 +313,7 @@ def test_a_server_whose_load_was_above_half_the_cores_is_flagged_next_to_its_fig
             and machine.endswith("; floor 0.200 before / 0.300 after")
             and ("* above half the 2 cores" in machine) == busy)
     page = report.render_markdown(results, None)
+    assert f"\n- {machine}\n" in page.split("## Side by side")[0]  # in the Machine section
     assert (legend[0] in page) if busy else ("* Load average above" not in page)
 
 
