@@ -48,7 +48,7 @@ BROADCAST_MS = {100: 50, 1000: 400}  # sockets -> the warm broadcast's time unti
 EDIT_TO_ECHO_MS = 150         # an edit to a handler -> the first echo that shows it
 IMPORT_MS = 300               # each deployed function's cold `import index`
 SERVERS = ("sandbox", "floor", "architect")
-BUSY = "*"                    # marks a server whose load average was above half the cores
+BUSY = "†"                    # marks a server whose load average was above half the cores
 MEMORY_PROFILE = "Sandbox memory by role"  # the sections a missed goal points to
 CPU_PROFILE = "Sandbox CPU by role"
 

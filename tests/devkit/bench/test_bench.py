@@ -302,19 +302,19 @@ def test_a_server_whose_load_was_above_half_the_cores_is_flagged_next_to_its_fig
     results = _results(load_before=before, load_after=after)
     results["servers"]["floor"] |= {"load_before": 0.2, "load_after": 0.3}
     headers, rows = report.side_by_side(results)
-    assert headers[1:4] == [f"Sandbox{' *' if busy else ''}", "Floor", "Architect"]
+    assert headers[1:4] == [f"Sandbox{' †' if busy else ''}", "Floor", "Architect"]
     assert _row(rows, "Load average before / after its measurements")[1:3] == [
-        f"{report.fmt(before)} / {report.fmt(after)}{' *' if busy else ''}", "0.200 / 0.300"]
+        f"{report.fmt(before)} / {report.fmt(after)}{' †' if busy else ''}", "0.200 / 0.300"]
     legend = report.busy_legend(results)
     assert legend == ([f"{report.BUSY} Load average above half the 2 cores before or after that server's "
                        "measurements: its figures are from a busy machine."] if busy else [])
     [machine] = report.load_lines(results)
     assert (machine.startswith("load average around each server's measurements: sandbox ")
             and machine.endswith("; floor 0.200 before / 0.300 after")
-            and ("* above half the 2 cores" in machine) == busy)
+            and ("† above half the 2 cores" in machine) == busy)
     page = report.render_markdown(results, None)
     assert f"\n- {machine}\n" in page.split("## Side by side")[0]  # in the Machine section
-    assert (legend[0] in page) if busy else ("* Load average above" not in page)
+    assert (legend[0] in page) if busy else ("† Load average above" not in page)
 
 
 def _memory(by_role):
