@@ -248,7 +248,7 @@ class Sandbox:
             self.functions.reap_idle(self.limits.worker_idle_seconds)
 
     async def _watch_sources(self) -> None:
-        """Hot reload: a change under src/ retires the workers and starts one per function on the new code."""
+        """Hot reload: a change under src/ retires the workers, so the next invocation loads it fresh."""
         from watchfiles import awatch
 
         src = self.manifest.root / "src"
@@ -258,7 +258,6 @@ class Sandbox:
                 self.log.info("app.arc changed: restart the sandbox (Ctrl-C, then make sandbox) to apply it")
             if any(p != self.manifest.path for p in paths):
                 self.functions.recycle()
-                self._spawn(self.functions.warm_all())  # fork and load the new code now, not on the next request
                 shown = ", ".join(str(p.relative_to(self.manifest.root)) for p in paths[:3] if p.is_relative_to(self.manifest.root))
                 self.log.info(f"reloaded: {shown}{' …' if len(paths) > 3 else ''}")
 

@@ -71,25 +71,6 @@ def test_an_edit_under_src_applies_on_the_next_message_without_restart(tmp_path)
         sandbox.stop()
 
 
-def test_an_edit_loads_the_new_code_in_a_fresh_worker_before_any_request(tmp_path):
-    """No AWS source (a deploy replaces Lambda's environments; their init runs on the next request):
-    after an edit, each function's next worker is started and its handler imported at once, so the
-    first request after the edit does not wait for the fork and the imports."""
-    app = copy_fixture("faults", tmp_path)
-    sandbox = RunningSandbox(app)
-    try:
-        ws = connect(sandbox)  # the sandbox is serving, and its watcher watching
-        assert ask(ws, {"action": "record"})["route"] == "record"
-        ws.close()
-        marker = tmp_path / "loaded-at-import"
-        handler = app / "src" / "ws" / "record" / "index.py"
-        handler.write_text(f"open({str(marker)!r}, 'w').close()\n" + handler.read_text())
-        sandbox.wait_for_output("reloaded: src/ws/record/index.py")
-        wait_until(marker.exists, 5, "the edited handler to be imported without a request")
-    finally:
-        sandbox.stop()
-
-
 def test_a_handler_that_fails_to_import_is_reported_and_recovers_after_a_fix(tmp_path):
     app = copy_fixture("faults", tmp_path)
     sandbox = RunningSandbox(app)
