@@ -70,6 +70,10 @@ def main():
     sys.path.remove(kit_dir)
     del sys.modules["context"], sys.modules["loader"]
 
+    # No bytecode is written next to the function's code, as on Lambda (its code is read-only): a
+    # .pyc keyed by the source's mtime in whole seconds and its size hid an edit of the same size made
+    # within the same second as the previous load, and hot reload served the old code.
+    sys.dont_write_bytecode = True
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     os.chdir(task_root)

@@ -1,6 +1,7 @@
 """Start-up, hot reload, Ctrl-C and bad set-ups of the real `python -m devkit sandbox` process."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -66,6 +67,26 @@ def test_an_edit_under_src_applies_on_the_next_message_without_restart(tmp_path)
                                                      "def post(connection_id: str, payload) -> None:\n    payload['shared'] = 2\n"))
         sandbox.wait_for_output("reloaded: src/shared/recorder.py")
         assert ask(ws, {"action": "record"})["shared"] == 2
+        ws.close()
+    finally:
+        sandbox.stop()
+
+
+def test_an_edit_of_the_same_size_in_the_same_second_applies_too(tmp_path):
+    """No AWS source (Lambda's code is read-only, so no bytecode is ever written next to it): Python
+    trusts a cached .pyc whose recorded source mtime (whole seconds) and size match, so a worker that
+    wrote one hid the next edit of the same size made within the same second."""
+    app = copy_fixture("faults", tmp_path)
+    sandbox = RunningSandbox(app)
+    try:
+        ws = connect(sandbox)
+        handler = app / "src" / "ws" / "record" / "index.py"
+        assert ask(ws, {"action": "record"})["route"] == "record"
+        stat = handler.stat()
+        handler.write_text(handler.read_text().replace('{"route": "record"', '{"route": "recorX"'))
+        os.utime(handler, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same second, same size as loaded
+        sandbox.wait_for_output("reloaded: src/ws/record/index.py")
+        assert ask(ws, {"action": "record"})["route"] == "recorX"
         ws.close()
     finally:
         sandbox.stop()
