@@ -57,6 +57,27 @@ def may_use_tables(function: Function) -> bool:
     return False
 
 
+# The boto3 client through which a function uses what an IAM prefix authorizes, where the two names differ.
+CLIENT_FOR_PREFIX = {"execute-api": "apigatewaymanagementapi"}
+
+
+def client_services(function: Function) -> set[str]:
+    """The boto3 service names `function`'s declaration lets it call: `dynamodb` for a table grant, the
+    Management API's client for `manage-connections`, and each statement's action prefixes (wildcard
+    prefixes name nothing). The sandbox loads these clients' models once, ahead of the workers."""
+    grants = declared(function)
+    services = {"dynamodb"} if grants.tables else set()
+    if grants.manage_connections:
+        services.add(CLIENT_FOR_PREFIX["execute-api"])
+    for statement in grants.statements:
+        if statement.get("Effect") == "Allow":
+            for action in _listed(statement.get("Action", [])):
+                prefix = action.split(":", 1)[0].lower()
+                if prefix and not any(c in prefix for c in "*?"):
+                    services.add(CLIENT_FOR_PREFIX.get(prefix, prefix))
+    return services
+
+
 class Arns(Protocol):
     """Where the resources a policy names live: CloudFormation values (deploy) or ARNs (sandbox)."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from devkit import contract
+from devkit import contract, permissions
 from devkit.manifest import Manifest
 from devkit.permissions import LocalArns, may_use_tables
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
@@ -80,7 +80,8 @@ class Sandbox:
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
-        }, preload=True, log=self.log.info)
+        }, preload=True, log=self.log.info,
+           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)))
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()

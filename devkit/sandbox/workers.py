@@ -18,7 +18,7 @@ import signal
 import struct
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psutil
@@ -37,6 +37,7 @@ LogSink = Callable[[str, str], None]  # (function id, one line of its output)
 # group and session (a daemon: fork, setsid, fork). At stop, any process still carrying this run's
 # value is killed: no cgroups needed, and it works wherever psutil can read environments (Linux, macOS).
 RUN_VARIABLE = "DEVKIT_SANDBOX_RUN"
+SERVICES_VARIABLE = "DEVKIT_CLIENT_SERVICES"  # read by zygote_main.py (which imports nothing of the kit)
 
 
 BASE_WORKERS = 2  # a function's workers that start without waiting; more only while these are stuck
@@ -330,14 +331,16 @@ class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
     def __init__(self, pools: dict[str, FunctionPool], preload: bool = False,
-                 log: Callable[[str], None] = lambda line: None):
-        """`preload`: fork workers from a parent that imported the shared libraries (zygote.py)."""
+                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = ()):
+        """`preload`: fork workers from a parent that imported the shared libraries (zygote.py) and
+        loaded the models of `client_services` (boto3 service names) for their first clients."""
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
         self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
         self.run = secrets.token_hex(8)
         # The parent carries only what Python needs and the run's token (forked workers show the
         # parent's environment in /proc, and kill_strays finds them by it): no developer credentials.
-        parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {RUN_VARIABLE: self.run}
+        parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {
+            RUN_VARIABLE: self.run, SERVICES_VARIABLE: ",".join(sorted(client_services))}
         self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher

@@ -6,9 +6,10 @@ until it preloads. Protocol with devkit/sandbox/zygote.py:
   `{"id", "env", "cwd"}`, with three file descriptors attached (the worker's stdin, stdout, stderr);
 - replies go out on stdout as the same frames: first `{"ready": true, "preloaded": {distribution: version}, "modules": [top-level names]}`,
   then `{"id", "pid"}` (or `{"id", "error"}`) per request and `{"exited": pid, "status": code}` as workers end.
-The parent creates nothing before forking but imports: no client, session, thread or socket besides its
-own request socket (closed in the child), so nothing of it leaks into a worker. EOF on the request
-socket ends it.
+Before forking the parent imports, and makes boto3's default session with its data loaded (`warm_boto3`):
+no client, credentials, region, thread or socket besides its own request socket (closed in the child),
+so nothing of it leaks into a worker; a worker whose environment names another profile, config file or
+data path drops that session. EOF on the request socket ends it.
 """
 
 import importlib
@@ -56,6 +57,49 @@ def preload() -> tuple[dict[str, str], list[str]]:
     return found, sorted(top for top in loaded if top in owners)
 
 
+# What botocore reads while it makes boto3's default session and loads its data (the profile's config
+# and credentials files, the data path): a worker keeps the parent's session only if its own
+# environment agrees on each of them; otherwise it makes its own, as a fresh interpreter would.
+SESSION_INPUTS = ("HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                  "AWS_DATA_PATH")
+SERVICES_VARIABLE = "DEVKIT_CLIENT_SERVICES"  # comma-separated boto3 service names whose models to load
+
+
+def warm_boto3(services: list[str]) -> dict[str, str | None] | None:
+    """Make boto3's default session and load, once for every worker, what a worker's first client
+    would otherwise parse for 100-150 ms: the endpoints, partitions, SDK defaults, retry rules, the list
+    of services and `services`' models (unknown ones skipped). No client is made and no credentials or
+    region are resolved: each worker's first client reads those from its own environment. Returns the
+    SESSION_INPUTS the session was made with; None without boto3."""
+    try:
+        import boto3
+        from botocore.exceptions import DataNotFoundError, UnknownServiceError
+    except ImportError:
+        return None
+    boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION._session
+    loader = session.get_component("data_loader")
+    loader.list_available_services("service-2")
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        loader.load_data(name)
+    for service in services:
+        try:
+            session.get_service_model(service)
+            loader.load_service_model(service, "endpoint-rule-set-1")
+        except (UnknownServiceError, DataNotFoundError):
+            continue
+    return {name: os.environ.get(name) for name in SESSION_INPUTS}
+
+
+def _keep_or_drop_session(made_with: dict[str, str | None] | None) -> None:
+    """In a worker, with its environment in place: drop the parent's boto3 session if it was made for
+    another profile, config file or data path."""
+    if made_with is not None and any(os.environ.get(k) != v for k, v in made_with.items()):
+        import boto3
+
+        boto3.DEFAULT_SESSION = None
+
+
 def _reply(out: int, message: dict) -> None:
     body = json.dumps(message).encode()
     data = HEADER.pack(len(body)) + body
@@ -83,7 +127,7 @@ def _receive(requests: socket.socket):
     return json.loads(body), fds
 
 
-def _become_worker(request: dict, fds: list[int], keep_closed: list[int]) -> None:
+def _become_worker(request: dict, fds: list[int], keep_closed: list[int], session_inputs: dict | None) -> None:
     """In the forked child: become the function's worker, as `python worker_main.py` would be; never returns."""
     code = 1
     try:
@@ -97,6 +141,7 @@ def _become_worker(request: dict, fds: list[int], keep_closed: list[int]) -> Non
         os.environ.clear()  # the function's environment, wholesale: nothing of the parent's
         os.environ.update(request["env"])
         time.tzset()  # TZ is the function's (Lambda: UTC)
+        _keep_or_drop_session(session_inputs)
         os.chdir(request["cwd"])
         random.seed()  # its own random state, never the parent's or a sibling's
         worker_main = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker_main.py")
@@ -125,6 +170,7 @@ def main() -> int:
     os.dup2(2, 1)  # anything a preloaded library prints goes to the log, never into the replies
     os.set_inheritable(replies, False)
     distributions, modules = preload()
+    session_inputs = warm_boto3([name for name in os.environ.get(SERVICES_VARIABLE, "").split(",") if name])
     _reply(replies, {"ready": True, "preloaded": distributions, "modules": modules})
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -150,7 +196,7 @@ def main() -> int:
             _reply(replies, {"id": request["id"], "error": str(error)})
         else:
             if pid == 0:
-                _become_worker(request, fds, [requests.fileno(), replies, wake_read, wake_write])
+                _become_worker(request, fds, [requests.fileno(), replies, wake_read, wake_write], session_inputs)
             _reply(replies, {"id": request["id"], "pid": pid})
         for fd in fds:
             os.close(fd)

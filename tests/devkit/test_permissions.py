@@ -140,3 +140,19 @@ def test_what_may_use_tables_is_read_from_the_declaration(function, expected):
     """IAM action names are case-insensitive and take `*` and `?` wildcards (IAM User Guide, "IAM JSON
     policy elements: Action"); NotAction allows everything it does not name ("NotAction")."""
     assert permissions.may_use_tables(function) is expected
+
+
+@pytest.mark.parametrize("function, expected", [
+    (with_grants("http"), set()),  # logs only: no client
+    (with_grants("ws"), {"apigatewaymanagementapi"}),  # replies through the Management API's client
+    (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), {"dynamodb"}),
+    (with_grants("http", statements=(allow(["SQS:SendMessage", "execute-api:ManageConnections"], "*"),)),
+     {"sqs", "apigatewaymanagementapi"}),
+    (with_grants("http", statements=(allow("dyn*:Get*", "*"), allow("*", "*"))), set()),  # wildcards name no service
+    (with_grants("http", statements=({"Effect": "Deny", "Action": "s3:*", "Resource": "*"},)), set()),
+])
+def test_the_clients_a_function_may_use_are_read_from_the_declaration(function, expected):
+    """IAM prefixes are case-insensitive (IAM User Guide, "IAM JSON policy elements: Action");
+    `execute-api:ManageConnections` is called through boto3's `apigatewaymanagementapi` client
+    (botocore's model for that service)."""
+    assert permissions.client_services(function) == expected

@@ -14,6 +14,7 @@ import signal
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 # Set in the sandbox's own environment: a worker must see none of them.
@@ -48,6 +49,11 @@ def test_a_forked_worker_sees_only_its_own_functions_environment_and_folder(prel
         assert answer["threads"] == 1, "no thread of the parent's survives the fork"
         assert answer["sid"] == answer["pid"], "its own session and process group"
         assert answer["tz"] == "UTC"
+        # boto3's default session was made, data loaded, in the parent; the client's region and keys are
+        # still the worker's own (each function's key names it).
+        assert answer["had_session"]
+        assert answer["client_region"] == answer["env"]["AWS_REGION"]
+        assert answer["client_key"] == answer["env"]["AWS_ACCESS_KEY_ID"] == f"sandbox-{name}"
     assert seen["ppid"] == other["ppid"] != preload.process.pid, "both forked from the same parent"
     assert seen["random"] != other["random"], "each worker has its own random state"
     assert seen["env"]["AWS_LAMBDA_LOG_STREAM_NAME"] != other["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]
@@ -110,3 +116,25 @@ def test_no_worker_starts_once_the_launcher_is_closing(tmp_path):
         return {p.pid for p in psutil.Process().children(recursive=True)} - before
 
     assert asyncio.run(scenario()) == set()
+
+
+def test_a_worker_whose_environment_names_another_profile_drops_the_parents_boto3_session(monkeypatch):
+    """No AWS source (the parent's session is the sandbox's own): botocore read the profile's config
+    and credentials files and the data path while the parent made its session, so a worker whose
+    environment names other ones makes its own session, as a fresh interpreter would."""
+    import importlib.util
+
+    import boto3
+
+    spec = importlib.util.spec_from_file_location("zygote_main_under_test", ROOT / "devkit" / "sandbox" / "zygote_main.py")
+    zygote_main = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zygote_main)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    made_with = zygote_main.warm_boto3(["dynamodb", "no-such-service"])
+    assert boto3.DEFAULT_SESSION is not None and made_with["AWS_PROFILE"] is None
+    zygote_main._keep_or_drop_session(made_with)
+    assert boto3.DEFAULT_SESSION is not None, "the same environment keeps it"
+    monkeypatch.setenv("AWS_PROFILE", "another")
+    zygote_main._keep_or_drop_session(made_with)
+    assert boto3.DEFAULT_SESSION is None, "another profile drops it"
