@@ -8,7 +8,7 @@ One module per job:
     targets     how to start each server under test (sandbox, floor, Architect's sandbox)
     architect   installing Architect from npm and writing its equivalent echo app
     coldstart   import time and size of each deployed function package
-    report      the terminal table, the targets met or missed, latest.json and docs/benchmarks.md
+    report      the terminal table, the targets met or missed, docs/benchmarks.json and docs/benchmarks.md
     chart       the latency distribution PNG
     run         the orchestration behind `make bench`
 """

@@ -422,7 +422,7 @@ def render_markdown(results: dict, chart: str | None) -> str:
     out = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m devkit bench`); raw figures in `bench/results/latest.json`.",
+        "Written by `make bench` (`python -m devkit bench`); raw figures in `docs/benchmarks.json`.",
         "Every server is measured by the same client (`devkit/bench/client.py`, aiohttp) over real sockets on",
         "127.0.0.1, in the same run: the **sandbox** (`python -m devkit sandbox` serving this app), the",
         "**floor** (`devkit/bench/floor.py`: the same echo answered directly in an aiohttp handler, no Lambda",
@@ -499,9 +499,13 @@ METHOD_NOTES = [
 ]
 
 
-def write_json(results: dict, path: Path) -> None:
+def write_json(results: dict, path: Path, root: Path = REPO_ROOT) -> None:
+    """The raw figures as JSON; paths inside the checkout are written relative to it and the home
+    folder as `~`, so the committed file names no machine."""
+    text = json.dumps(results, indent=1, default=str)
+    text = text.replace(f"{root}{os.sep}", "").replace(str(Path.home()), "~")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    path.write_text(text + "\n")
 
 
 def write_markdown(results: dict, path: Path, chart: str | None) -> None:

@@ -1,7 +1,7 @@
 """`python -m devkit bench [--quick] [--skip-architect]`: measure the floor, the sandbox and Architect's
 sandbox with one client, then print the side-by-side table and write the figures.
 
-A full run writes `bench/results/latest.json`, `docs/benchmarks.md` and `docs/benchmark-latency.png`;
+A full run writes `docs/benchmarks.json`, `docs/benchmarks.md` and `docs/benchmark-latency.png`;
 a `--quick` smoke run (about a minute, few samples) writes `bench/results/quick.{json,md}` and
 `quick-latency.png` instead, so it never replaces the published page. Each step is bounded in count
 and time; a step that fails is reported in the notes and the rest still run. Exit status: 0 when every
@@ -348,7 +348,7 @@ class Bench:
         if quick:
             json_path, page, png = RESULTS_DIR / "quick.json", RESULTS_DIR / "quick.md", RESULTS_DIR / "quick-latency.png"
         else:
-            json_path, page, png = RESULTS_DIR / "latest.json", DOCS_DIR / "benchmarks.md", DOCS_DIR / "benchmark-latency.png"
+            json_path, page, png = DOCS_DIR / "benchmarks.json", DOCS_DIR / "benchmarks.md", DOCS_DIR / "benchmark-latency.png"
         drawn = self.attempt("chart", lambda: chart.write_chart(results, png))
         report.write_json(results, json_path)
         report.write_markdown(results, page, png.name if drawn else None)

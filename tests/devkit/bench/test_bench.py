@@ -458,3 +458,14 @@ def test_a_note_names_paths_relative_to_the_checkout():
     root = targets.REPO_ROOT
     results = {"notes": [f"sandbox exited with -9 when stopped; see {root}/bench/results/logs/sandbox-3.log"]}
     assert report.skipped_lines(results)[-1] == "sandbox exited with -9 when stopped; see bench/results/logs/sandbox-3.log"
+
+
+def test_the_committed_json_names_no_machine(tmp_path):
+    """docs/benchmarks.json is committed: paths in the checkout are relative to it, the home folder is `~`."""
+    from pathlib import Path
+
+    root = tmp_path / "checkout"
+    results = {"command": f"python -u {root}/devkit/sandbox/zygote_main.py 8", "cache": f"{Path.home()}/.cache/x"}
+    report.write_json(results, tmp_path / "out.json", root=root)
+    assert json.loads((tmp_path / "out.json").read_text()) == {
+        "command": "python -u devkit/sandbox/zygote_main.py 8", "cache": "~/.cache/x"}
