@@ -1,9 +1,9 @@
 """The embedded DynamoDB: moto's server in a child process on 127.0.0.1, tables from `@tables`, each
 function's calls judged against its policy first (devkit/sandbox/dynamodb_server.py).
 
-The child creates the manifest's tables itself before it reports ready (it has boto3 loaded anyway), so the
-sandbox's own process does not import boto3 while it starts; `Tables` in the sandbox's process (its
-client made on first use) sweeps and recreates them afterwards.
+The child creates the manifest's tables itself before it reports ready and keeps them afterwards (it has
+boto3 loaded anyway), so the sandbox's own process never imports boto3; `Tables` is what both use, the
+sandbox's process only for a DynamoDB of the developer's own (`--dynamodb-endpoint`).
 
 moto accepts a table's TTL setting but never deletes anything, so `sweep_expired` does what DynamoDB's
 TTL does (DynamoDB takes up to a few days; the sandbox sweeps every `ttl_sweep_seconds`).
@@ -41,19 +41,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedDynamoDB:
     """moto's server as a child process; `endpoint` (fixed at creation) answers once `start()` returns.
 
-    `tables` (physical name -> declaration) exist once `start()` returns: the child creates them.
-    `policies` (JSON from devkit/sandbox/iam.py, or None for no checks) says what each function may
-    do; each denial is handed to `on_denial` as a dict `{"function", "action", "resource"}`, from a
-    thread of its own.
+    `tables` (physical name -> declaration) exist once `start()` returns: the child creates them, then
+    keeps them (vanished ones recreated, expired items swept every `ttl_sweep_seconds`), and each such
+    event is handed to `on_log` as one line. `policies` (JSON from devkit/sandbox/iam.py, or None for no
+    checks) says what each function may do; each denial is handed to `on_denial` as a dict
+    `{"function", "action", "resource"}`. Both are called from a thread of their own.
     """
 
     def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
-                 tables: dict[str, Table] | None = None, region: str = "us-east-1"):
+                 tables: dict[str, Table] | None = None, region: str = "us-east-1",
+                 on_log=None, ttl_sweep_seconds: float = 30.0):
         self.host, self.tables, self.region = host, tables or {}, region
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
-        self.policies, self.on_denial = policies, on_denial
+        self.policies, self.on_denial, self.on_log = policies, on_denial, on_log
+        self.ttl_sweep_seconds = ttl_sweep_seconds
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
@@ -63,7 +66,7 @@ class EmbeddedDynamoDB:
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
         env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables),
-                   DEVKIT_TABLES_REGION=self.region, PYTHONPATH=os.pathsep.join(
+                   DEVKIT_TABLES_REGION=self.region, DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds), PYTHONPATH=os.pathsep.join(
             p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
         try:
             self.process = subprocess.Popen(
@@ -74,7 +77,7 @@ class EmbeddedDynamoDB:
             )
         finally:
             os.close(report)
-        threading.Thread(target=self._read_denials, args=(denials,), daemon=True, name="iam-denials").start()
+        threading.Thread(target=self._read_reports, args=(denials,), daemon=True, name="database-reports").start()
         # The child prints one line on stdout once it serves and the tables exist (dynamodb_server.py).
         assert self.process.stdout is not None
         with self.process.stdout as said:
@@ -89,14 +92,18 @@ class EmbeddedDynamoDB:
             raise RuntimeError(f"the embedded DynamoDB (moto) exited: {errors or line.decode(errors='replace')}")
         raise RuntimeError(f"the embedded DynamoDB did not answer on {self.endpoint} within {timeout:.0f} s")
 
-    def _read_denials(self, fd: int) -> None:
+    def _read_reports(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as lines:
             for line in lines:  # ends when the server exits
-                if self.on_denial is not None:
-                    try:
-                        self.on_denial(json.loads(line))
-                    except Exception:  # a report must never stop the reading
-                        pass
+                try:
+                    report = json.loads(line)
+                    if "log" in report:
+                        if self.on_log is not None:
+                            self.on_log(report["log"])
+                    elif self.on_denial is not None:
+                        self.on_denial(report)
+                except Exception:  # a report must never stop the reading
+                    pass
 
     def answers(self, timeout: float) -> bool:
         """True when the server answers a request within `timeout` seconds."""
@@ -207,16 +214,14 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             log(f"TTL removed {deleted} expired item(s)")
 
 
-async def watch(database: EmbeddedDynamoDB, log, tables: Tables | None = None,
-                every: float = 1.0, timeout: float = 3.0) -> None:
-    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again; when
-    `tables` vanish from it (`POST /moto-api/reset` by a local process deletes them all), say so,
-    recreate them (empty) and say that too.
+async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0) -> None:
+    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again.
 
     Handlers then fail with botocore's own error (connection refused, read timeout) and the sandbox's
-    log says why, instead of leaving the person to guess from a timed-out invocation.
+    log says why, instead of leaving the person to guess from a timed-out invocation. (Vanished
+    tables are the database's own business: `keep_tables` in dynamodb_server.py.)
     """
-    answering, failure = True, None
+    answering = True
     while True:
         await asyncio.sleep(every)
         code = database.process.poll() if database.process is not None else None
@@ -230,26 +235,3 @@ async def watch(database: EmbeddedDynamoDB, log, tables: Tables | None = None,
                 f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
                 f"handlers that use tables fail with a timeout")
         answering = now
-        if now and tables is not None:
-            failure = await _recreate_vanished(tables, log, failure, timeout)
-
-
-async def _recreate_vanished(tables: Tables, log, failure: str | None, timeout: float) -> str | None:
-    """Recreate whichever of `tables` are gone, saying so; returns the error that stopped it, if any
-    (logged only when it differs from `failure`, the previous round's, so a lasting one is said once)."""
-    try:
-        # No longer than the answering check: botocore's own timeouts and retry (10 s) would hold back
-        # that check's report of a stall.
-        gone = await asyncio.wait_for(asyncio.to_thread(tables.missing), timeout)
-        if gone:
-            log(f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or reset by "
-                f"another process); recreating them empty")
-            created = await asyncio.to_thread(tables.create)
-            log(f"recreated table(s) {', '.join(created)}; the items they held are gone")
-    except asyncio.TimeoutError:  # stalled: the answering check says so
-        return failure
-    except Exception as error:  # the sandbox keeps serving; the next round tries again
-        if str(error) != failure:
-            log(f"error: could not check or recreate the tables in the embedded DynamoDB: {error}")
-        return str(error)
-    return None

@@ -4,7 +4,8 @@ Run as `python -m devkit.sandbox.dynamodb_server <sandbox pid> <denials fd> -H h
 functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; none: nothing is judged)
 and the tables to create in `DEVKIT_TABLES` (devkit/sandbox/dynamodb.py `tables_to_json`), in the
 region `DEVKIT_TABLES_REGION`. Once it serves and the tables exist it prints `ready` on stdout (or
-`error: ...` and exits).
+`error: ...` and exits); it then keeps the tables (`keep_tables`: vanished ones recreated, expired
+items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}` on the descriptor.
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
@@ -20,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from devkit.permissions import Evaluator, denial_message
 from devkit.sandbox.iam import caller_key
@@ -148,22 +150,59 @@ def main(argv: list[str]) -> None:
     host, port = options["-H"], int(options["-p"])
     server = make_server(host, port, NoBrowsers(Gate(app, policies, report), host, port),
                          threaded=True, request_handler=MotoRequestHandler)
-    threading.Thread(target=create_tables_then_report, args=(f"http://{host}:{port}", server), daemon=True).start()
+    threading.Thread(target=keep_tables, args=(f"http://{host}:{port}", server, report), daemon=True).start()
     server.serve_forever()
 
 
-def create_tables_then_report(endpoint: str, server) -> None:
-    """Create `DEVKIT_TABLES` through this server, as any client would, then say `ready` on stdout."""
+def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None:
+    """Create `DEVKIT_TABLES` through this server, as any client would, and say `ready` on stdout;
+    then, for as long as the server runs, recreate tables that vanish (`POST /moto-api/reset` by a
+    local process deletes them all) every `check_every` seconds and delete expired items every
+    `DEVKIT_TTL_SWEEP_SECONDS` (moto keeps a table's TTL setting but never expires anything). What it
+    does is reported as `{"log": line}` on the report descriptor, for the sandbox's log. Done here,
+    where boto3 is loaded anyway, so the sandbox's own process never imports it."""
     from devkit.sandbox.dynamodb import Tables, tables_from_json
 
+    tables = Tables(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"),
+                    tables_from_json(os.environ.get("DEVKIT_TABLES", "")))
     try:
-        Tables(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"),
-               tables_from_json(os.environ.get("DEVKIT_TABLES", ""))).create()
+        tables.create()
     except Exception as error:  # the sandbox shows it and stops
         _say(f"error: could not create the tables: {error}")
         server.shutdown()
         return
     _say("ready")
+    sweep_every = float(os.environ.get("DEVKIT_TTL_SWEEP_SECONDS") or 30)
+    swept, failure = time.monotonic(), None
+    while True:
+        time.sleep(check_every)
+        failure = _recreate_vanished(tables, report, failure)
+        if time.monotonic() - swept >= sweep_every:
+            swept = time.monotonic()
+            try:
+                deleted = tables.sweep_expired()
+            except Exception as error:  # the next sweep tries again
+                report({"log": f"TTL sweep failed: {error}"})
+                continue
+            if deleted:
+                report({"log": f"TTL removed {deleted} expired item(s)"})
+
+
+def _recreate_vanished(tables, report, failure: str | None) -> str | None:
+    """Recreate whichever tables are gone, saying so; returns the error that stopped it, if any
+    (reported only when it differs from `failure`, the previous round's, so a lasting one is said once)."""
+    try:
+        gone = tables.missing()
+        if gone:
+            report({"log": f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or "
+                           f"reset by another process); recreating them empty"})
+            created = tables.create()
+            report({"log": f"recreated table(s) {', '.join(created)}; the items they held are gone"})
+    except Exception as error:
+        if str(error) != failure:
+            report({"log": f"error: could not check or recreate the tables in the embedded DynamoDB: {error}"})
+        return str(error)
+    return None
 
 
 def _say(line: str) -> None:

@@ -72,9 +72,11 @@ class Sandbox:
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
-        # The embedded database creates the tables itself (dynamodb.py); `tables` sweeps and recreates them.
+        # The embedded database creates and keeps the tables itself (dynamodb.py); `tables` does it for
+        # a DynamoDB of the developer's own.
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
-                                         tables=declared, region=manifest.aws.region)
+                                         tables=declared, region=manifest.aws.region, on_log=self._database_said,
+                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
         self.tables = Tables(self.dynamodb_endpoint, manifest.aws.region, declared)
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
@@ -119,6 +121,10 @@ class Sandbox:
         line = self.iam.denial_line(denial["function"], denial["action"], denial["resource"])
         self._loop.call_soon_threadsafe(self.log.info, line)
 
+    def _database_said(self, line: str) -> None:
+        """From the database's reader thread: its line (a swept or recreated table) in the log."""
+        self._loop.call_soon_threadsafe(self.log.info, line)
+
     def environment(self, function) -> dict[str, str]:
         """What `function`'s workers see (devkit/sandbox/environment.py)."""
         origins = {self.page_url, f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
@@ -152,10 +158,11 @@ class Sandbox:
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
         self._ready.set()
-        self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
         self._spawn(self._enforce_time_limits())
-        if not self.external_dynamodb:
-            self._spawn(watch_database(self.dynamodb, self.log.info, self.tables))
+        if self.external_dynamodb:
+            self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
+        else:
+            self._spawn(watch_database(self.dynamodb, self.log.info))
         if self.reload:
             self._spawn(self._watch_sources())
 
