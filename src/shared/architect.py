@@ -10,8 +10,6 @@ SSM at `/<stack>/tables/<name>`, which its functions' role may read. Each functi
 import json
 import os
 
-import boto3
-
 _deployed_tables: dict[str, str] | None = None  # read from SSM once per cold start
 
 
@@ -61,6 +59,8 @@ def _deployed_table_names(stack: str, region: str | None) -> dict[str, str]:
     """Every `/<stack>/tables/<name>` parameter, fetched with one paginated call per cold start."""
     global _deployed_tables
     if _deployed_tables is None:
+        import boto3  # here: a function that never reads SSM (the page) does not import boto3 cold
+
         prefix = f"/{stack}/tables/"
         pages = boto3.client("ssm", region_name=region).get_paginator("get_parameters_by_path").paginate(Path=prefix.rstrip("/"))
         _deployed_tables = {p["Name"].removeprefix(prefix): p["Value"] for page in pages for p in page["Parameters"]}
