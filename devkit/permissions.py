@@ -43,18 +43,15 @@ def may_use_tables(function: Function) -> bool:
     whose Action (or any NotAction) could cover a `dynamodb:` action. The sandbox holds such a
     function's invocations until the tables exist; the others need not wait."""
     grants = declared(function)
-    if grants.tables:
+    if grants.tables or any("NotAction" in s for s in grants.statements if s.get("Effect") == "Allow"):
         return True
-    for statement in grants.statements:
-        if statement.get("Effect") != "Allow":
-            continue
-        if "NotAction" in statement:
-            return True
-        actions = statement.get("Action", [])
-        for action in [actions] if isinstance(actions, str) else actions:
-            if fnmatch.fnmatchcase("dynamodb", action.split(":", 1)[0].lower()):
-                return True
-    return False
+    return any(fnmatch.fnmatchcase("dynamodb", prefix) for prefix in _allowed_prefixes(grants))
+
+
+def _allowed_prefixes(grants: Permissions) -> list[str]:
+    """The service prefixes (lowercased, wildcards kept) of every action an Allow statement names."""
+    return [action.split(":", 1)[0].lower() for statement in grants.statements if statement.get("Effect") == "Allow"
+            for action in _listed(statement.get("Action", []))]
 
 
 # The boto3 client through which a function uses what an IAM prefix authorizes, where the two names differ.
@@ -69,12 +66,9 @@ def client_services(function: Function) -> set[str]:
     services = {"dynamodb"} if grants.tables else set()
     if grants.manage_connections:
         services.add(CLIENT_FOR_PREFIX["execute-api"])
-    for statement in grants.statements:
-        if statement.get("Effect") == "Allow":
-            for action in _listed(statement.get("Action", [])):
-                prefix = action.split(":", 1)[0].lower()
-                if prefix and not any(c in prefix for c in "*?"):
-                    services.add(CLIENT_FOR_PREFIX.get(prefix, prefix))
+    for prefix in _allowed_prefixes(grants):
+        if prefix and not any(c in prefix for c in "*?"):
+            services.add(CLIENT_FOR_PREFIX.get(prefix, prefix))
     return services
 
 

@@ -77,7 +77,7 @@ class Sandbox:
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
                                          tables=declared, region=manifest.aws.region, on_log=self._database_said,
                                          ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
-        self.tables = Tables(self.dynamodb_endpoint, manifest.aws.region, declared)
+        self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
@@ -142,7 +142,7 @@ class Sandbox:
         # each function's first worker is forked. Only what may use the tables waits for them (dispatch).
         self._spawn(self.functions.preload())
         database: asyncio.Future
-        if self.external_dynamodb:  # the sandbox's process creates them (and imports boto3 for it)
+        if self.tables is not None:  # a DynamoDB of the developer's own: the sandbox's process creates them
             database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
         else:
             database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
@@ -159,7 +159,7 @@ class Sandbox:
             raise failures[0]
         self._ready.set()
         self._spawn(self._enforce_time_limits())
-        if self.external_dynamodb:
+        if self.tables is not None:
             self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
         else:
             self._spawn(watch_database(self.dynamodb, self.log.info))

@@ -109,22 +109,20 @@ def _reply(out: int, message: dict) -> None:
 
 def _receive(requests: socket.socket):
     """One request and its descriptors, or None at EOF."""
-    header, fds, _, _ = socket.recv_fds(requests, HEADER.size, 3)
-    if not header:
-        return None
-    while len(header) < HEADER.size:
-        more = requests.recv(HEADER.size - len(header))
+    first, fds, _, _ = socket.recv_fds(requests, HEADER.size, 3)
+    header = _complete(requests, first, HEADER.size) if first else None
+    body = _complete(requests, b"", HEADER.unpack(header)[0]) if header is not None else None
+    return (json.loads(body), fds) if body is not None else None
+
+
+def _complete(requests: socket.socket, data: bytes, size: int) -> bytes | None:
+    """`data` read on until it is `size` bytes long; None at EOF."""
+    while len(data) < size:
+        more = requests.recv(size - len(data))
         if not more:
             return None
-        header += more
-    size = HEADER.unpack(header)[0]
-    body = b""
-    while len(body) < size:
-        more = requests.recv(size - len(body))
-        if not more:
-            return None
-        body += more
-    return json.loads(body), fds
+        data += more
+    return data
 
 
 def _become_worker(request: dict, fds: list[int], keep_closed: list[int], session_inputs: dict | None) -> None:
