@@ -1,34 +1,27 @@
-"""Read `app.arc` (Architect's manifest format) into a typed inventory of the app.
+"""Read `app.arc` and each function's `config.arc` into a typed inventory of the app.
 
-The sandbox and deploy learn the app's shape only from `load()`. The grammar is Architect's, for the
-pragmas this kit honours: `#` comments, `@pragma` headers, one entry per line, and a 2-space indented
-block under an entry for its keys. Anything it cannot honour raises `ManifestError` naming the file,
-the line and what was expected; Architect's own pragmas and settings that this kit does not implement
-are ignored with one warning each (`Manifest.warnings`), so an Architect project loads as it is.
+The sandbox and deploy learn the app's shape only from `load()`. The syntax is Architect's
+(devkit/arc.py), `@permissions` has its own grammar (devkit/grants.py). Anything this kit cannot
+honour raises `ManifestError` naming the file, the line and what was expected; Architect's own pragmas
+and settings that this kit does not implement are ignored with one warning each (`Manifest.warnings`),
+so an Architect project loads as it is.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-import gzip
-import importlib.util
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devkit.contract import table_variable
+from devkit import arc, grants
+from devkit.arc import Entry, warn
 from devkit.errors import ManifestError
+from devkit.grants import Permissions, TableGrant
 
-__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant",
-           "load", "parse"]
+__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant", "load"]
 
 KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
-# Architect's (arc.codes, inventory 6) that this kit does not implement: each is a warning, not an error
-ARCHITECT_PRAGMAS = ("static", "plugins", "shared", "views", "sandbox", "sandbox-startup", "cdn", "events",
-                     "queues", "scheduled", "proxy", "tables-indexes", "tables-streams")
 ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "concurrency", "layers", "layer",
                           "policies", "policy")
 ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
@@ -64,34 +57,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 
-# `@permissions` in a function's config.arc: one grant per line.
-PERMISSION_FORMS = (
-    "'table <name> <Action> ...' (DynamoDB actions on a table from @tables)",
-    "'manage-connections POST|GET|DELETE ...' (the Management API: send, describe, close)",
-    "'statements <file>.json' (IAM statements for other services, next to config.arc)",
-)
-MANAGEMENT_METHODS = ("POST", "GET", "DELETE")
-# DynamoDB operations IAM does not authorize under their own name: a transaction is authorized item by
-# item (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem), PartiQL as PartiQLSelect etc.
-NOT_IAM_ACTIONS = {
-    "TransactWriteItems": "declare the actions of its items: PutItem, UpdateItem, DeleteItem, ConditionCheckItem",
-    "TransactGetItems": "declare GetItem, the action of its items",
-    "ExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
-    "BatchExecuteStatement": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
-    "ExecuteTransaction": "PartiQL is authorized as PartiQLSelect, PartiQLInsert, ...: use a statements file",
-}
-EXTRA_IAM_ACTIONS = ("ConditionCheckItem",)  # an IAM action with no API operation of its own
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One top-level line of a pragma, its words, and the indented lines under it."""
-
-    words: tuple[str, ...]
-    line: int
-    children: tuple[Entry, ...] = ()
-
-
 @dataclass(frozen=True)
 class AwsSettings:
     runtime: str
@@ -103,6 +68,12 @@ class AwsSettings:
     throttle_burst: int
     access_logs: bool
     alarms: str | None  # the email address alarms go to; None: no alarms
+    # where each setting was written, as (setting, "file:line"); settings not listed are defaults
+    written: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def where(self, setting: str) -> str | None:
+        """`file:line` of the line that set `setting` (a config.arc's wins over app.arc's), or None."""
+        return dict(self.written).get(setting)
 
 
 @dataclass(frozen=True)
@@ -121,11 +92,6 @@ class Table:
     encrypt: bool | str = False  # `encrypt true` (AWS-managed KMS key) or a KMS key ARN
 
     @property
-    def env_var(self) -> str:
-        """The runtime contract's variable holding this table's physical name."""
-        return table_variable(self.name)
-
-    @property
     def keys(self) -> tuple[tuple[Key, str], ...]:
         """The primary key as DynamoDB roles it: the partition key (HASH), then any sort key (RANGE)."""
         return ((self.partition_key, "HASH"),) + (((self.sort_key, "RANGE"),) if self.sort_key else ())
@@ -137,25 +103,6 @@ class Table:
     def attribute_definitions(self) -> list[dict]:
         """`AttributeDefinitions` for CreateTable and CloudFormation: the key attributes only."""
         return [{"AttributeName": key.name, "AttributeType": key.type} for key, _ in self.keys]
-
-
-@dataclass(frozen=True)
-class TableGrant:
-    """DynamoDB actions (as IAM names them, without `dynamodb:`) on one table from `@tables`."""
-
-    table: str
-    actions: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Permissions:
-    """What a function declares under `@permissions` in its config.arc (devkit/permissions.py turns it
-    into an IAM policy). `statements` are IAM statements copied verbatim from the declared JSON file."""
-
-    source: Path  # the config.arc that declares them
-    tables: tuple[TableGrant, ...] = ()
-    manage_connections: tuple[str, ...] = ()  # Management API methods: POST, GET, DELETE
-    statements: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,71 +168,12 @@ class Manifest:
         return next((f for f in self.functions if f.route_key == route_key), None)
 
 
-def _warn(warnings: list[str] | None, path: Path | str, line: int, message: str) -> None:
-    if warnings is not None:
-        warnings.append(f"{path}:{line}: {message}")
-
-
-def parse(text: str, path: Path | str = "app.arc", warnings: list[str] | None = None,
-          known: tuple[str, ...] = KNOWN_PRAGMAS) -> dict[str, list[Entry]]:
-    """Split manifest text into pragmas of entries (`known` ones only); only syntax is checked here.
-
-    Architect's pragmas this kit does not implement are left out, with a warning appended to `warnings`.
-    """
-    pragmas: dict[str, list[Entry]] = {}
-    current: list[Entry] | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-            raise ManifestError(path, number, "indent with 2 spaces, not tabs")
-        indent = len(line) - len(line.lstrip(" "))
-        words = tuple(line.split())
-        if words[0].startswith("@"):
-            if indent:
-                raise ManifestError(path, number, f"a pragma such as {words[0]} starts at column 1")
-            name = words[0][1:]
-            if name in ARCHITECT_PRAGMAS and len(words) == 1:
-                _warn(warnings, path, number, f"@{name} is Architect's; this kit does not implement it and ignores it")
-                current = []
-                continue
-            if name not in known:
-                if name == "permissions":
-                    raise ManifestError(path, number, "@permissions goes in each function's own config.arc (e.g. src/ws/default/config.arc)")
-                expected = ", ".join("@" + p for p in known)
-                raise ManifestError(path, number, f"unknown pragma @{name}; expected one of {expected}")
-            if name in pragmas:
-                raise ManifestError(path, number, f"@{name} appears twice; merge its entries")
-            if len(words) > 1:
-                raise ManifestError(path, number, f"put @{name}'s entries on the lines below it")
-            current = pragmas[name] = []
-        elif current is None:
-            raise ManifestError(path, number, "expected a pragma such as @app before any entry")
-        elif indent == 0:
-            current.append(Entry(words, number))
-        elif indent == 2:
-            if not current:
-                raise ManifestError(path, number, "an indented line must follow an entry")
-            parent = current[-1]
-            current[-1] = Entry(parent.words, parent.line, parent.children + (Entry(words, number),))
-        else:
-            raise ManifestError(path, number, f"indent by exactly 2 spaces under an entry, found {indent}")
-    return pragmas
-
-
 def load(path: Path | str = "app.arc") -> Manifest:
     """Read and validate `path`; functions are found under `src/` next to it."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(path, None, "no such file; run from the app's folder or pass --app") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(path, None, f"cannot read it ({error})") from None
     root = path.resolve().parent
     warnings: list[str] = []
-    pragmas = parse(text, path, warnings)
+    pragmas = arc.read(path, KNOWN_PRAGMAS, warnings)
     app = _app_name(pragmas, path)
     aws = _aws_settings(pragmas.get("aws", []), path, DEFAULT_AWS, warnings)
     tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
@@ -297,26 +185,17 @@ def load(path: Path | str = "app.arc") -> Manifest:
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
         functions += [_ws_function(r, line, root, aws, path, declared, warnings) for r, line in routes]
     _unique([f.route_key for f in functions], path, "route")
-    warnings += _timeout_warnings(functions, pragmas.get("aws", []), path)
     return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings))
 
 
-def _timeout_warnings(functions: list[Function], app_aws: list[Entry], path: Path) -> list[str]:
+def _timeout_warning(route_key: str, kind: str, settings: AwsSettings, path: Path) -> str | None:
     """A function behind an API that may run longer than API Gateway waits for it."""
-    warnings = []
-    for function in functions:
-        limit = INTEGRATION_TIMEOUT_SECONDS[function.kind]
-        if function.timeout <= limit or function.route_key == "$disconnect":  # no client waits on $disconnect
-            continue
-        config = function.source_dir / "config.arc"
-        local = parse(config.read_text(encoding="utf-8"), config, known=FUNCTION_PRAGMAS).get("aws", []) if config.is_file() else []
-        where = next((f"{config}:{e.line}" for e in local if e.words[0] == "timeout"), None)
-        where = where or next((f"{path}:{e.line}" for e in app_aws if e.words[0] == "timeout"), str(path))
-        api = "WebSocket" if function.kind == "ws" else "HTTP"
-        warnings.append(f"{where}: {function.route_key} has timeout {function.timeout} s, but API Gateway's {api} API "
-                        f"answers the client with an error after {limit} s while the function runs on; "
-                        f"keep it at {limit} s or less")
-    return warnings
+    limit = INTEGRATION_TIMEOUT_SECONDS[kind]
+    if settings.timeout <= limit or route_key == "$disconnect":  # no client waits on $disconnect
+        return None
+    api = "WebSocket" if kind == "ws" else "HTTP"
+    return (f"{settings.where('timeout') or path}: {route_key} has timeout {settings.timeout} s, but API Gateway's {api} API "
+            f"answers the client with an error after {limit} s while the function runs on; keep it at {limit} s or less")
 
 
 def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
@@ -336,10 +215,11 @@ def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
 
 def _aws_settings(entries: list[Entry], path: Path, defaults: dict, warnings: list[str] | None = None) -> AwsSettings:
     values = dict(defaults)
+    written = dict(values.pop("written", ()))
     for entry in entries:
         word, *rest = entry.words
         if word in ARCHITECT_AWS_SETTINGS:
-            _warn(warnings, path, entry.line, f"@aws {word} is Architect's; this kit does not implement it and ignores it")
+            warn(warnings, path, entry.line, f"@aws {word} is Architect's; this kit does not implement it and ignores it")
             continue
         key = word.replace("-", "_")
         if key not in DEFAULT_AWS:
@@ -348,7 +228,8 @@ def _aws_settings(entries: list[Entry], path: Path, defaults: dict, warnings: li
         if len(rest) != 1 or entry.children:
             raise ManifestError(path, entry.line, f"@aws {word} takes one value")
         values[key] = _aws_value(key, rest[0], path, entry.line)
-    return AwsSettings(**values)
+        written[key] = f"{path}:{entry.line}"
+    return AwsSettings(**values, written=tuple(written.items()))
 
 
 def _aws_value(key: str, value: str, path: Path, line: int) -> str | int:
@@ -435,144 +316,23 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
     settings, permissions = aws, None
     config = folder / "config.arc"
     if config.is_file():
-        local = parse(config.read_text(encoding="utf-8"), config, warnings, FUNCTION_PRAGMAS)
+        local = arc.read(config, FUNCTION_PRAGMAS, warnings)
         merged = _aws_settings(local.get("aws", []), config, aws.__dict__, warnings)
         for entry in local.get("aws", []):
             if entry.words[0].replace("-", "_") in APP_ONLY_SETTINGS:
                 raise ManifestError(config, entry.line, f"{entry.words[0]} is set for the whole app in app.arc, not per function")
         settings = merged
         if "permissions" in local:
-            permissions = _permissions(local["permissions"], config, tables)
+            permissions = grants.parse(local["permissions"], config, tables)
+    late = _timeout_warning(key, kind, settings, path)
+    if late and warnings is not None:
+        warnings.append(late)
     return Function(
         name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
         runtime=settings.runtime, architecture=settings.architecture,
         memory=settings.memory, timeout=settings.timeout,
         throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst, permissions=permissions,
     )
-
-
-def _permissions(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permissions:
-    """Validate `@permissions` lines (see PERMISSION_FORMS); every problem names its line."""
-    grants: dict[str, TableGrant] = {}
-    methods: list[str] = []
-    statements: list[dict] = []
-    for entry in entries:
-        kind, *rest = entry.words
-        if entry.children:
-            raise ManifestError(config, entry.children[0].line, "@permissions takes one grant per line, not indented lines")
-        if kind == "table" and len(rest) >= 2:
-            table, actions = rest[0], tuple(a.removeprefix("dynamodb:") for a in rest[1:])
-            if table not in tables:
-                known = ", ".join(tables) or "none"
-                raise ManifestError(config, entry.line, f"table {table!r} is not declared in app.arc's @tables (declared: {known})")
-            if table in grants:
-                raise ManifestError(config, entry.line, f"table {table!r} has a line already; put all its actions on that line")
-            for action in actions:
-                _check_dynamodb_action(action, config, entry.line)
-            grants[table] = TableGrant(table, tuple(dict.fromkeys(actions)))
-        elif kind == "manage-connections" and rest:
-            for method in rest:
-                if method not in MANAGEMENT_METHODS:
-                    raise ManifestError(config, entry.line, f"manage-connections {method!r}: expected POST, GET or DELETE")
-            methods += [m for m in rest if m not in methods]
-        elif kind == "statements" and len(rest) == 1:
-            statements += _statements_file(config.parent / rest[0], config, entry.line)
-        else:
-            raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
-    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements))
-
-
-def _check_dynamodb_action(action: str, config: Path, line: int) -> None:
-    if action in NOT_IAM_ACTIONS:
-        raise ManifestError(config, line, f"{action} is not authorized by its own name: {NOT_IAM_ACTIONS[action]}")
-    known = dynamodb_actions()
-    if action not in known:
-        close = difflib.get_close_matches(action, known, n=1)
-        hint = f"did you mean {close[0]}?" if close else "expected an operation such as GetItem, PutItem, Query or Scan"
-        raise ManifestError(config, line, f"{action!r} is not a DynamoDB action; {hint}")
-
-
-@functools.cache
-def dynamodb_actions() -> tuple[str, ...]:
-    """The DynamoDB actions a `table` line accepts: botocore's operations, as IAM authorizes them."""
-    operations = _model_operations("dynamodb")
-    return tuple(sorted(set(operations) - set(NOT_IAM_ACTIONS) | set(EXTRA_IAM_ACTIONS)))
-
-
-def _model_operations(service: str) -> list[str]:
-    """The operation names in botocore's model of `service` (its newest API version).
-
-    Read straight from botocore's data layout, `botocore/data/<service>/<api-version>/service-2.json[.gz]`:
-    importing botocore's session (or even its loader) to read one file took 200-400 ms of the sandbox's
-    start. botocore's own `Loader` stays the fallback for an installation laid out otherwise.
-    """
-    model = _model_file(service)
-    if model is not None:
-        data = model.read_bytes()
-        return list(json.loads(gzip.decompress(data) if model.suffix == ".gz" else data)["operations"])
-    from botocore.loaders import Loader
-
-    return list(Loader().load_service_model(service, "service-2")["operations"])
-
-
-def _model_file(service: str) -> Path | None:
-    """`service-2.json[.gz]` of `service`'s newest API version in botocore's data folder, or None."""
-    spec = importlib.util.find_spec("botocore")  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data" / service
-    versions = sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
-    for version in versions:  # API versions are dates (YYYY-MM-DD): the newest sorts last
-        for name in ("service-2.json", "service-2.json.gz"):
-            if (version / name).is_file():
-                return version / name
-    return None
-
-
-def _statements_file(path: Path, config: Path, line: int) -> list[dict]:
-    """IAM statements from a JSON file: a list of statements, or a policy document with `Statement`."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(config, line, f"no such file {path.name} next to config.arc") from None
-    except json.JSONDecodeError as error:
-        raise ManifestError(path, error.lineno, f"not valid JSON ({error.msg})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(path, None, f"cannot read it ({error})") from None
-    statements = document.get("Statement") if isinstance(document, dict) else document
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise ManifestError(path, None, 'expected a list of IAM statements or {"Statement": [...]}')
-    for number, statement in enumerate(statements, start=1):
-        problem = _statement_problem(statement)
-        if problem:
-            raise ManifestError(path, None, f"statement {number}: {problem}")
-    return statements
-
-
-def _statement_problem(statement) -> str | None:
-    """What makes `statement` unusable as an identity-based IAM statement, or None."""
-    if not isinstance(statement, dict):
-        return "expected an object with Effect, Action and Resource"
-    if statement.get("Effect") not in ("Allow", "Deny"):
-        return "Effect must be Allow or Deny"
-    if ("Action" in statement) == ("NotAction" in statement):
-        return "expected exactly one of Action or NotAction"
-    if ("Resource" in statement) == ("NotResource" in statement):
-        return "expected exactly one of Resource or NotResource"
-    if "Principal" in statement or "NotPrincipal" in statement:
-        return "a role's statements name no Principal"
-    for key in ("Action", "NotAction", "Resource", "NotResource"):
-        values = statement.get(key, [])
-        values = [values] if isinstance(values, str) else values
-        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-            return f"{key} must be a string or a list of strings"
-        if key.endswith("Action") and any(v == "*" or ":" not in v for v in values):
-            return f"{key}: name each action as service:Action ('*' would grant everything)"
-        if key.endswith("Resource") and any(v.startswith("arn:aws:") for v in values):
-            return f"{key}: write arn:${{AWS::Partition}}:... so the role works in every partition"
-    return None
 
 
 def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table:
@@ -592,7 +352,7 @@ def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table
             options[TABLE_OPTIONS[attribute]] = _table_option(attribute, spec, path, child.line)
             continue
         if attribute in ARCHITECT_TABLE_OPTIONS:
-            _warn(warnings, path, child.line, f"table option {attribute} is Architect's; this kit does not implement it and ignores it")
+            warn(warnings, path, child.line, f"table option {attribute} is Architect's; this kit does not implement it and ignores it")
             continue
         if spec == "TTL":
             if ttl:

@@ -3,14 +3,12 @@
 
 `policy(function, arns)` builds the statements over an `Arns` resolver: deploy passes one that answers
 with CloudFormation values (`Fn::GetAtt`, `Fn::Sub` with `${AWS::Partition}`), the sandbox one that
-answers with concrete ARNs (`LocalArns`). `Evaluator` judges a call against a policy with moto's IAM
-evaluator, as AWS judges an identity-based policy: an explicit Deny wins, then any Allow, else denied.
+answers with concrete ARNs (`LocalArns`). The sandbox judges calls against it (devkit/sandbox/iam.py).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import functools
 import re
 from typing import Any, Protocol
 
@@ -162,71 +160,5 @@ def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str
     return f'add "{line}" under @permissions in {where}'
 
 
-class Evaluator:
-    """One policy document, judged as IAM judges an identity-based policy, with moto's evaluator.
-
-    moto matches patterns as regular expressions with `*` only, compares actions case-sensitively and
-    ignores `NotResource`; IAM's patterns are globs (`*`, `?`), actions are case-insensitive, and
-    `NotResource` inverts the match. So each pattern is escaped into the glob moto expects, actions are
-    lowercased on both sides, and a `NotResource` statement is judged as `Resource: *` once its
-    resources are known not to match. Conditions are not evaluated: a statement applies as if its
-    conditions held (an Allow allows, a Deny denies).
-    """
-
-    def __init__(self, document: dict):
-        from moto.iam.access_control import (
-            IAMPolicyStatement,  # the sandbox's parent imports moto late
-        )
-
-        statements = document["Statement"]
-        # Decisions are cached per evaluator: DynamoDB calls name the same few tables again and again.
-        self.decision = functools.lru_cache(maxsize=4096)(self._decide)
-        self._statements = [self._prepare(s, IAMPolicyStatement) for s in (statements if isinstance(statements, list) else [statements])]
-
-    @staticmethod
-    def _prepare(statement: dict, kind):
-        prepared = {"Effect": statement["Effect"]}
-        for key in ("Action", "NotAction"):
-            if key in statement:
-                prepared[key] = [_glob(a.lower()) for a in _listed(statement[key])]
-        exclude = None
-        if "NotResource" in statement:
-            prepared["Resource"] = "*"
-            exclude = kind({"Effect": "Allow", "Action": "*", "Resource": [_glob(r) for r in _listed(statement["NotResource"])]})
-        else:
-            prepared["Resource"] = [_glob(r) for r in _listed(statement["Resource"])]
-        return kind(prepared), exclude
-
-    def _decide(self, action: str, resource: str) -> str:
-        """'allowed', 'denied' (an explicit Deny) or 'implicit' (no statement allows it)."""
-        from moto.iam.access_control import PermissionResult
-
-        action = action.lower()
-        allowed = False
-        for statement, exclude in self._statements:
-            if exclude is not None and exclude.is_action_permitted("x", resource) != PermissionResult.NEUTRAL:
-                continue  # the resource is one NotResource names: this statement does not apply
-            result = statement.is_action_permitted(action, resource)
-            if result == PermissionResult.DENIED:
-                return "denied"
-            allowed = allowed or result == PermissionResult.PERMITTED
-        return "allowed" if allowed else "implicit"
-
-    def allows(self, action: str, resource: str) -> bool:
-        return self.decision(action, resource) == "allowed"
-
-
 def _listed(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def _glob(pattern: str) -> str:
-    """An IAM glob as the regular expression moto builds from it (moto turns each `*` into `.*`)."""
-    return "*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
-
-
-def denial_message(principal: str, action: str, resource: str, decision: str) -> str:
-    """AWS's words for a denied call (the AccessDeniedException message)."""
-    why = ("with an explicit deny in an identity-based policy" if decision == "denied"
-           else f"because no identity-based policy allows the {action} action")
-    return f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"

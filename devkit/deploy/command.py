@@ -27,10 +27,11 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from devkit.contract import table_variable
 from devkit.deploy import package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import UsageError
-from devkit.manifest import DEFAULT_AWS, Manifest, load, parse
+from devkit.manifest import DEFAULT_AWS, Manifest, load
 from devkit.progress import Progress
 
 BUILD_DIR_VARIABLE = "DEVKIT_BUILD_DIR"
@@ -58,8 +59,7 @@ def build_dir(manifest: Manifest) -> Path:
 
 def region_of(manifest: Manifest) -> tuple[str, str]:
     """(region, where it came from): `@aws region` in app.arc wins, then `$AWS_REGION`, then the default."""
-    declared = any(e.words[0] == "region" for e in parse(manifest.path.read_text(encoding="utf-8"), manifest.path).get("aws", []))
-    if declared:
+    if manifest.aws.where("region"):
         return manifest.aws.region, "@aws region in app.arc"
     if os.environ.get("AWS_REGION"):
         return os.environ["AWS_REGION"], "$AWS_REGION (app.arc sets no @aws region)"
@@ -242,7 +242,7 @@ def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: 
         out.line(f"  {template.STATIC_ROUTE_KEY:<24} {template.STATIC_ID:<18} public/ ({_size(packages['static'].size)})")
     kept = ", kept and deletion-protected" if stage in template.PROTECTED_STAGES else ", deleted with the stack"
     for table in manifest.tables:
-        out.line(f"  table {table.name} ({table.env_var}), on demand" + (f", TTL on {table.ttl_attribute}" if table.ttl_attribute else "")
+        out.line(f"  table {table.name} ({table_variable(table.name)}), on demand" + (f", TTL on {table.ttl_attribute}" if table.ttl_attribute else "")
                  + (", point-in-time recovery" if table.pitr else "") + kept)
     out.line(f"  throttled per route: {manifest.aws.throttle_rate} per second, bursts of {manifest.aws.throttle_burst}"
              + "".join(f"; {f.route_key} {f.throttle_rate}/s, bursts of {f.throttle_burst}" for f in manifest.functions

@@ -79,7 +79,7 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
     for table in manifest.tables:
         resources[_table_id(table.name)] = _table(table, stage)
         outputs[_table_id(table.name) + "Name"] = {
-            "Description": f"DynamoDB table {table.name} ({table.env_var})",
+            "Description": f"DynamoDB table {table.name} ({contract.table_variable(table.name)})",
             "Value": {"Ref": _table_id(table.name)},
         }
     if manifest.http_functions or has_static(manifest):

@@ -23,8 +23,7 @@ import sys
 import threading
 import time
 
-from devkit.permissions import Evaluator, denial_message
-from devkit.sandbox.iam import caller_key
+from devkit.sandbox.iam import Evaluator, caller_key, denial_message
 
 # A transaction is authorized item by item, each as its own action.
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",

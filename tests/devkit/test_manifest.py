@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devkit import manifest
+from devkit import arc, contract, grants, manifest
 from devkit.manifest import Key, ManifestError
 from tests.conftest import ROOT
 
@@ -34,7 +34,7 @@ def test_reads_the_apps_own_manifest():
     assert (index.runtime, index.architecture, index.memory, index.timeout) == ("python3.13", "arm64", 256, 10)
     [table] = app.tables
     assert (table.name, table.partition_key, table.sort_key, table.ttl_attribute) == ("connections", Key("connectionId", "S"), None, "expires")
-    assert table.env_var == "ARC_TABLE_CONNECTIONS"
+    assert contract.table_variable(table.name) == "ARC_TABLE_CONNECTIONS"
     assert app.aws.region == "us-east-1"
 
 
@@ -242,7 +242,7 @@ def test_the_timeout_warning_points_at_app_arc_when_it_sets_the_timeout(tmp_path
 def test_any_text_either_parses_or_raises_manifest_error(text):
     """The reader never crashes with anything but a ManifestError, whatever the file holds."""
     try:
-        manifest.parse(text, "fuzz.arc")
+        arc.parse(text, "fuzz.arc", manifest.KNOWN_PRAGMAS)
     except ManifestError as error:
         assert str(error).startswith("fuzz.arc")
 
@@ -313,12 +313,12 @@ def test_dynamodb_actions_come_from_botocores_model_file_without_importing_botoc
     2012-08-10/service-2.json.gz`, botocore's documented data layout), read as its own Loader reads them."""
     from botocore.loaders import Loader
 
-    found = manifest._model_file("dynamodb")
+    found = grants._model_file("dynamodb")
     assert found is not None and found.parent.parent.name == "dynamodb"
     assert found.parent.name == max(p.name for p in found.parent.parent.iterdir() if p.is_dir())  # the newest API version
-    assert sorted(manifest._model_operations("dynamodb")) == sorted(Loader().load_service_model("dynamodb", "service-2")["operations"])
+    assert sorted(grants._model_operations("dynamodb")) == sorted(Loader().load_service_model("dynamodb", "service-2")["operations"])
     # botocore itself is not imported (it cost the sandbox's start 200-400 ms): checked in a fresh interpreter
-    check = "import sys; from devkit import manifest; manifest.dynamodb_actions(); print('botocore' in sys.modules)"
+    check = "import sys; from devkit import grants; grants.dynamodb_actions(); print('botocore' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True).stdout == "False\n"
 
 
@@ -327,14 +327,14 @@ def test_dynamodb_actions_come_from_botocores_model_file_without_importing_botoc
     ("table things Frobnicate\n", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
 ])
 def test_dynamodb_actions_fall_back_to_botocores_loader_when_the_layout_differs(tmp_path, monkeypatch, lines, message):
-    direct = manifest.dynamodb_actions()
-    monkeypatch.setattr(manifest, "_model_file", lambda service: None)  # botocore laid out otherwise
-    manifest.dynamodb_actions.cache_clear()
+    direct = grants.dynamodb_actions()
+    monkeypatch.setattr(grants, "_model_file", lambda service: None)  # botocore laid out otherwise
+    grants.dynamodb_actions.cache_clear()
     try:
-        assert manifest.dynamodb_actions() == direct
+        assert grants.dynamodb_actions() == direct
         manifest.load(with_permissions(tmp_path / "ok", "table things Scan ConditionCheckItem\n"))
         with pytest.raises(ManifestError) as caught:
             manifest.load(with_permissions(tmp_path / "bad", lines))
         assert message in str(caught.value)
     finally:
-        manifest.dynamodb_actions.cache_clear()
+        grants.dynamodb_actions.cache_clear()

@@ -15,13 +15,14 @@ import pytest
 
 from devkit import manifest, permissions
 from devkit.sandbox.dynamodb_server import requested
+from devkit.sandbox.iam import Evaluator
 from tests.conftest import ROOT
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
 
-def evaluator(*statements) -> permissions.Evaluator:
-    return permissions.Evaluator({"Version": "2012-10-17", "Statement": list(statements)})
+def evaluator(*statements) -> Evaluator:
+    return Evaluator({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def allow(action, resource, **more) -> dict:
