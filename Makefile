@@ -36,11 +36,11 @@ test: $(DEV)  ## run every test: pytest, then the page's module tests under Node
 	node --test tests/page/*.test.mjs
 
 check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
-	$(PY) -m ruff check devkit src tests
+	$(PY) -m ruff check devkit bench src tests
 	$(PY) -m mypy
 
 bench: $(BENCH)  ## measure the sandbox against the alternatives
-	$(PY) -m devkit bench
+	$(PY) -m bench
 
 dry-run: $(RUNTIME)  ## build the staging template and packages under build/, no AWS call
 	$(PY) -m devkit deploy --stage staging --dry-run

@@ -1,4 +1,4 @@
-"""`python -m devkit sandbox | deploy | destroy | smoke | bench`: the kit's one entry point.
+"""`python -m devkit sandbox | deploy | destroy | smoke`: the kit's one entry point.
 
 Every command reads the app only through `devkit.manifest`. Expected failures (a broken manifest,
 missing credentials, a busy port) print one clear line and exit non-zero, without a traceback.
@@ -48,9 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--stage", choices=("staging", "production"), help="use that stack's PageUrl output")
     smoke.add_argument("--timeout", type=float, default=10.0, help="seconds each step may wait (default 10)")
 
-    bench = commands.add_parser("bench", help="measure the sandbox side by side with the alternatives")
-    bench.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
-    bench.add_argument("--skip-architect", action="store_true", help="do not install or run Architect's sandbox")
     return parser
 
 
@@ -61,13 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             from devkit.sandbox.command import run
 
             return run(args)
-        if args.command in ("deploy", "destroy", "smoke"):
-            from devkit.deploy import command
+        from devkit.deploy import command
 
-            return getattr(command, args.command)(args)
-        from devkit.bench.run import main as bench
-
-        return bench(args)
+        return getattr(command, args.command)(args)
     except UsageError as error:  # ManifestError is one
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -266,7 +266,7 @@ def _report_interrupted(out: Progress, cfn, name: str) -> None:
     """Ctrl-C stops this command, not CloudFormation: say where the stack stands and what to do."""
     try:
         status = stack.stack_status(cfn, name) or "absent (not created, or deleted)"
-    except Exception as error:  # noqa: BLE001  (already interrupted: report, never raise)
+    except Exception as error:
         status = f"unknown ({error})"
     out.line(f"Interrupted. Stack {name} is {status}.")
     if status.endswith("_IN_PROGRESS"):

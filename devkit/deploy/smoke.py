@@ -69,7 +69,7 @@ class Smoke:
         for sock in self.opened:
             try:
                 sock.close(timeout=1)
-            except Exception:  # noqa: BLE001 - closing is best effort; the verdict is already made
+            except Exception:
                 pass
 
 

@@ -64,8 +64,8 @@ def _report(error):
 def main():
     requests, replies = _open_control_channel()
     kit_dir = sys.path[0]  # this file's folder, which Python put first: the kit's helpers, not the function's
-    import context as lambda_context  # noqa: E402  (devkit/sandbox/context.py)
-    import loader  # noqa: E402  (devkit/sandbox/loader.py)
+    import context as lambda_context
+    import loader
 
     sys.path.remove(kit_dir)
     del sys.modules["context"], sys.modules["loader"]

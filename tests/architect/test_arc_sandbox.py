@@ -1,7 +1,7 @@
 """The app, unchanged, under Architect's own sandbox (`arc sandbox`, Architect 12 on Node 22), over real sockets.
 
 Architect and Node 22 come from the npm registry into the cache `make bench` uses
-(`devkit.bench.architect.install`). The tests skip only when that registry cannot be reached; with
+(`bench.architect.install`). The tests skip only when that registry cannot be reached; with
 REQUIRE_ARCHITECT=1 (set by .ci/run) they fail instead. One `arc sandbox` serves the module, on free
 ports, from a copy of the app (it writes `vendor/` into every function folder). Its Python runtime runs
 `python3` and `pip3` from PATH: this venv's, first on PATH, so each function's requirements install from
@@ -28,7 +28,7 @@ import boto3
 import pytest
 import websocket
 
-from devkit.bench import architect
+from bench import architect
 from tests.conftest import ROOT
 from tests.support.sandbox import free_port, wait_until
 

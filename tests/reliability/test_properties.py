@@ -20,7 +20,7 @@ from devkit.manifest import Manifest, ManifestError
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "src"))
-from shared import messages  # noqa: E402  (the app's own module, as a handler imports it)
+from shared import messages
 
 sys.path.remove(str(ROOT / "src"))
 

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from devkit.bench import stats
+from bench import stats
 
 DRY_RUN_TIMEOUT_S = 300
 IMPORT_TIMEOUT_S = 60

@@ -1,5 +1,5 @@
 """The bench's output: the side-by-side table, the targets met or missed, the JSON of raw figures and
-the docs page. Everything here reads the `results` dict that `devkit.bench.run` fills:
+the docs page. Everything here reads the `results` dict that `bench.run` fills:
 
     results["machine"]                       cores, memory, CPU model, Python, kernel
     results["servers"][name]                 name in sandbox | floor | architect; each either
@@ -29,9 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devkit.bench import stats
-from devkit.bench.processes import ROLES as ROLE_ORDER
-from devkit.bench.targets import REPO_ROOT
+from bench import stats
+from bench.processes import ROLES as ROLE_ORDER
+from bench.targets import REPO_ROOT
 
 DASH = "–"
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
@@ -422,10 +422,10 @@ def render_markdown(results: dict, chart: str | None) -> str:
     out = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m devkit bench`); raw figures in `docs/benchmarks.json`.",
-        "Every server is measured by the same client (`devkit/bench/client.py`, aiohttp) over real sockets on",
+        "Written by `make bench` (`python -m bench`); raw figures in `docs/benchmarks.json`.",
+        "Every server is measured by the same client (`bench/client.py`, aiohttp) over real sockets on",
         "127.0.0.1, in the same run: the **sandbox** (`python -m devkit sandbox` serving this app), the",
-        "**floor** (`devkit/bench/floor.py`: the same echo answered directly in an aiohttp handler, no Lambda",
+        "**floor** (`bench/floor.py`: the same echo answered directly in an aiohttp handler, no Lambda",
         "emulation, no DynamoDB) and **Architect**'s sandbox running an equivalent app with Python handlers.",
         "",
         f"Run {results.get('started_at', '?')}, {'quick (smoke)' if results.get('quick') else 'full'} mode, "
@@ -513,5 +513,5 @@ def write_markdown(results: dict, path: Path, chart: str | None) -> None:
     path.write_text(render_markdown(results, chart))
 
 
-if __name__ == "__main__":  # re-render the page from a saved JSON: python -m devkit.bench.report FILE
+if __name__ == "__main__":  # re-render the page from a saved JSON: python -m bench.report FILE
     print(render_terminal(json.loads(Path(sys.argv[1]).read_text())))

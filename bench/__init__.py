@@ -1,4 +1,4 @@
-"""`python -m devkit bench`: measure the sandbox against a bare floor server and Architect's sandbox.
+"""`python -m bench`: measure the sandbox against a bare floor server and Architect's sandbox.
 
 One module per job:
     stats       percentiles and summaries of samples (pure functions)

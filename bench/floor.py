@@ -4,7 +4,7 @@ No handler processes, no Management API, no DynamoDB: the same frames, answered 
 event loop. `GET /` answers 200 (the readiness probe); a WebSocket on `/` gets
 `{"text": "<ISO time> - Echoing <text>"}` for `{"text": ...}` and, for
 `{"action": "broadcast", "text": ...}`, every open socket gets `{"text": "<ISO time> - <text>",
-"broadcast": true}`. Run it with `python -m devkit.bench.floor --port P` (binds 127.0.0.1).
+"broadcast": true}`. Run it with `python -m bench.floor --port P` (binds 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def build_app() -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m devkit.bench.floor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 - the sandbox: `python -m devkit --app <app.arc> sandbox --port P --quiet --no-reload` from the
   repository root (no reload: an edit elsewhere in the checkout must not restart its workers mid-run);
   ready when `GET /` answers 200 (the app's page), measured from process start: the start-up figure.
-- the floor: `python -m devkit.bench.floor --port P`; ready on 200.
+- the floor: `python -m bench.floor --port P`; ready on 200.
 - Architect's sandbox: its CLI under Node 22 in the generated app's folder; ready when `GET /`
   answers at all (that app has no @http, so Architect answers 403).
 """
@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from devkit.bench import architect, processes
+from bench import architect, processes
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0,
@@ -31,7 +31,7 @@ def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbo
 
 def start_floor(log_dir: Path) -> processes.Server:
     port = processes.free_port()
-    argv = [sys.executable, "-m", "devkit.bench.floor", "--port", str(port)]
+    argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
     return processes.start("floor", argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
                            timeout_s=30.0)
 

@@ -9,7 +9,7 @@ import py_compile
 
 import pytest
 
-from devkit.bench import architect, chart, client, coldstart, floor, processes, report, stats, targets
+from bench import architect, chart, client, coldstart, floor, processes, report, stats, targets
 
 # ---------------------------------------------------------------- statistics
 

@@ -1,4 +1,4 @@
-"""`python -m devkit bench [--quick] [--skip-architect]`: measure the floor, the sandbox and Architect's
+"""`python -m bench [--quick] [--skip-architect]`: measure the floor, the sandbox and Architect's
 sandbox with one client, then print the side-by-side table and write the figures.
 
 A full run writes `docs/benchmarks.json`, `docs/benchmarks.md` and `docs/benchmark-latency.png`;
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from devkit.bench import architect, chart, client, coldstart, processes, report, stats, targets
+from bench import architect, chart, client, coldstart, processes, report, stats, targets
 from devkit.progress import Progress
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
