@@ -43,17 +43,22 @@ class FrameSizeGuard:
     aiohttp limits whole messages only; API Gateway also limits each frame (32 KB). This reads the
     frame headers as bytes pass by, and hands every byte on to the real parser unchanged. With
     permessage-deflate (`inflate=True`) a frame's size is what it inflates to, not its compressed
-    bytes: the guard inflates each compressed frame with its own decompressor, stopping at `limit` + 1.
+    bytes: the guard inflates each compressed frame with its own decompressor, stopping one byte past
+    the limit. It also holds a compressed message to `message_limit` inflated bytes: aiohttp refuses a
+    plain message *of* its `max_msg_size` but a compressed one only *over* it, so with the `max_msg_size`
+    that lets a plain message of exactly 128 KB through, a compressed one of 128 KB + 1 would pass.
     """
 
-    def __init__(self, parser, queue, limit: int, inflate: bool = False):
+    def __init__(self, parser, queue, limit: int, inflate: bool = False, message_limit: int | None = None):
         self.parser, self.queue, self.limit = parser, queue, limit
+        self.message_limit = message_limit
         self._header = b""
         self._skip = 0  # payload bytes of the current frame still to pass
         self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if inflate else None
         self._compressed_message = False  # the current data message was sent compressed (RSV1)
         self._inflating = False  # the current frame's payload goes through the inflater
         self._inflated = 0  # bytes the current frame has inflated to so far
+        self._message_inflated = 0  # bytes the current compressed message has inflated to so far
         self._fin = False  # the current frame ends its message
         self._mask = b""
         self._offset = 0  # position in the current frame's payload (for unmasking)
@@ -65,11 +70,11 @@ class FrameSizeGuard:
             if self._skip:
                 step = min(self._skip, len(view) - position)
                 if self._inflating and not self._inflate(bytes(view[position:position + step])):
-                    return self._too_big(self._inflated)
+                    return self._inflated_too_far()
                 self._skip -= step
                 position += step
                 if not self._skip and self._inflating and not self._end_frame():
-                    return self._too_big(self._inflated)
+                    return self._inflated_too_far()
                 continue
             needed = self._header_size() or 2  # the first two bytes tell the header's full size
             take = min(len(view) - position, needed - len(self._header))
@@ -87,17 +92,23 @@ class FrameSizeGuard:
                 self._skip = length
                 self._header = b""
                 if not length and self._inflating and not self._end_frame():
-                    return self._too_big(self._inflated)
+                    return self._inflated_too_far()
         return self.parser.feed_data(data)
 
-    def _too_big(self, length: int):
-        self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {length} bytes exceeds {self.limit}"))
+    def _too_big(self, length: int, what: str = "Frame", limit: int | None = None):
+        limit = self.limit if limit is None else limit
+        self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"{what} of {length} bytes exceeds {limit}"))
         return True, b""
+
+    def _inflated_too_far(self):
+        if self._inflated > self.limit:
+            return self._too_big(self._inflated)
+        return self._too_big(self._message_inflated, "Message", self.message_limit)
 
     def _start_frame(self) -> None:
         opcode, compressed = self._header[0] & 0x0F, bool(self._header[0] & 0x40)
         if opcode in (0x1, 0x2):  # a new data message; continuations (0x0) keep its compression
-            self._compressed_message = compressed
+            self._compressed_message, self._message_inflated = compressed, 0
         self._inflating = self._inflater is not None and opcode < 0x8 and self._compressed_message
         self._fin = bool(self._header[0] & 0x80)
         self._mask = self._header[-4:] if self._header[1] & 0x80 else b""
@@ -108,16 +119,22 @@ class FrameSizeGuard:
         if self._mask:
             payload = _unmask(payload, self._mask, self._offset)
         self._offset += len(payload)
-        assert self._inflater is not None, "only compressed frames are inflated"
-        self._inflated += len(self._inflater.decompress(payload, self.limit + 1 - self._inflated))
-        return self._inflated <= self.limit
+        return self._inflate_within_limits(payload)
 
     def _end_frame(self) -> bool:
         """The frame is complete; a message's last frame ends its deflate block (RFC 7692 7.2.2)."""
-        if self._fin:
-            assert self._inflater is not None, "only compressed frames are inflated"
-            self._inflated += len(self._inflater.decompress(b"\x00\x00\xff\xff", self.limit + 1 - self._inflated))
-        return self._inflated <= self.limit
+        return self._inflate_within_limits(b"\x00\x00\xff\xff") if self._fin else True
+
+    def _inflate_within_limits(self, payload: bytes) -> bool:
+        """Inflate at most one byte past the frame's or the message's limit; False once past either."""
+        assert self._inflater is not None, "only compressed frames are inflated"
+        allowed = self.limit - self._inflated
+        if self.message_limit is not None:
+            allowed = min(allowed, self.message_limit - self._message_inflated)
+        inflated = len(self._inflater.decompress(payload, allowed + 1))
+        self._inflated += inflated
+        self._message_inflated += inflated
+        return inflated <= allowed
 
     def _header_size(self) -> int | None:
         if len(self._header) < 2:
@@ -147,12 +164,12 @@ def _unmask(payload: bytes, mask: bytes, offset: int) -> bytes:
 class LimitedWebSocketResponse(FrameParserHookResponse):
     """aiohttp's WebSocketResponse with API Gateway's per-frame limit (inflated size when compressed)."""
 
-    def __init__(self, *, frame_bytes: int, **kwargs):
-        super().__init__(**kwargs)
-        self._frame_bytes = frame_bytes
+    def __init__(self, *, frame_bytes: int, message_bytes: int, **kwargs):
+        super().__init__(max_msg_size=message_bytes + 1, **kwargs)  # aiohttp refuses a plain message *of* max_msg_size
+        self._frame_bytes, self._message_bytes = frame_bytes, message_bytes
 
     def wrap_frame_parser(self, parser, queue):
-        return FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress))
+        return FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress), message_limit=self._message_bytes)
 
 
 UNLIMITED_WRITES = 1 << 62  # aiohttp's writer_limit: bytes written before it waits for the client to read
@@ -205,8 +222,8 @@ class WebSocketApi:
         accepted, refusal, protocols = await self._connect(request, peer, now_ms)
         if not accepted:
             return refusal
-        socket = LimitedWebSocketResponse(  # aiohttp refuses a message *of* max_msg_size; AWS allows 128 KB exactly
-            frame_bytes=self.limits.frame_bytes, max_msg_size=self.limits.message_bytes + 1,
+        socket = LimitedWebSocketResponse(  # AWS allows a message of 128 KB exactly, plain or compressed
+            frame_bytes=self.limits.frame_bytes, message_bytes=self.limits.message_bytes,
             protocols=protocols, autoping=True,
             writer_limit=UNLIMITED_WRITES,  # never wait for a slow reader: Connection caps what is queued instead
         )

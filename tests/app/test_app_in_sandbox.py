@@ -57,12 +57,13 @@ def test_connect_stores_the_connection_and_disconnect_deletes_it(chat, table):
     wait_until(lambda: not (added & ids()), what="the row to be deleted")
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1"])
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1", "http://localhost:{port}.evil.example"])
 def test_a_page_from_another_origin_is_refused_with_403(chat, table, origin):
+    """A look-alike of the page's own origin (`http://localhost:PORT.evil.example`) included."""
     ids, _ = table
     before = ids()
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        open_socket(chat, origin=origin)
+        open_socket(chat, origin=origin.format(port=chat.port))
     assert refused.value.status_code == 403
     assert ids() <= before, "no row was stored (earlier tests' rows may still be leaving)"
 

@@ -45,6 +45,13 @@ class TestConnect:
         assert handler("ws/connect")(connect_event(origin), lambda_context) == {"statusCode": 403}
         assert rows(aws) == {}
 
+    @pytest.mark.parametrize("origin", ["https://chat.example.com.evil.example", "https://chat.example.com@evil.example",
+                                        "https://chat.example.com:8443", "https://chat.example.co"])
+    def test_refuses_a_look_alike_of_an_allowed_origin(self, aws, handler, lambda_context, origin):
+        """The allowed origin is https://chat.example.com: an origin is allowed only when equal to one."""
+        assert handler("ws/connect")(connect_event(origin), lambda_context) == {"statusCode": 403}
+        assert rows(aws) == {}
+
     def test_origin_header_is_matched_whatever_its_case(self, aws, handler, lambda_context):
         event = connect_event(origin=None)
         event["headers"]["origin"] = "https://evil.example"

@@ -96,6 +96,25 @@ def test_deploy_then_deploy_again_then_destroy(moto, capsys):
     assert "Nothing to destroy" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv, status, line", [
+    (("deploy", "--stage", "staging"), 1, "Deploy failed: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
+    (("destroy", "--stage", "staging", "--yes"), 2, "error: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
+])
+def test_deploy_and_destroy_refuse_a_stack_that_another_app_owns(moto, capsys, argv, status, line):
+    """The command passes its app to the owner check (test_stack_owner.py checks the check itself)."""
+    import boto3
+
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    taken = {"TemplateBody": json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})}
+    stack.deploy(cfn, "MywsappStaging", taken, {}, poll_seconds=0, app="other")
+    assert main(*argv) == status
+    captured = capsys.readouterr()
+    assert line in captured.out + captured.err
+    described = cfn.describe_stacks(StackName="MywsappStaging")["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="MywsappStaging")["StackResources"]] == ["Topic"]
+
+
 def test_destroy_without_a_terminal_asks_for_yes(moto, capsys, monkeypatch):
     assert main("deploy", "--stage", "staging") == 0
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)

@@ -19,6 +19,11 @@ def handler(tmp_path_factory):
     unpacked = build / "unpacked"
     zipfile.ZipFile(built.path).extractall(unpacked)
     (unpacked / ".secret").write_text("no")
+    # Packaging leaves hidden files out of the zip; these stand for one that got in anyway, so the
+    # function's own rule is what is tested (devkit/public.py: hidden paths are never served).
+    (unpacked / "public" / ".env").write_text("SECRET=no")
+    (unpacked / "public" / ".well-known").mkdir()
+    (unpacked / "public" / ".well-known" / "security.txt").write_text("no")
     spec = importlib.util.spec_from_file_location("static_index", unpacked / "index.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -51,3 +56,8 @@ def test_a_matching_etag_answers_304_without_a_body(handler):
     response = get(handler, "index.css", {"if-none-match": etag})
     assert response["statusCode"] == 304
     assert "body" not in response
+
+
+@pytest.mark.parametrize("proxy", [".env", ".well-known/security.txt", "./.env"])
+def test_a_hidden_file_inside_public_is_404(handler, proxy):
+    assert get(handler, proxy)["statusCode"] == 404

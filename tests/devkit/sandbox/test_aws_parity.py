@@ -446,6 +446,26 @@ def test_a_websocket_route_past_the_integration_timeout_sends_a_timeout_frame_an
     client.close()
 
 
+def test_connect_past_the_integration_timeout_is_refused_at_the_timeout(small):
+    """AWS: "Quotas for configuring and running a WebSocket in API Gateway": the 29 s integration timeout
+    holds for every route, `$connect` included (here set to 0.5 s through its SANDBOX_ variable). No AWS
+    page states the status a timed-out `$connect` refuses the handshake with; the sandbox answers 502, as
+    for any `$connect` integration failure. The function runs on to its own timeout (this fixture's
+    `$connect` has `timeout 1`, so a sandbox waiting for the function would answer after 1 s)."""
+    connection = http.client.HTTPConnection("127.0.0.1", small.port, timeout=10)
+    started = time.monotonic()
+    connection.request("GET", "/?sleep=1.5", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    })
+    status = connection.getresponse().status
+    waited = time.monotonic() - started
+    connection.close()
+    assert status == 502
+    assert 0.5 <= waited < 0.9, f"refused after {waited:.2f} s, not at the integration timeout"
+    small.wait_for_output("failed (no response within the integration timeout (0.5 s)): 502")
+
+
 def test_a_function_whose_timeout_outlasts_its_api_is_warned_about_at_start(tmp_path):
     """The integration timeouts above (30 s HTTP, 29 s WebSocket): a function timeout over them means the
     client gives up first. Said once, from the manifest, at start; no client waits on `$disconnect`."""

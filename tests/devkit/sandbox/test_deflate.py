@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 
 import aiohttp
 import pytest
+import websocket
 
 from tests.support.sandbox import RunningSandbox, copy_fixture
 
 FRAME = 32 * 1024
+MESSAGE = 128 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +74,59 @@ def test_the_inflater_follows_the_stream_across_messages(sandbox):
             closing = await asyncio.wait_for(ws.receive(), 10)
             return routes + [closing.type, closing.data]
     assert asyncio.run(several()) == ["$default"] * 4 + [aiohttp.WSMsgType.CLOSE, 1009]
+
+
+def compressed_frames(text: str, inflated_per_frame: int) -> list[websocket.ABNF]:
+    """`text` as one permessage-deflate message (RFC 7692 7.2.1): RSV1 on the first frame, each frame a
+    flushed deflate block inflating to at most `inflated_per_frame` bytes, the last one's 00 00 ff ff
+    removed."""
+    deflater, data = zlib.compressobj(wbits=-zlib.MAX_WBITS), text.encode()
+    chunks = [data[i:i + inflated_per_frame] for i in range(0, len(data), inflated_per_frame)]
+    frames = []
+    for index, chunk in enumerate(chunks):
+        payload = deflater.compress(chunk) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        last = index == len(chunks) - 1
+        frames.append(websocket.ABNF(
+            fin=int(last), rsv1=int(index == 0), mask_value=1, data=payload[:-4] if last else payload,
+            opcode=websocket.ABNF.OPCODE_TEXT if index == 0 else websocket.ABNF.OPCODE_CONT))
+    return frames
+
+
+def read_frame(ws) -> tuple[int, bytes]:
+    """The next frame's opcode and payload, inflated when RSV1 says it is compressed (websocket-client
+    itself refuses RSV1 frames). One message per frame: the sandbox's small replies are not fragmented."""
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            data += ws.sock.recv(count - len(data)) or b""  # "" only if the sandbox hung up without a close
+        return data
+    first, second = exactly(2)
+    length = second & 0x7F
+    if length >= 126:
+        length = int.from_bytes(exactly(2 if length == 126 else 8), "big")
+    payload = exactly(length)
+    if first & 0x40:
+        payload = zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload + b"\x00\x00\xff\xff")
+    return first & 0x0F, payload
+
+
+@pytest.mark.parametrize("size, outcome", [(MESSAGE, "reply"), (MESSAGE + 1, 1009)])
+def test_a_compressed_message_is_limited_to_128_kb_inflated_like_a_plain_one(sandbox, size, outcome):
+    """A message of 128 KB passes and one of 128 KB + 1 closes with 1009, whether sent plain or
+    compressed; here compressed, in frames of 16 KB inflated (each under the frame limit)."""
+    head = json.dumps({"do": "pid", "pad": ""})
+    text = json.dumps({"do": "pid", "pad": "a" * (size - len(head))})
+    assert len(text) == size
+    ws = websocket.create_connection(sandbox.ws_url, timeout=10, header=["Sec-WebSocket-Extensions: permessage-deflate"])
+    try:
+        assert "permessage-deflate" in ws.getheaders()["sec-websocket-extensions"]  # the sandbox agreed
+        for frame in compressed_frames(text, 16 * 1024):
+            ws.send_frame(frame)
+        opcode, payload = read_frame(ws)
+    finally:
+        ws.sock.close()
+    if opcode == websocket.ABNF.OPCODE_TEXT:
+        assert "pid" in json.loads(payload)
+        assert outcome == "reply"
+    else:
+        assert (opcode, int.from_bytes(payload[:2], "big")) == (websocket.ABNF.OPCODE_CLOSE, outcome)

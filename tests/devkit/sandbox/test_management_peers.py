@@ -1,13 +1,20 @@
 """Who may call the sandbox's Management API: this machine only (its own policy; AWS has no equivalent,
 the real API is public and authenticated by SigV4, which the sandbox cannot verify without secrets).
 
-The sandbox listens on loopback only, so no test socket can come from elsewhere; the check itself is
-tested here, including that its per-address memory never answers for another address.
+The sandbox listens on loopback only, so no test socket can come from elsewhere: the check is tested
+here, including that its per-address memory never answers for another address, and so is the
+Management API's use of it, on a request whose transport names another machine as its peer.
 """
 
-import pytest
+import asyncio
 
-from devkit.sandbox.management_api import _is_loopback
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from devkit.sandbox.connections import Registry
+from devkit.sandbox.limits import Limits
+from devkit.sandbox.log import Log
+from devkit.sandbox.management_api import ManagementApi, _is_loopback
 
 
 @pytest.mark.parametrize("address, allowed", [
@@ -24,3 +31,27 @@ def test_a_remembered_loopback_answer_does_not_leak_to_other_addresses():
     assert _is_loopback("127.0.0.1")
     assert not _is_loopback("127.0.0.2 ")
     assert not _is_loopback("10.0.0.1")
+
+
+class Peer:
+    """A transport that reports `address` as the peer: the sandbox binds loopback only, so a request from
+    another machine cannot be made over a real socket here; aiohttp's `request.remote` reads this."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    def get_extra_info(self, name: str, default=None):
+        return (self.address, 50000) if name == "peername" else default
+
+
+@pytest.mark.parametrize("address, status, kind", [
+    ("10.0.0.1", 403, "ForbiddenException"),
+    ("127.0.0.1", 410, "GoneException"),  # allowed through, then the unknown id is gone
+])
+def test_the_management_api_refuses_a_signed_request_from_another_machine(address, status, kind):
+    api = ManagementApi(Registry(), Limits(), Log(quiet=True))
+    request = make_mocked_request("GET", "/@connections/abc=", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"},
+                                  transport=Peer(address))
+    assert request.remote == address
+    response = asyncio.run(api.handle(request, "abc="))
+    assert (response.status, response.headers["x-amzn-ErrorType"]) == (status, kind)

@@ -35,6 +35,16 @@ def served(tmp_path_factory):
         sandbox.stop()
 
 
+def test_lambdas_6_mb_response_limit_is_6_mebibytes():
+    """Lambda quotas ("Invocation payload (request and response): 6 MB each for request and response
+    (synchronous)") and the Invoke API reference ("the maximum payload size is 6 MB") count in binary
+    megabytes: 6 x 1,048,576 = 6,291,456 bytes, not 6,000,000. (The runtime's own error names 6,291,556,
+    "Response payload size exceeded maximum allowed payload size (6291556 bytes)", reported in
+    DataBiosphere/azul#8258; the kit keeps the documented figure, 100 bytes on the safe side.)"""
+    assert public.LAMBDA_RESPONSE_BYTES == 6_291_456
+    assert public.max_file_bytes() == 4_718_208  # the figure README.md and docs/reliability.md quote
+
+
 @pytest.mark.parametrize("path", ["/_static/.env", "/_static/.well-known/security.txt", "/_static/link-out.txt"])
 def test_hidden_paths_and_links_out_of_public_are_404(served, path):
     assert served.get(path)[0] == 404
