@@ -233,21 +233,25 @@ def destroy(args) -> int:
     name = template.stack_name(manifest.app, args.stage)
     region, source = region_of(manifest)
     protected = args.stage in template.PROTECTED_STAGES
-    with aws_errors("checking the AWS credentials"):
-        aws = stack.session(region)
-        account = stack.account_id(aws)
-    with aws_errors(f"reading stack {name}"):
-        cfn = aws.client("cloudformation")
-        if not stack.stack_status(cfn, name):
-            out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}; region from {source}).")
-            return 0
-        stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
-        kept = stack.retained_tables(cfn, name) if protected else []
-    if not args.yes:
-        what = "its functions and APIs (its tables are kept)" if protected else "its functions, APIs and tables with their data"
-        if not confirm(f"Delete stack {name} in {region} (account {account}): {what}?"):
-            out.line("Nothing deleted.")
-            return 1
+    try:
+        with aws_errors("checking the AWS credentials"):
+            aws = stack.session(region)
+            account = stack.account_id(aws)
+        with aws_errors(f"reading stack {name}"):
+            cfn = aws.client("cloudformation")
+            if not stack.stack_status(cfn, name):
+                out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}; region from {source}).")
+                return 0
+            stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
+            kept = stack.retained_tables(cfn, name) if protected else []
+        if not args.yes:
+            what = "its functions and APIs (its tables are kept)" if protected else "its functions, APIs and tables with their data"
+            if not confirm(f"Delete stack {name} in {region} (account {account}): {what}?"):
+                out.line("Nothing deleted.")
+                return 1
+    except KeyboardInterrupt:
+        out.line(f"Interrupted before anything was deleted: stack {name} was not changed.")
+        return 130
     with aws_errors(f"deleting stack {name}", stack_name=name):
         if protected:
             stack.set_termination_protection(cfn, name, False)

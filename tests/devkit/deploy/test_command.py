@@ -449,3 +449,19 @@ def test_ctrl_c_while_uploading_says_which_packages_are_in_the_bucket(moto, caps
     assert out.splitlines()[-1] == (f"Interrupted while uploading {third}: 2 of 6 packages are in the deployment bucket "
                                     f"({', '.join(uploaded)}), 4 not; stack MywsappStaging was not changed.")
     assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == ""
+
+
+def test_ctrl_c_at_the_destroy_question_says_nothing_was_deleted(moto, capsys, monkeypatch):
+    import boto3
+
+    assert main("deploy", "--stage", "staging", "--no-smoke") == 0
+    capsys.readouterr()
+
+    def interrupted(question):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "confirm", interrupted)
+    assert main("destroy", "--stage", "staging") == 130
+    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack MywsappStaging "
+                                                        "was not changed.")
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == "CREATE_COMPLETE"
