@@ -190,7 +190,7 @@ class _Done:
     def __str__(self) -> str:
         unchanged = f"stack {self.stack_name} was not changed"
         if self.phase == "checking":
-            return f"before anything was built: nothing was sent to AWS, and {unchanged}"
+            return f"before anything was built or uploaded: {unchanged}"
         if self.phase == "packaging":
             return (f"while packaging {self.current} ({len(self.packaged)} of {self.package_count} packages built): "
                     f"nothing was sent to AWS, and {unchanged}")
@@ -202,7 +202,7 @@ class _Done:
             return f"while preparing the deployment bucket: {unchanged}"
         if self.phase == "smoke test":
             return f"during the smoke test: stack {self.stack_name} is deployed; check it with `python -m devkit smoke`"
-        return f"after stack {self.stack_name} was deployed"
+        return f"after stack {self.stack_name} was deployed, before the steps after it: deploy again to finish them"
 
 
 def smoke(args) -> int:
