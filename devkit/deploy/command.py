@@ -11,26 +11,29 @@ question); production's tables are kept, and it says how to delete them for good
 `<build>` is `build/` next to app.arc, or `$DEVKIT_BUILD_DIR` when set. The region is `@aws region` in
 app.arc when it is set there, else `$AWS_REGION`, else us-east-1 (`region_of`).
 
-Returns the exit status: 0 done (or nothing to do), 1 a deploy that failed on AWS; expected failures
-(credentials, packaging, AWS refusing a call) raise `UsageError`, which the CLI prints as one line.
+Returns the exit status: 0 done (or nothing to do), 1 a deploy that failed on AWS, 130 interrupted
+(saying what was done and what was not). Expected failures raise what the CLI prints as one line:
+`UsageError` (credentials, packaging, AWS refusing a call; status 2) or `ServiceError` (AWS or the
+network failing under the command, naming what it was doing; status 1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit.contract import table_variable
 from devkit.deploy import package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
-from devkit.errors import UsageError
+from devkit.errors import ServiceError, UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load
 from devkit.progress import Progress
 
@@ -75,18 +78,30 @@ def deploy(args) -> int:
     region, source = region_of(manifest)
     out.line(f"stack {name} in {region}, from {source}")
     declaration = None if args.dry_run or args.no_smoke else smoke_declaration.load(smoke_declaration.path_for(args.app))
+    done = _Done(name, package_count=len(manifest.functions) + (1 if package.has_static(manifest) else 0))
+    try:
+        return _deploy(args, manifest, out, name, region, declaration, done)
+    except KeyboardInterrupt:
+        out.line(f"Interrupted {done}.")
+        return 130
+
+
+def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, declaration, done: _Done) -> int:
     if not args.dry_run:
-        with _aws_errors(hint="; `--dry-run` needs none"):  # before the build: missing credentials should not wait for pip
+        # before the build: missing credentials should not wait for pip
+        with aws_errors("checking the AWS credentials", hint="; `--dry-run` needs none"):
             aws = stack.session(region)
             account = stack.account_id(aws)
+        with aws_errors("reading API Gateway's account settings"):
             if manifest.aws.access_logs and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
                 raise UsageError(
                     f"access-logs is on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
                     "stage's logs: set one once per account and region (docs/deploy.md, Opt-in operations), or drop access-logs"
                 )
     build = build_dir(manifest)
+    done.phase = "packaging"
     try:
-        packages = package.build_all(manifest, build, progress=out.line)
+        packages = package.build_all(manifest, build, progress=done.tracking(out.line))
         document = template.build(manifest, args.stage, {k: p.key for k, p in packages.items()})
     except (package.PackageError, template.TemplateError) as error:
         raise UsageError(str(error)) from None
@@ -96,14 +111,21 @@ def deploy(args) -> int:
     if args.dry_run:
         _describe(out, manifest, args.stage, name, region, packages, template_path)
         return 0
-    with _aws_errors():
-        s3, cfn = aws.client("s3"), aws.client("cloudformation")
-        bucket = stack.bucket_name(account, region)
+    s3, cfn = aws.client("s3"), aws.client("cloudformation")
+    bucket = stack.bucket_name(account, region)
+    done.phase = "preparing the deployment bucket"
+    with aws_errors(f"preparing the deployment bucket {bucket}"):
         created = stack.ensure_bucket(s3, bucket, region, account)
-        out.line(f"deployment bucket {bucket}{' (created)' if created else ''}")
-        for function_id, built in packages.items():
+    out.line(f"deployment bucket {bucket}{' (created)' if created else ''}")
+    done.phase = "uploading"
+    for function_id, built in packages.items():
+        done.current = function_id
+        with aws_errors(f"uploading {function_id}'s package to {bucket}"):
             sent = stack.upload(s3, bucket, account, built.key, built.path.read_bytes())
-            out.line(f"  {'uploaded ' if sent else 'unchanged'} {function_id} ({_size(built.size)})")
+        done.uploaded.append(function_id)
+        out.line(f"  {'uploaded ' if sent else 'unchanged'} {function_id} ({_size(built.size)})")
+    done.phase = "preparing the deployment bucket"
+    with aws_errors(f"refreshing the packages stack {name} uses in {bucket}"):
         # Keep what the stack runs now (a failed deploy rolls back to it) and what it will run.
         in_use = stack.packages_in_use(cfn, name, bucket) | {p.key for p in packages.values()}
         for key in stack.refresh(s3, bucket, account, in_use):
@@ -111,7 +133,8 @@ def deploy(args) -> int:
                      "of this deploy could not restore that function's code")
         body = json.dumps(document, separators=(",", ":"))
         template_source = stack.template_source(s3, bucket, account, manifest.app, body)
-        out.line(f"deploying stack {name} to {region} (account {account})")
+    out.line(f"deploying stack {name} to {region} (account {account})")
+    with aws_errors(f"deploying stack {name}", stack_name=name):
         try:
             result = stack.deploy(cfn, name, template_source, {"DeploymentBucket": bucket}, on_event=lambda e: out.line(event_line(e)),
                                   on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS, app=manifest.app)
@@ -121,6 +144,7 @@ def deploy(args) -> int:
         except KeyboardInterrupt:
             _report_interrupted(out, cfn, name)
             return 130
+        done.phase = "deployed"
         if args.stage in template.PROTECTED_STAGES:
             stack.set_termination_protection(cfn, name, True)
     if result.action == "unchanged":
@@ -136,10 +160,49 @@ def deploy(args) -> int:
         out.line("Smoke test skipped: the stack has no PageUrl output.")
         return 0
     assert declaration is not None, "read before the deploy unless --no-smoke"
+    done.phase = "smoke test"
     if smoke_test.run(result.outputs["PageUrl"], declaration, out=out.line) != 0:
         out.line("The stack is deployed, but the smoke test failed: see the step above, and the functions' logs.")
         return 1
     return 0
+
+
+class _Done:
+    """What a deploy has done so far, for the line Ctrl-C prints (`Interrupted {done}.`)."""
+
+    def __init__(self, stack_name: str, package_count: int):
+        self.stack_name, self.package_count = stack_name, package_count
+        self.phase = "checking"
+        self.current = ""  # the package being built or uploaded
+        self.packaged: list[str] = []
+        self.uploaded: list[str] = []
+
+    def tracking(self, progress: Callable[[str], None]) -> Callable[[str], None]:
+        """`progress` for package.build_all, noting each package as it is started."""
+        def line(text: str) -> None:
+            if text.startswith("packaging "):
+                if self.current:
+                    self.packaged.append(self.current)
+                self.current = text.split()[1]
+            progress(text)
+        return line
+
+    def __str__(self) -> str:
+        unchanged = f"stack {self.stack_name} was not changed"
+        if self.phase == "checking":
+            return f"before anything was built or uploaded: {unchanged}"
+        if self.phase == "packaging":
+            return (f"while packaging {self.current} ({len(self.packaged)} of {self.package_count} packages built): "
+                    f"nothing was sent to AWS, and {unchanged}")
+        if self.phase == "uploading":
+            sent = f" ({', '.join(self.uploaded)})" if self.uploaded else ""
+            return (f"while uploading {self.current}: {len(self.uploaded)} of {self.package_count} packages are in the "
+                    f"deployment bucket{sent}, {self.package_count - len(self.uploaded)} not; {unchanged}")
+        if self.phase == "preparing the deployment bucket":
+            return f"while preparing the deployment bucket: {unchanged}"
+        if self.phase == "smoke test":
+            return f"during the smoke test: stack {self.stack_name} is deployed; check it with `python -m devkit smoke`"
+        return f"after stack {self.stack_name} was deployed, before the steps after it: deploy again to finish them"
 
 
 def smoke(args) -> int:
@@ -151,9 +214,10 @@ def smoke(args) -> int:
         manifest = load(args.app)
         name = template.stack_name(manifest.app, args.stage)
         region, _ = region_of(manifest)
-        with _aws_errors():
+        with aws_errors("checking the AWS credentials"):
             aws = stack.session(region)
             stack.account_id(aws)
+        with aws_errors(f"reading stack {name}'s page URL"):
             cfn = aws.client("cloudformation")
             if not stack.stack_status(cfn, name):
                 raise UsageError(f"there is no stack {name} in {region}: deploy it first (make deploy-{args.stage})")
@@ -169,20 +233,26 @@ def destroy(args) -> int:
     name = template.stack_name(manifest.app, args.stage)
     region, source = region_of(manifest)
     protected = args.stage in template.PROTECTED_STAGES
-    with _aws_errors():
-        aws = stack.session(region)
-        account = stack.account_id(aws)
-        cfn = aws.client("cloudformation")
-        if not stack.stack_status(cfn, name):
-            out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}; region from {source}).")
-            return 0
-        stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
-        kept = stack.retained_tables(cfn, name) if protected else []
+    try:
+        with aws_errors("checking the AWS credentials"):
+            aws = stack.session(region)
+            account = stack.account_id(aws)
+        with aws_errors(f"reading stack {name}"):
+            cfn = aws.client("cloudformation")
+            if not stack.stack_status(cfn, name):
+                out.line(f"Nothing to destroy: there is no stack {name} in {region} (account {account}; region from {source}).")
+                return 0
+            stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
+            kept = stack.retained_tables(cfn, name) if protected else []
         if not args.yes:
             what = "its functions and APIs (its tables are kept)" if protected else "its functions, APIs and tables with their data"
             if not confirm(f"Delete stack {name} in {region} (account {account}): {what}?"):
                 out.line("Nothing deleted.")
                 return 1
+    except KeyboardInterrupt:
+        out.line(f"Interrupted before anything was deleted: stack {name} was not changed.")
+        return 130
+    with aws_errors(f"deleting stack {name}", stack_name=name):
         if protected:
             stack.set_termination_protection(cfn, name, False)
             out.line(f"Turned termination protection off for {name}, to delete it.")
@@ -211,24 +281,26 @@ def confirm(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
-class _aws_errors:
-    """Turn credential problems and AWS refusals into one-line UsageErrors; `hint` ends a credentials one."""
-
-    def __init__(self, hint: str = ""):
-        self.hint = hint
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, stack.CredentialsError):
-            raise UsageError(f"{error}{self.hint}") from None
-        if isinstance(error, ClientError):
-            details = error.response.get("Error", {})
-            raise UsageError(f"AWS refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}") from None
-        if isinstance(error, stack.DeployError):
-            raise UsageError(str(error)) from None
-        return False
+@contextlib.contextmanager
+def aws_errors(doing: str, hint: str = "", stack_name: str = "") -> Iterator[None]:
+    """Turn what AWS or the network can do to a command `doing` something into one line:
+    credential problems (`hint` ends the line), AWS refusing a call and an unfinished stack operation
+    as UsageError; AWS unreachable, or a connection lost or timed out, as ServiceError naming `doing`
+    (and, for a stack operation, that CloudFormation carries on without this command)."""
+    try:
+        yield
+    except stack.CredentialsError as error:
+        raise UsageError(f"{error}{hint}") from None
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise UsageError(f"AWS refused {error.operation_name} while {doing}: {details.get('Code')}: "
+                         f"{details.get('Message')}") from None
+    except stack.DeployError as error:
+        raise UsageError(str(error)) from None
+    except (*stack.NETWORK_ERRORS, BotoCoreError, ConnectionError) as error:
+        after = (f"; CloudFormation carries on without this command: see where stack {stack_name} stands with "
+                 f"`aws cloudformation describe-stacks --stack-name {stack_name}`") if stack_name else ""
+        raise ServiceError(f"{doing} failed: {error}{after}") from None
 
 
 def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: str,

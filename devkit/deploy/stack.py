@@ -18,13 +18,18 @@ import boto3
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
     SSOError,
     TokenRetrievalError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+# botocore's failures to reach AWS or to get its answer (refused, reset, timed out, TLS, proxy): no
+# credential problem, so the commands report them as what they are (devkit/deploy/command.py).
+NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
 
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger templates go through S3
@@ -90,8 +95,8 @@ def account_id(aws: boto3.Session) -> str:
         raise CredentialsError(f"{error}: {HOW_TO_PROVIDE}") from None
     except (SSOError, TokenRetrievalError) as error:
         raise CredentialsError(f"the AWS SSO session could not be used ({error}): run `aws sso login`") from None
-    except EndpointConnectionError as error:
-        raise CredentialsError(f"cannot reach AWS to check the credentials: {error}") from None
+    except NETWORK_ERRORS:
+        raise  # not a credentials problem: the caller names what failed
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         raise CredentialsError(f"AWS refused the credentials ({code}): {HOW_TO_PROVIDE}") from None

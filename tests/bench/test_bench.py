@@ -6,6 +6,7 @@ it right."""
 import asyncio
 import json
 import py_compile
+import re
 
 import pytest
 
@@ -469,3 +470,13 @@ def test_the_committed_json_names_no_machine(tmp_path):
     report.write_json(results, tmp_path / "out.json", root=root)
     assert json.loads((tmp_path / "out.json").read_text()) == {
         "command": "python -u devkit/sandbox/zygote_main.py 8", "cache": "~/.cache/x"}
+
+
+def test_the_bench_installs_the_architect_major_the_docs_pin():
+    """README.md and docs/deploy.md run `npx -y @architect/architect@12`; the bench and tests/architect
+    compare against that version, not whatever npm's `latest` is that day."""
+    pinned = {f"@architect/architect@{architect.ARCHITECT_MAJOR}"}
+    for doc in ("README.md", "docs/deploy.md"):
+        text = (targets.REPO_ROOT / doc).read_text()
+        assert set(re.findall(r"@architect/architect@\w+", text)) == pinned, doc
+    assert pinned <= set(architect.PACKAGES)

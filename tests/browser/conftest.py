@@ -1,7 +1,10 @@
-"""Headless Chromium (Debian's, driven by Playwright) against the real sandbox on a free port.
+"""Headless Chromium, driven by Playwright, against the real sandbox on a free port.
 
-The tests run whenever Chromium and Playwright are present and skip with the reason otherwise; with
-REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails them instead, so CI cannot pass without them.
+Which Chromium: `$CHROMIUM` when set; else the first of SYSTEM_CHROMIUMS found (Debian's
+/usr/bin/chromium, which CI installs, comes first); else the one `python -m playwright install chromium`
+downloaded. The tests run whenever a Chromium and Playwright are present and skip with the reason
+otherwise; with REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails them instead, so CI cannot
+pass without them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ import pytest
 from tests.support.app import TABLE
 from tests.support.sandbox import app_fixture
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SYSTEM_CHROMIUMS = (
+    "/usr/bin/chromium",  # Debian: apt-get install chromium chromium-driver
+    "chromium", "chromium-browser", "google-chrome",  # on PATH elsewhere
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",  # macOS: brew install --cask chromium
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
 # The flags this machine's Chromium needs (see the machine notes): no sandbox as root, and no calls home.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -25,22 +33,35 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1000, "height": 700}
 
 
-def why_no_browser() -> str | None:
-    """None when the browser tests can run, else what is missing and how to get it."""
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM to its path)"
+def _found(candidate: str) -> str | None:
+    return candidate if Path(candidate).is_file() else shutil.which(candidate)
+
+
+def chromium_executable() -> tuple[str | None, str | None]:
+    """(the Chromium to launch, None) or (None, what is missing and how to get it). A None path with no
+    problem means Playwright's own download."""
+    if os.environ.get("CHROMIUM"):
+        path = _found(os.environ["CHROMIUM"])
+        return (path, None) if path else (None, f"CHROMIUM={os.environ['CHROMIUM']} is not an executable file")
     try:
-        import playwright.sync_api  # noqa: F401
+        from playwright.sync_api import sync_playwright
     except ImportError:
-        return "Playwright for Python is not installed: .venv/bin/pip install -r requirements-dev.txt"
-    return None
+        return None, "Playwright for Python is not installed: .venv/bin/pip install -r requirements-dev.txt"
+    for candidate in SYSTEM_CHROMIUMS:
+        if path := _found(candidate):
+            return path, None
+    with sync_playwright() as playwright:
+        if Path(playwright.chromium.executable_path).is_file():
+            return None, None
+    return None, ("no Chromium found: apt-get install chromium chromium-driver (Debian), or "
+                  ".venv/bin/python -m playwright install chromium, or set CHROMIUM to a Chromium or Chrome binary")
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop in this thread while it runs,
 # which would break later tests that call asyncio.run(); it is shut down when tests/browser is done.
 @pytest.fixture(scope="package")
 def chromium():
-    missing = why_no_browser()
+    executable, missing = chromium_executable()
     if missing:
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"REQUIRE_BROWSER=1 but the browser tests cannot run: {missing}", pytrace=False)
@@ -48,7 +69,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -27,15 +27,27 @@ FAILURES = [
 ]
 
 
+def finished(sandbox) -> int:
+    """How many `$default` invocations the sandbox has logged as returned (`WS  $default <id> 1.2 ms`)."""
+    return len(re.findall(r"WS  \$default \S+ [\d.]+ ms", sandbox.output()))
+
+
+async def until_finished(sandbox, count: int) -> None:
+    """Wait until `count` `$default` invocations have returned: a handler posts its reply before it
+    returns, so a reply alone does not mean its worker is free again."""
+    await asyncio.to_thread(wait_until, lambda: finished(sandbox) >= count, 10, f"{count} $default invocations to return")
+
+
 @pytest.mark.parametrize("message, logged", FAILURES, ids=["raises", "exits", "kills itself", "loops past its timeout"])
 def test_a_failing_handler_gives_the_error_frame_logs_its_request_id_and_spares_other_sockets(faults, message, logged):
     async def scenario():
         bystanders = [await connect_retrying(faults.port) for _ in range(3)]
         victim = await connect_retrying(faults.port)
         clients = bystanders + [victim]
+        before = finished(faults)
         # Four at once: the pool's four warm workers, each known by its pid.
         pids = {r["pid"] for r in await asyncio.gather(*(c.ask({"do": "pid"}) for c in clients))}
-        await asyncio.sleep(0.3)  # the reply is posted before the handler returns; let them go idle
+        await until_finished(faults, before + 4)  # all four workers are free again
         started = time.monotonic()
         failing = asyncio.create_task(victim.ask(message, timeout=15))
         # While it fails, the others are served.
@@ -45,7 +57,7 @@ def test_a_failing_handler_gives_the_error_frame_logs_its_request_id_and_spares_
         elapsed = time.monotonic() - started
         assert set(frame) == {"message", "connectionId", "requestId"} and frame["message"] == "Internal server error"
         assert elapsed < 2 + 3, "nothing waits past the function's timeout (2 s) by more than the kill"
-        await asyncio.sleep(0.3)
+        await until_finished(faults, before + 4 + 3)  # the bystanders' workers are free again
         after = {r["pid"] for r in await asyncio.gather(*(c.ask({"do": "pid"}) for c in clients))}
         for client in clients:
             await client.close()
@@ -143,11 +155,12 @@ def test_broadcast_while_connections_drop_reaches_each_live_socket_once_and_dele
         for cid in stale:
             table.put_item(TableName=TABLE, Item={"connectionId": {"S": cid}, "expires": {"N": str(int(time.time()) + 600)}})
         await live[0].send_text({"action": "broadcast", "text": "the one"})
-        await asyncio.sleep(0.02)  # the fan-out is under way: now half the sockets vanish
+        received = [await live[0].receive_json(30)]  # the fan-out is under way: now half the sockets vanish
         for client in dropping:
             client.reset()
-        received = [await c.receive_json(30) for c in live]
-        await asyncio.sleep(0.5)
+        received += [await c.receive_json(30) for c in live[1:]]
+        # The broadcast is over once its handler logs its summary; then nothing more may arrive.
+        await asyncio.to_thread(wait_until, lambda: '"message":"broadcast to ' in sandbox.output(), 30, "the broadcast's summary")
         extra = []
         for client in live:
             try:

@@ -105,7 +105,8 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     warm = await chat(port, 40, 1, "warm", gate)
     await asyncio.gather(*(c.close() for c in warm))
     wait_until(lambda: not sandbox.rows(), 30, "the warm-up rows to go")
-    await asyncio.sleep(0.5)
+    # Each row goes while its $disconnect handler runs: wait for every handler's log line too.
+    wait_until(lambda: sandbox.disconnect_handler_runs() == sandbox.accepted(), 30, "every warm-up $disconnect")
     baseline = {"rss_mb": sandbox.rss_mb(), "fds": sandbox.open_fds(), "workers": len(sandbox.workers())}
 
     # Never-reading sockets first, so the table's rows are exactly theirs.
@@ -144,7 +145,7 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     peak_rss = max(peak_rss, sandbox.rss_mb())
     for client in stalled:
         client.abort()
-    await asyncio.sleep(0.1)  # asyncio closes an aborted socket on the loop's next turn; wait_until blocks it
+    await asyncio.sleep(0)  # asyncio closes an aborted socket on the loop's next turn; wait_until blocks the loop
 
     # Afterwards: nothing left.
     wait_until(lambda: not sandbox.rows(), 60, "the connections table to empty")
@@ -173,7 +174,7 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     assert (await after.ask({"text": "still here"}))["text"].endswith("Echoing still here")
     assert await after.close() == 1000
     wait_until(lambda: not sandbox.rows(), 10, "the last row to go")
-    await asyncio.sleep(1)
+    wait_until(lambda: sandbox.disconnect_handler_runs() == sandbox.accepted(), 10, "the last $disconnect")
 
     return {
         "clients": opened, "ways": {"clean": third, "reset": third, "killed_mid_frame": third, "never_reading": never_reading},

@@ -10,10 +10,13 @@ import zipfile
 from datetime import datetime, timezone
 
 import pytest
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from devkit import cli
 from devkit.deploy import command, stack
+from devkit.errors import ServiceError
 from devkit.progress import Progress
 from tests.conftest import ROOT
 from tests.devkit.deploy.conftest import AWS_VARIABLES
@@ -323,3 +326,142 @@ def test_ctrl_c_while_waiting_says_where_the_stack_stands(moto, capsys, monkeypa
     assert main(*args) == 130
     out = capsys.readouterr().out
     assert re.search(r"Interrupted\. Stack MywsappStaging is ([A-Z_]+|absent \(not created, or deleted\))\.", out), out
+
+
+# --- AWS or the network failing under a command ---
+
+@pytest.fixture
+def moto_server(fake_aws, build, fake_pip, no_tls_deny, monkeypatch):
+    """moto as a real server, reached over HTTP through AWS_ENDPOINT_URL, so a test can stop it in the
+    middle of a command: every later call then meets a port with nothing listening (connection refused).
+    AWS_MAX_ATTEMPTS=1: botocore's retries would only make the same refusal slower."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://{}:{}".format(*server.get_host_and_port()))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    yield server
+    server.stop()
+
+
+def stopping_first(monkeypatch, server, module, name: str, after_calls: int = 0):
+    """Replace `module.name` with a version that stops `server` once it has been called `after_calls` times."""
+    original, calls = getattr(module, name), []
+
+    def wrapped(*args, **kwargs):
+        if len(calls) == after_calls:
+            server.stop()
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("error: "), err
+    return err
+
+
+def test_deploy_losing_aws_while_uploading_is_one_line_naming_the_upload(moto_server, capsys, monkeypatch):
+    stopping_first(monkeypatch, moto_server, stack, "upload", after_calls=1)
+    assert main("deploy", "--stage", "staging") == 1
+    err = one_error_line(capsys)
+    assert re.match(r"error: uploading \S+'s package to devkit-deploy-123456789012-us-east-1 failed: "
+                    r"Could not connect to the endpoint URL: ", err), err
+
+
+def test_deploy_losing_aws_while_waiting_for_the_stack_says_cloudformation_carries_on(moto_server, capsys, monkeypatch):
+    stopping_first(monkeypatch, moto_server, stack, "_wait_for_stack")
+    assert main("deploy", "--stage", "staging") == 1
+    err = one_error_line(capsys)
+    assert err.startswith("error: deploying stack MywsappStaging failed: Could not connect to the endpoint URL: "), err
+    assert "CloudFormation carries on without this command" in err
+    assert "aws cloudformation describe-stacks --stack-name MywsappStaging" in err
+
+
+def test_destroy_losing_aws_while_deleting_is_one_line(moto_server, capsys, monkeypatch):
+    assert main("deploy", "--stage", "staging", "--no-smoke") == 0
+    capsys.readouterr()
+    stopping_first(monkeypatch, moto_server, stack, "destroy")
+    assert main("destroy", "--stage", "staging", "--yes") == 1
+    assert one_error_line(capsys).startswith("error: deleting stack MywsappStaging failed: Could not connect to the endpoint URL: ")
+
+
+def test_smoke_losing_aws_while_reading_the_stack_is_one_line(moto_server, capsys, monkeypatch):
+    stopping_first(monkeypatch, moto_server, stack, "stack_status")
+    assert main("smoke", "--stage", "staging") == 1
+    assert one_error_line(capsys).startswith("error: reading stack MywsappStaging's page URL failed: Could not connect")
+
+
+def test_no_aws_at_all_is_one_line_about_the_credentials_check(moto_server, capsys):
+    moto_server.stop()
+    assert main("destroy", "--stage", "staging", "--yes") == 1
+    assert one_error_line(capsys).startswith("error: checking the AWS credentials failed: Could not connect to the endpoint URL")
+
+
+@pytest.mark.parametrize("failure", [
+    ConnectionClosedError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"),
+    ReadTimeoutError(endpoint_url="https://s3.us-east-1.amazonaws.com/"),
+    ConnectionResetError(104, "Connection reset by peer"),
+])
+def test_every_kind_of_lost_connection_becomes_one_service_error(failure):
+    """What a server that closes connections, or stops answering, makes botocore raise."""
+    with pytest.raises(ServiceError, match=r"^uploading x failed: .+"), command.aws_errors("uploading x"):
+        raise failure
+
+
+def interrupting(monkeypatch, module, name: str, on_call: int) -> None:
+    """Make call number `on_call` of `module.name` raise KeyboardInterrupt, as Ctrl-C would."""
+    original, calls = getattr(module, name), []
+
+    def wrapped(*args, **kwargs):
+        calls.append(name)
+        if len(calls) == on_call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def test_ctrl_c_while_packaging_says_what_was_built_and_that_nothing_reached_aws(moto, capsys, monkeypatch):
+    import boto3
+
+    interrupting(monkeypatch, command.package, "write", on_call=3)
+    assert main("deploy", "--stage", "staging") == 130
+    out = capsys.readouterr().out
+    started = re.findall(r"^packaging (\S+)", out, re.MULTILINE)
+    assert len(started) == 3
+    assert out.splitlines()[-1] == (f"Interrupted while packaging {started[2]} (2 of 6 packages built): nothing was sent "
+                                    "to AWS, and stack MywsappStaging was not changed.")
+    assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+
+
+def test_ctrl_c_while_uploading_says_which_packages_are_in_the_bucket(moto, capsys, monkeypatch):
+    import boto3
+
+    interrupting(monkeypatch, stack, "upload", on_call=3)
+    assert main("deploy", "--stage", "staging") == 130
+    out = capsys.readouterr().out
+    uploaded = re.findall(r"^  uploaded  (\S+)", out, re.MULTILINE)
+    assert len(uploaded) == 2
+    third = re.findall(r"^packaging (\S+)", out, re.MULTILINE)[2]
+    assert out.splitlines()[-1] == (f"Interrupted while uploading {third}: 2 of 6 packages are in the deployment bucket "
+                                    f"({', '.join(uploaded)}), 4 not; stack MywsappStaging was not changed.")
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == ""
+
+
+def test_ctrl_c_at_the_destroy_question_says_nothing_was_deleted(moto, capsys, monkeypatch):
+    import boto3
+
+    assert main("deploy", "--stage", "staging", "--no-smoke") == 0
+    capsys.readouterr()
+
+    def interrupted(question):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "confirm", interrupted)
+    assert main("destroy", "--stage", "staging") == 130
+    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack MywsappStaging "
+                                                        "was not changed.")
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == "CREATE_COMPLETE"
