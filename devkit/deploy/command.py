@@ -27,7 +27,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from devkit.deploy import package, smoke_declaration, stack, template
+from devkit.deploy import imports_check, package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load, parse
@@ -87,6 +87,8 @@ def deploy(args) -> int:
     build = build_dir(manifest)
     try:
         packages = package.build_all(manifest, build, progress=out.line)
+        if _missing_packages(manifest, packages, out):
+            return 1
         document = template.build(manifest, args.stage, {k: p.key for k, p in packages.items()})
     except (package.PackageError, template.TemplateError) as error:
         raise UsageError(str(error)) from None
@@ -229,6 +231,16 @@ class _aws_errors:
         if isinstance(error, stack.DeployError):
             raise UsageError(str(error)) from None
         return False
+
+
+def _missing_packages(manifest: Manifest, packages: dict[str, package.Package], out: Progress) -> bool:
+    """True, after one `error:` line per function, when a handler would not import on Lambda
+    (devkit/deploy/imports_check.py): nothing is uploaded then."""
+    out.line("checking that each handler imports with only its package and the runtime's boto3")
+    problems = imports_check.check(manifest, packages, progress=out.line)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return bool(problems)
 
 
 def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: str,
