@@ -29,10 +29,11 @@ def restrict(allowed: set[str], task_root: str, requirements: str) -> None:
         inner = sys.path_importer_cache.get(entry) or _finder(entry)
         if inner is not None:
             sys.path_importer_cache[entry] = _Allowed(inner, allowed, libraries, requirements, said)
-    for name, module in list(sys.modules.items()):
-        top = name.partition(".")[0]
-        if top not in allowed and _loaded_from(sys.modules.get(top) or module, libraries):
-            del sys.modules[name]
+    folders = tuple(os.path.join(os.path.abspath(entry), "") for entry in libraries)
+    tops = {name.partition(".")[0] for name in sys.modules} - allowed - set(sys.stdlib_module_names)
+    leaving = {top for top in tops if top in sys.modules and _loaded_from(sys.modules[top], folders)}
+    for name in [n for n in sys.modules if n.partition(".")[0] in leaving]:
+        del sys.modules[name]
 
 
 def _is_library(entry: str, task_root: str) -> bool:
@@ -59,11 +60,11 @@ def _finder(entry: str):
     return None
 
 
-def _loaded_from(module, libraries: list[str]) -> bool:
+def _loaded_from(module, folders: tuple[str, ...]) -> bool:
+    """True when `module` was loaded from one of `folders` (each ending in a separator)."""
     spec = getattr(module, "__spec__", None)
-    places = [getattr(module, "__file__", None), getattr(spec, "origin", None),
-              *(getattr(module, "__path__", None) or ())]
-    return any(isinstance(p, str) and any(_within(p, lib) for lib in libraries) for p in places)
+    places = [getattr(module, "__file__", None), getattr(spec, "origin", None), *(getattr(module, "__path__", None) or ())]
+    return any(isinstance(p, str) and p.startswith(folders) for p in places)
 
 
 class _Allowed:
