@@ -78,10 +78,33 @@ def test_a_package_in_the_functions_own_folder_is_importable(sandbox):
     assert ask(sandbox, "/vendored")["vendored"] == "tinylib"
 
 
-def test_a_library_probing_for_an_optional_module_gets_no_line(sandbox):
-    """boto3's own optional imports (e.g. botocore looking for awscrt) fail quietly, as on Lambda."""
-    ask(sandbox, "/runtime")
-    assert "http-get-runtime | ModuleNotFoundError" not in sandbox.output()
+PROBE = """
+import sys, sysconfig
+sys.path.insert(0, {kit!r})
+import imports
+imports.restrict({{"boto3"}}, {task!r}, "src/http/get-x/requirements.txt")
+for where in (sysconfig.get_paths()["purelib"] + "/some_library.py", {task!r} + "/index.py"):
+    try:
+        exec(compile("import jinja2", where, "exec"))
+    except ModuleNotFoundError as error:
+        print(where.rsplit("/", 1)[1], error)
+"""
+
+
+def test_only_the_functions_own_code_gets_the_line_not_a_library_probing_for_an_optional_module(tmp_path):
+    """A library's optional import (`try: import x`) fails quietly, as on Lambda; the function's own
+    import of an undeclared package gets the line. Both fail the same way."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = PROBE.format(kit=str(ROOT / "devkit/sandbox"), task=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.stdout.splitlines() == ["some_library.py No module named 'jinja2'", "index.py No module named 'jinja2'"]
+    assert result.stderr.splitlines() == [
+        "ModuleNotFoundError: jinja2 is installed here but not in this function's package, so Lambda will not "
+        "have it: add jinja2 to src/http/get-x/requirements.txt"]
 
 
 def test_adding_the_requirement_applies_on_the_next_request(sandbox):
