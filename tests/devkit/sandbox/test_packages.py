@@ -83,9 +83,9 @@ import sys, sysconfig
 sys.path.insert(0, {kit!r})
 import imports
 imports.restrict({{"boto3"}}, {task!r}, "src/http/get-x/requirements.txt")
-for where in (sysconfig.get_paths()["purelib"] + "/some_library.py", {task!r} + "/index.py"):
+for where, name in ((sysconfig.get_paths()["purelib"] + "/some_library.py", "jinja2"), ({task!r} + "/index.py", "markupsafe")):
     try:
-        exec(compile("import jinja2", where, "exec"))
+        exec(compile("import " + name, where, "exec"))
     except ModuleNotFoundError as error:
         print(where.rsplit("/", 1)[1], error)
 """
@@ -101,10 +101,10 @@ def test_only_the_functions_own_code_gets_the_line_not_a_library_probing_for_an_
 
     code = PROBE.format(kit=str(ROOT / "devkit/sandbox"), task=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert result.stdout.splitlines() == ["some_library.py No module named 'jinja2'", "index.py No module named 'jinja2'"]
+    assert result.stdout.splitlines() == ["some_library.py No module named 'jinja2'", "index.py No module named 'markupsafe'"]
     assert result.stderr.splitlines() == [
-        "ModuleNotFoundError: jinja2 is installed here but not in this function's package, so Lambda will not "
-        "have it: add jinja2 to src/http/get-x/requirements.txt"]
+        "ModuleNotFoundError: markupsafe is installed here but not in this function's package, so Lambda will not "
+        "have it: add markupsafe to src/http/get-x/requirements.txt"]
 
 
 def test_adding_the_requirement_applies_on_the_next_request(sandbox):
