@@ -108,3 +108,11 @@ def test_a_denial_on_an_index_of_a_granted_table_does_not_suggest_the_declared_l
     assert line.endswith('"table things Scan GetItem" in src/ws/audit/config.arc covers the table, not its indexes '
                          "(only a Query grant reaches them): use a statements file for Scan on an index")
     assert "add " not in line
+
+
+def test_an_app_arc_memory_edit_applies_to_every_function_it_changes(sandbox, edits):
+    arc = (sandbox.app_dir / "app.arc").read_text()
+    edits("app.arc", arc + "\n@aws\nmemory 1024\n")
+    line = after(sandbox, "applied: http-get-index (memory 256 -> 1024 MB)").splitlines()[0]
+    for function_id in ("ws-connect", "ws-default", "ws-disconnect", "ws-count", "ws-audit"):
+        assert f"{function_id} (memory 256 -> 1024 MB" in line
