@@ -149,6 +149,9 @@ def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str
         table = tables.get(re.sub(r"/index/.*$", "", resource))
         if table is not None:
             existing = next((g.actions for g in grants.tables if g.table == table), ())
+            if name in existing:  # declared, yet not allowed: the call names an index
+                return (f'"{" ".join(("table", table, *existing))}" in {where} covers the table, not its indexes '
+                        f"(only a Query grant reaches them): use a statements file for {name} on an index")
             line = " ".join(("table", table, *existing, name))
     elif action == MANAGE_CONNECTIONS:
         method = resource.split("/")[2] if resource.count("/") >= 3 else "POST"

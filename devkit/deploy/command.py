@@ -31,7 +31,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit.contract import table_variable
-from devkit.deploy import package, smoke_declaration, stack, template
+from devkit.deploy import imports_check, package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import ServiceError, UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load
@@ -102,6 +102,8 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
     done.phase = "packaging"
     try:
         packages = package.build_all(manifest, build, progress=done.tracking(out.line))
+        if _missing_packages(manifest, packages, out):
+            return 1
         document = template.build(manifest, args.stage, {k: p.key for k, p in packages.items()})
     except (package.PackageError, template.TemplateError) as error:
         raise UsageError(str(error)) from None
@@ -301,6 +303,16 @@ def aws_errors(doing: str, hint: str = "", stack_name: str = "") -> Iterator[Non
         after = (f"; CloudFormation carries on without this command: see where stack {stack_name} stands with "
                  f"`aws cloudformation describe-stacks --stack-name {stack_name}`") if stack_name else ""
         raise ServiceError(f"{doing} failed: {error}{after}") from None
+
+
+def _missing_packages(manifest: Manifest, packages: dict[str, package.Package], out: Progress) -> bool:
+    """True, after one `error:` line per function, when a handler would not import on Lambda
+    (devkit/deploy/imports_check.py): nothing is uploaded then."""
+    out.line("checking that each handler imports with only its package and the runtime's boto3")
+    problems = imports_check.check(manifest, packages, progress=out.line)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return bool(problems)
 
 
 def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: str,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit import public
+from devkit import packages, public
 from devkit.deploy.template import STATIC_ID, has_static
 from devkit.manifest import Function, Manifest
 
@@ -142,8 +142,7 @@ def write(app: str, function_id: str, entries: Mapping[str, Path | bytes], build
 
 def requirements_text(manifest: Manifest, function: Function) -> str:
     """The shared requirements, then the function's own; empty when there are none."""
-    files = [manifest.shared_dir / "requirements.txt", function.requirements]
-    return "\n".join(f.read_text(encoding="utf-8").strip() for f in files if f and f.is_file()).strip()
+    return packages.requirements_text(manifest, function)
 
 
 def cache_dir(build_dir: Path, requirements: str, platform: Platform) -> Path:

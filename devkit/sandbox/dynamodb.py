@@ -57,6 +57,7 @@ class EmbeddedDynamoDB:
         self.process: subprocess.Popen | None = None
         self.policies, self.on_denial, self.on_log = policies, on_denial, on_log
         self.ttl_sweep_seconds = ttl_sweep_seconds
+        self._policies_applied = threading.Event()
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
@@ -72,7 +73,7 @@ class EmbeddedDynamoDB:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "devkit.sandbox.dynamodb_server", str(os.getpid()), str(report),
                  "-H", self.host, "-p", str(port)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._errors,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
                 start_new_session=True, pass_fds=(report,), env=env,
             )
         finally:
@@ -97,13 +98,28 @@ class EmbeddedDynamoDB:
             for line in lines:  # ends when the server exits
                 try:
                     report = json.loads(line)
-                    if "log" in report:
+                    if "policies" in report:
+                        self._policies_applied.set()
+                    elif "log" in report:
                         if self.on_log is not None:
                             self.on_log(report["log"])
                     elif self.on_denial is not None:
                         self.on_denial(report)
                 except Exception:  # a report must never stop the reading
                     pass
+
+    def use_policies(self, policies: str, timeout: float = 5.0) -> bool:
+        """Judge by `policies` from now on (and after a restart); True once the server has them."""
+        self.policies = policies
+        if self.process is None or self.process.poll() is not None or self.process.stdin is None:
+            return False
+        self._policies_applied.clear()
+        try:
+            self.process.stdin.write(policies.encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            return False
+        return self._policies_applied.wait(timeout)
 
     def answers(self, timeout: float) -> bool:
         """True when the server answers a request within `timeout` seconds."""
@@ -121,6 +137,8 @@ class EmbeddedDynamoDB:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
         if getattr(self, "_errors", None) is not None:
             self._errors.close()
 

@@ -9,7 +9,7 @@ items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}`
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
-In front of that, `NoBrowsers` refuses every request a web page could make (see its docstring).
+New policies arrive as JSON lines on stdin (`follow_policies`). In front of that, `NoBrowsers` refuses every request a web page could make (see its docstring).
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class Gate:
         self.app, self.report = app, report
         prefix = f"arn:aws:dynamodb:{policies.get('region', '')}:{policies.get('account', '')}:table/"
         self.table_arn = lambda name: name if name.startswith("arn:") else prefix + name
+        self.use(policies)
+
+    def use(self, policies: dict) -> None:
+        """Judge from now on by `policies` (a function's config.arc changed): replaced in one step."""
         self.callers = {key: (f["function"], f["principal"], Evaluator(f["policy"]))
                         for key, f in policies.get("functions", {}).items()}
 
@@ -147,10 +151,24 @@ def main(argv: list[str]) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     policies = json.loads(os.environ.get("DEVKIT_IAM_POLICIES") or "{}")
     host, port = options["-H"], int(options["-p"])
-    server = make_server(host, port, NoBrowsers(Gate(app, policies, report), host, port),
+    gate = Gate(app, policies, report)
+    server = make_server(host, port, NoBrowsers(gate, host, port),
                          threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=keep_tables, args=(f"http://{host}:{port}", server, report), daemon=True).start()
+    threading.Thread(target=follow_policies, args=(gate, report), daemon=True).start()
     server.serve_forever()
+
+
+def follow_policies(gate: Gate, report) -> None:
+    """Each line on stdin is the functions' policies anew (the sandbox reloaded a config.arc): judge by
+    them from the next request on, and say `{"policies": "applied"}` on the report descriptor."""
+    for line in sys.stdin.buffer:
+        try:
+            gate.use(json.loads(line))
+        except Exception as error:  # a bad line keeps the previous policies
+            report({"log": f"error: could not apply the new IAM policies: {error}"})
+            continue
+        report({"policies": "applied"})
 
 
 def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from devkit import contract
+from devkit import contract, packages
 from devkit.manifest import Function, Manifest
 from devkit.sandbox.iam import access_key_id
 
@@ -65,6 +65,9 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
         "DEVKIT_HANDLER_FILE": function.handler_file,
         "DEVKIT_SHARED_DIR": str(manifest.shared_dir),
         "DEVKIT_ACCOUNT_ID": contract.ACCOUNT_ID,
+        # What the function can import beyond its folder, `shared` and the standard library, as on Lambda.
+        "DEVKIT_IMPORTABLE": ",".join(sorted(packages.importable(manifest, function))),
+        "DEVKIT_REQUIREMENTS": packages.requirements_path(manifest, function),
     })
     if real_credentials:
         env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_") and "ENDPOINT" not in k and k not in env})

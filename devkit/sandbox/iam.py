@@ -38,6 +38,12 @@ class SandboxIam:
         self.functions = {access_key_id(f): f for f in manifest.functions}
         self._evaluators: dict[str, Evaluator] = {}
 
+    def use(self, manifest: Manifest) -> None:
+        """Judge by `manifest`'s declarations from now on (a config.arc changed; same functions)."""
+        self.manifest = manifest
+        self.functions = {access_key_id(f): f for f in manifest.functions}
+        self._evaluators.clear()
+
     def principal(self, function: Function) -> str:
         """The assumed-role ARN AWS names in a denial: role `<function name>-role`, session the function."""
         name = self.function_name(function)
@@ -73,8 +79,19 @@ class SandboxIam:
     def denial_line(self, function_id: str, action: str, resource: str) -> str:
         """One line for the sandbox log: who, what, on what, and the declaration that would allow it."""
         function = next(f for f in self.manifest.functions if f.id == function_id)
-        return (f"IAM denied {function.route_key} ({function.id}): {action} on {resource}; "
-                f"{permissions.hint(function, action, resource, self.arns)}")
+        decision = self.evaluator(function).decision(action, resource)  # by what it declares now
+        if decision == "allowed":
+            why = "its config.arc, reloaded since, now allows it"
+        elif decision == "denied":
+            why = f"an explicit Deny in a statements file named under @permissions in {_config(function)} denies it"
+        else:
+            why = permissions.hint(function, action, resource, self.arns)
+        return f"IAM denied {function.route_key} ({function.id}): {action} on {resource}; {why}"
+
+
+def _config(function: Function) -> str:
+    """src/<kind>/<name>/config.arc"""
+    return str((function.source_dir / "config.arc").relative_to(function.source_dir.parents[2]))
 
 
 class Evaluator:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from devkit import contract, permissions
-from devkit.manifest import Manifest
+from devkit.errors import ManifestError
+from devkit.manifest import Manifest, load
 from devkit.permissions import LocalArns, may_use_tables
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
@@ -256,18 +257,51 @@ class Sandbox:
             self.functions.reap_idle(self.limits.worker_idle_seconds)
 
     async def _watch_sources(self) -> None:
-        """Hot reload: a change under src/ retires the workers, so the next invocation loads it fresh."""
+        """Hot reload: a change under src/ retires the workers, so the next invocation loads it fresh; the
+        manifest is read again and what it changed applied, or named as needing a restart (reload.py)."""
         from watchfiles import awatch
 
         src = self.manifest.root / "src"
         async for changes in awatch(src, self.manifest.path, debounce=100, step=20, stop_event=self._stopped):
             paths = sorted({Path(p) for _, p in changes})
-            if self.manifest.path in paths:
-                self.log.info("app.arc changed: restart the sandbox (Ctrl-C, then make sandbox) to apply it")
+            await self._apply_configuration()
             if any(p != self.manifest.path for p in paths):
                 self.functions.recycle()
                 shown = ", ".join(str(p.relative_to(self.manifest.root)) for p in paths[:3] if p.is_relative_to(self.manifest.root))
                 self.log.info(f"reloaded: {shown}{' …' if len(paths) > 3 else ''}")
+
+    async def _apply_configuration(self) -> None:
+        """Read app.arc and each config.arc again; apply each function's changed settings (its IAM policy,
+        here and in the database, and its workers'), or say in one line what needs a restart."""
+        from devkit.sandbox import reload
+
+        try:
+            edited = load(self.manifest.path)
+        except ManifestError as error:
+            self.log.info(f"error: {error}; the sandbox runs on with the configuration it had")
+            return
+        change = reload.compare(self.manifest, edited)
+        if change.restart:
+            self.log.info(f"restart the sandbox (Ctrl-C, then make sandbox) to apply {', '.join(change.restart)}; "
+                          "until then it runs with the configuration it started with")
+            return
+        if not change.functions:
+            return
+        said = [f"{f.id} ({reload.described(self.functions.function(f.id), f)})" for f in change.functions.values()]
+        for function in change.functions.values():
+            self.functions.redeclare(function, partial(self.environment, function))
+            self.ws.routes.update({function.route_key: function} if function.kind == "ws" else {})
+            for route in self.http.routes:
+                if route.function.id == function.id:
+                    route.function = function
+        self.manifest = edited
+        self._waits_for_tables = {f.id for f in edited.functions if self.iam is None or may_use_tables(f)}
+        self._sockets_wait = any(f.id in self._waits_for_tables for f in edited.ws_functions)
+        if self.iam is not None:
+            self.iam.use(edited)
+            if self.tables is None and not await asyncio.to_thread(self.dynamodb.use_policies, self.iam.policies()):
+                self.log.info("error: the embedded DynamoDB did not take the new IAM policies; restart the sandbox to apply them")
+        self.log.info(f"applied: {'; '.join(said)}; their next invocation runs with it")
 
 
 def _import_all(names: tuple[str, ...]) -> None:

@@ -65,16 +65,19 @@ def main():
     requests, replies = _open_control_channel()
     kit_dir = sys.path[0]  # this file's folder, which Python put first: the kit's helpers, not the function's
     import context as lambda_context
+    import imports
     import loader
 
     sys.path.remove(kit_dir)
-    del sys.modules["context"], sys.modules["loader"]
+    del sys.modules["context"], sys.modules["imports"], sys.modules["loader"]
 
     # No bytecode is written next to the function's code, as on Lambda (its code is read-only): a
     # .pyc keyed by the source's mtime in whole seconds and its size hid an edit of the same size made
     # within the same second as the previous load, and hot reload served the old code.
     sys.dont_write_bytecode = True
     task_root = os.environ["LAMBDA_TASK_ROOT"]
+    if "DEVKIT_IMPORTABLE" in os.environ:  # only what Lambda will give this function (devkit/packages.py)
+        imports.restrict(set(os.environ["DEVKIT_IMPORTABLE"].split(",")), task_root, os.environ["DEVKIT_REQUIREMENTS"])
     sys.path.insert(0, task_root)
     os.chdir(task_root)
     try:

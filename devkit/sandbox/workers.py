@@ -381,8 +381,19 @@ class Functions:
         await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
 
     def recycle(self) -> None:
+        self.launcher.forget()
         for pool in self._pools.values():
             pool.recycle()
+
+    def function(self, function_id: str) -> Function:
+        """The declaration `function_id`'s workers run with now."""
+        return self._pools[function_id].function
+
+    def redeclare(self, function: Function, environment: Callable[[], dict[str, str]]) -> None:
+        """Run `function` (same id, edited settings) from its next invocation on: new workers, new limits."""
+        pool = self._pools[function.id]
+        pool.function, pool.environment = function, environment
+        pool.recycle()
 
     def reap_idle(self, idle_seconds: float) -> None:
         for pool in self._pools.values():

@@ -311,6 +311,10 @@ class Launcher:
             cwd=source_dir, env=env, start_new_session=True,
         )
 
+    def forget(self) -> None:
+        """Decide again, at each function's next start, whether it may fork (its requirements changed?)."""
+        self._fresh.clear()
+
     def stop_starting(self) -> None:
         """From now on `start` refuses (a start under way kills its process and refuses too)."""
         self.closed = True
