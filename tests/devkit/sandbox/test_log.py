@@ -95,8 +95,10 @@ class Sandbox:
         wait_until(answers, 30, "the sandbox to answer")
 
     def echo(self, text: str = "hi") -> tuple[dict, float]:
+        """One echo and how long it took. The socket's timeout only bounds a hang: the first echo may meet
+        workers still starting (warming runs after "ready"), which on a loaded machine took over 5 s."""
         started = time.perf_counter()
-        client = websocket.create_connection(f"ws://127.0.0.1:{self.port}/", timeout=5,
+        client = websocket.create_connection(f"ws://127.0.0.1:{self.port}/", timeout=30,
                                              origin=f"http://localhost:{self.port}")
         try:
             client.send(json.dumps({"text": text}))
