@@ -60,6 +60,8 @@ class EmbeddedDynamoDB:
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
+        if getattr(self, "_errors", None) is not None:  # a restart: the last run's file is done with
+            self._errors.close()
         # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
         # Request lines are turned off too, so the file holds only errors, for the message below.
@@ -214,12 +216,18 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             log(f"TTL removed {deleted} expired item(s)")
 
 
-async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0) -> None:
-    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again.
+async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0,
+                restart_every: float = 5.0) -> None:
+    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again; bring
+    it back when it exits.
 
     Handlers then fail with botocore's own error (connection refused, read timeout) and the sandbox's
-    log says why, instead of leaving the person to guess from a timed-out invocation. (Vanished
-    tables are the database's own business: `keep_tables` in dynamodb_server.py.)
+    log says why, instead of leaving the person to guess from a timed-out invocation. A database that
+    exited (killed, crashed) is started again on the same endpoint, with the manifest's tables created
+    empty: moto keeps its data in memory, so the items are gone, and the log says so. Requests in flight
+    when it died fail at once (their connection is reset); those made while it restarts are refused
+    (`EndpointConnectionError`). (Vanished tables are the database's own business: `keep_tables` in
+    dynamodb_server.py.)
     """
     answering = True
     while True:
@@ -227,11 +235,29 @@ async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: fl
         code = database.process.poll() if database.process is not None else None
         if code is not None:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-            log(f"error: the embedded DynamoDB exited ({how}); handlers that use tables fail until you restart the sandbox")
-            return
+            log(f"error: the embedded DynamoDB exited ({how}); restarting it: the items its tables held are gone")
+            await _restart(database, log, restart_every)
+            answering = True
+            continue
         now = await asyncio.to_thread(database.answers, timeout)
         if now != answering:
             log(f"the embedded DynamoDB on {database.endpoint} answers again" if now else
                 f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
                 f"handlers that use tables fail with a timeout")
         answering = now
+
+
+async def _restart(database: EmbeddedDynamoDB, log, retry_every: float) -> None:
+    """Start `database` again until it serves with its tables; one log line per failed attempt."""
+    while True:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(database.start)
+        except RuntimeError as error:
+            log(f"error: could not restart the embedded DynamoDB ({error}); trying again in {retry_every:g} s")
+            await asyncio.sleep(retry_every)
+            continue
+        names = ", ".join(database.tables) or "no tables"
+        log(f"the embedded DynamoDB is back on {database.endpoint} after {time.monotonic() - started:.1f} s, "
+            f"its tables recreated empty ({names})")
+        return
