@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.manifest import Key, Table
@@ -55,12 +56,13 @@ class EmbeddedDynamoDB:
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
+        self._errors: IO[bytes] | None = None  # the server's stderr, for the message when it fails to start
         self.policies, self.on_denial, self.on_log = policies, on_denial, on_log
         self.ttl_sweep_seconds = ttl_sweep_seconds
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
-        if getattr(self, "_errors", None) is not None:  # a restart: the last run's file is done with
+        if self._errors is not None:  # a restart: the last run's file is done with
             self._errors.close()
         # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
@@ -123,7 +125,7 @@ class EmbeddedDynamoDB:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if getattr(self, "_errors", None) is not None:
+        if self._errors is not None:
             self._errors.close()
 
 

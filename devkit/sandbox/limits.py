@@ -16,6 +16,15 @@ from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS
 
 KB = 1024
 
+# Lambda's synchronous invocation payloads (not adjustable; "Lambda quotas" in the Lambda developer
+# guide: 6 MB each for request and response). The request is refused by the Invoke API with 413
+# `RequestEntityTooLargeException` ("Request must be smaller than 6291456 bytes for the InvokeFunction
+# operation"); a larger response fails the invocation with `Function.ResponseSizeTooLarge`, whose
+# message names 6291556 bytes ("Response payload size exceeded maximum allowed payload size (6291556
+# bytes).", as reported from AWS in aws-lambda-dotnet#1815 and localstack#10229, which uses 6 MB + 100).
+LAMBDA_REQUEST_BYTES = 6 * KB * KB
+LAMBDA_RESPONSE_BYTES = 6 * KB * KB + 100
+
 
 @dataclass(frozen=True)
 class Limits:
