@@ -35,7 +35,10 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
-    send_buffer_bytes: int = 128 * KB  # queued for a client not reading; over it POST @connections gets 429
+    send_buffer_bytes: int = 128 * KB  # queued for a client not reading (pongs too); over it POST @connections gets
+    # 429, and a ping closes the socket with 1008
+    unfinished_messages_bytes: int = 64 * KB * KB  # bytes of unfinished client messages across all sockets; a socket
+    # that would pass it is closed with 1013 (AWS: not published; 512 sockets each 128 KB into a message)
     ws_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["ws"]  # API Gateway stops waiting for a WebSocket route's function
     http_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["http"]  # ... and for an HTTP API route's (the function runs on)
     http_header_seconds: float = 30  # a connection's request headers (and idle keep-alive); then closed
