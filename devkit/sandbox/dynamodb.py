@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import functools
 import json
 import os
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
@@ -37,6 +39,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+class OutOfFiles(Exception):
+    """This process has no file descriptor left to open a connection with (EMFILE or ENFILE)."""
 
 
 class EmbeddedDynamoDB:
@@ -110,11 +116,15 @@ class EmbeddedDynamoDB:
                     pass
 
     def answers(self, timeout: float) -> bool:
-        """True when the server answers a request within `timeout` seconds."""
+        """True when the server answers a request within `timeout` seconds; raises OutOfFiles when this
+        process cannot even open the connection to ask (the fault is then the sandbox's, not the database's)."""
         try:
             urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=timeout).close()
             return True
-        except OSError:
+        except OSError as error:
+            cause = error.reason if isinstance(error, urllib.error.URLError) else error
+            if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
+                raise OutOfFiles(cause.strerror or "Too many open files") from None
             return False
 
     def stop(self) -> None:
@@ -231,7 +241,7 @@ async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: fl
     (`EndpointConnectionError`). (Vanished tables are the database's own business: `keep_tables` in
     dynamodb_server.py.)
     """
-    answering = True
+    answering, out_of_files = True, False
     while True:
         await asyncio.sleep(every)
         code = database.process.poll() if database.process is not None else None
@@ -241,7 +251,17 @@ async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: fl
             await _restart(database, log, restart_every)
             answering = True
             continue
-        now = await asyncio.to_thread(database.answers, timeout)
+        try:
+            now = await asyncio.to_thread(database.answers, timeout)
+        except OutOfFiles as error:
+            if not out_of_files:
+                log(f"error: the sandbox is out of file descriptors ({error}): it cannot open connections, to the "
+                    "embedded DynamoDB or any other; close sockets, or raise the open-file limit (ulimit -n)")
+            out_of_files = True
+            continue
+        if out_of_files:
+            log("the sandbox can open connections again (file descriptors free)")
+            out_of_files = False
         if now != answering:
             log(f"the embedded DynamoDB on {database.endpoint} answers again" if now else
                 f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
