@@ -19,9 +19,10 @@ KB = 1024
 # Lambda's synchronous invocation payloads (not adjustable; "Lambda quotas" in the Lambda developer
 # guide: 6 MB each for request and response). The request is refused by the Invoke API with 413
 # `RequestEntityTooLargeException` ("Request must be smaller than 6291456 bytes for the InvokeFunction
-# operation"); a larger response fails the invocation with `Function.ResponseSizeTooLarge`, whose
-# message names 6291556 bytes ("Response payload size exceeded maximum allowed payload size (6291556
-# bytes).", as reported from AWS in aws-lambda-dotnet#1815 and localstack#10229, which uses 6 MB + 100).
+# operation"); a larger response fails the invocation, and Lambda's message names 6291556 bytes
+# ("Response payload size exceeded maximum allowed payload size (6291556 bytes).", quoted from AWS logs
+# in DataBiosphere/azul#7466 and #8258; LocalStack uses the same 6 MB + 100, localstack#10229). The
+# error type the sandbox reports, `Function.ResponseSizeTooLarge`, is Lambda's Invoke error name.
 LAMBDA_REQUEST_BYTES = 6 * KB * KB
 LAMBDA_RESPONSE_BYTES = 6 * KB * KB + 100
 
