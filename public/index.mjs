@@ -21,6 +21,16 @@ function setState(name, text) {
 // What each kind of item says before its text, so that colour is never the only clue.
 const LABELS = { echo: '', broadcast: 'Everyone', error: 'Error' };
 
+// The page keeps the last KEEP messages; older ones leave the DOM, so a long session (or a flood of
+// broadcasts) costs the same memory and layout as a short one. The list scrolls once per frame, not per message.
+export const KEEP = 200;
+let scrollPending = false;
+
+function scrollToLatest() {
+  scrollPending = false;
+  list.lastElementChild?.scrollIntoView({ block: 'end' });
+}
+
 function show(kind, text) {
   const item = document.createElement('li');
   item.className = kind;
@@ -35,7 +45,11 @@ function show(kind, text) {
   body.textContent = text;
   item.append(body);
   list.append(item);
-  item.scrollIntoView({ block: 'end' });
+  while (list.childElementCount > KEEP) list.firstElementChild.remove();
+  if (!scrollPending) {
+    scrollPending = true;
+    requestAnimationFrame(scrollToLatest);
+  }
 }
 
 // Replies are {"text": ...} (echo or broadcast), {"error": ...} for a rejected message, or

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import resource
 import signal
@@ -40,6 +41,7 @@ def run(args) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(AcceptFailures(log, open_files))
+        MalformedRequests.install(log)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
@@ -148,3 +150,32 @@ class AcceptFailures:
                               " they wait until sockets close. Raise the limit (ulimit -n) for more.")
             return
         loop.default_exception_handler(context)
+
+
+class MalformedRequests(logging.Handler):
+    """aiohttp's server log (`aiohttp.server`, its documented logger) as sandbox lines: a request that is
+    not HTTP, or breaks its grammar, is one line with the client and the parser's reason, not a
+    traceback; any other error there (a bug of the sandbox's) keeps its traceback."""
+
+    def __init__(self, log: Log):
+        super().__init__(logging.DEBUG)
+        self.log = log
+
+    @classmethod
+    def install(cls, log: Log) -> None:
+        server = logging.getLogger("aiohttp.server")
+        server.handlers[:] = [cls(log)]
+        server.setLevel(logging.DEBUG)  # aiohttp says a non-HTTP first request at debug level only
+        server.propagate = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            lines = [line.strip() for line in str(error.message).splitlines()]
+            reason = " ".join(line for line in lines if line.strip("^")) or type(error).__name__  # not the caret line
+            self.log.event(f"HTTP malformed request from {remote}: {error.code} {reason}")
+        elif record.levelno >= logging.WARNING:
+            self.log.info(logging.Formatter().format(record))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import functools
 import json
 import os
@@ -24,8 +25,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.manifest import Key, Table
@@ -36,6 +39,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+class OutOfFiles(Exception):
+    """This process has no file descriptor left to open a connection with (EMFILE or ENFILE)."""
 
 
 class EmbeddedDynamoDB:
@@ -55,12 +62,15 @@ class EmbeddedDynamoDB:
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
+        self._errors: IO[bytes] | None = None  # the server's stderr, for the message when it fails to start
         self.policies, self.on_denial, self.on_log = policies, on_denial, on_log
         self.ttl_sweep_seconds = ttl_sweep_seconds
         self._policies_applied = threading.Event()
 
     def start(self, timeout: float = 15.0) -> None:
         port = self.port
+        if self._errors is not None:  # a restart: the last run's file is done with
+            self._errors.close()
         # moto's server (werkzeug) logs every request to stderr. Its stderr goes to a file, never to a
         # pipe nobody reads: a full pipe (64 KB, about 1,000 requests) froze the database for good.
         # Request lines are turned off too, so the file holds only errors, for the message below.
@@ -122,11 +132,15 @@ class EmbeddedDynamoDB:
         return self._policies_applied.wait(timeout)
 
     def answers(self, timeout: float) -> bool:
-        """True when the server answers a request within `timeout` seconds."""
+        """True when the server answers a request within `timeout` seconds; raises OutOfFiles when this
+        process cannot even open the connection to ask (the fault is then the sandbox's, not the database's)."""
         try:
             urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=timeout).close()
             return True
-        except OSError:
+        except OSError as error:
+            cause = error.reason if isinstance(error, urllib.error.URLError) else error
+            if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
+                raise OutOfFiles(cause.strerror or "Too many open files") from None
             return False
 
     def stop(self) -> None:
@@ -139,7 +153,7 @@ class EmbeddedDynamoDB:
                 self.process.wait()
         if self.process is not None and self.process.stdin is not None:
             self.process.stdin.close()
-        if getattr(self, "_errors", None) is not None:
+        if self._errors is not None:
             self._errors.close()
 
 
@@ -232,24 +246,58 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             log(f"TTL removed {deleted} expired item(s)")
 
 
-async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0) -> None:
-    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again.
+async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0,
+                restart_every: float = 5.0) -> None:
+    """Say so when the embedded DynamoDB exits or stops answering, and when it answers again; bring
+    it back when it exits.
 
     Handlers then fail with botocore's own error (connection refused, read timeout) and the sandbox's
-    log says why, instead of leaving the person to guess from a timed-out invocation. (Vanished
-    tables are the database's own business: `keep_tables` in dynamodb_server.py.)
+    log says why, instead of leaving the person to guess from a timed-out invocation. A database that
+    exited (killed, crashed) is started again on the same endpoint, with the manifest's tables created
+    empty: moto keeps its data in memory, so the items are gone, and the log says so. Requests in flight
+    when it died fail at once (their connection is reset); those made while it restarts are refused
+    (`EndpointConnectionError`). (Vanished tables are the database's own business: `keep_tables` in
+    dynamodb_server.py.)
     """
-    answering = True
+    answering, out_of_files = True, False
     while True:
         await asyncio.sleep(every)
         code = database.process.poll() if database.process is not None else None
         if code is not None:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-            log(f"error: the embedded DynamoDB exited ({how}); handlers that use tables fail until you restart the sandbox")
-            return
-        now = await asyncio.to_thread(database.answers, timeout)
+            log(f"error: the embedded DynamoDB exited ({how}); restarting it: the items its tables held are gone")
+            await _restart(database, log, restart_every)
+            answering = True
+            continue
+        try:
+            now = await asyncio.to_thread(database.answers, timeout)
+        except OutOfFiles as error:
+            if not out_of_files:
+                log(f"error: the sandbox is out of file descriptors ({error}): it cannot open connections, to the "
+                    "embedded DynamoDB or any other; close sockets, or raise the open-file limit (ulimit -n)")
+            out_of_files = True
+            continue
+        if out_of_files:
+            log("the sandbox can open connections again (file descriptors free)")
+            out_of_files = False
         if now != answering:
             log(f"the embedded DynamoDB on {database.endpoint} answers again" if now else
                 f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
                 f"handlers that use tables fail with a timeout")
         answering = now
+
+
+async def _restart(database: EmbeddedDynamoDB, log, retry_every: float) -> None:
+    """Start `database` again until it serves with its tables; one log line per failed attempt."""
+    while True:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(database.start)
+        except RuntimeError as error:
+            log(f"error: could not restart the embedded DynamoDB ({error}); trying again in {retry_every:g} s")
+            await asyncio.sleep(retry_every)
+            continue
+        names = ", ".join(database.tables) or "no tables"
+        log(f"the embedded DynamoDB is back on {database.endpoint} after {time.monotonic() - started:.1f} s, "
+            f"its tables recreated empty ({names})")
+        return

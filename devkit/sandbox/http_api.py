@@ -110,6 +110,7 @@ class HttpApi:
         try:
             result = await self.functions.invoke_within(route.function, request_id, event, self.integration_timeout)
         except InvocationError as error:
+            self.log.info(f"HTTP {route.function.route_key} ({route.function.id}) failed ({error}): 500 requestId={request_id}")
             return error_page(route.function, request_id, error)
         except IntegrationTimeout as timeout:
             self.log.info(f"HTTP {route.function.route_key}: {timeout}: 503; the function runs on to its own timeout")
@@ -121,8 +122,10 @@ class HttpApi:
         try:
             return to_response(result)
         except (TypeError, ValueError) as problem:
+            self.log.info(f"HTTP {route.function.route_key} ({route.function.id}): malformed Lambda response: {problem}: "
+                          f"500, as API Gateway answers it requestId={request_id}")
             return error_page(route.function, request_id, InvocationError("error", {
-                "errorType": "Sandbox.BadResponse", "errorMessage": f"the handler's response cannot be sent: {problem}",
+                "errorType": "Sandbox.MalformedResponse", "errorMessage": f"malformed Lambda response: {problem}",
             }))
 
     def static(self, request: web.Request) -> web.StreamResponse:
@@ -160,19 +163,36 @@ def to_response(result) -> web.Response:
         return web.Response(status=200, text=result, content_type="application/json")
     if not (isinstance(result, dict) and "statusCode" in result):
         return web.Response(status=200, text=json.dumps(result), content_type="application/json")
-    status = int(result["statusCode"])
+    status = result["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, (int, str)) or not 100 <= int(status) <= 599:
+        raise ValueError(f"statusCode must be a number from 100 to 599, not {status!r}")
     body = result.get("body") or ""
     if not isinstance(body, str):
         raise TypeError(f"body must be a string, not {type(body).__name__}")
     data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
-    response = web.Response(status=status, body=data)
-    for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = str(value)
-    for cookie in result.get("cookies") or []:
-        response.headers.add("Set-Cookie", cookie)
+    response = web.Response(status=int(status), body=data)
+    headers, cookies = result.get("headers") or {}, result.get("cookies") or []
+    if not isinstance(headers, dict) or not isinstance(cookies, list):
+        raise TypeError("headers must be an object of strings and cookies a list of strings")
+    for name, value in headers.items():
+        response.headers[_header_field("header name", name)] = _header_field(f"header {name!r}", value)
+    for cookie in cookies:
+        response.headers.add("Set-Cookie", _header_field("cookie", cookie))
     if "content-type" not in {k.lower() for k in response.headers}:
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+def _header_field(what: str, value) -> str:
+    """A header name or value as HTTP can carry it: a string (numbers and booleans as JSON writes them),
+    without CR, LF or NUL, which would end the header early (response splitting)."""
+    if isinstance(value, (bool, int, float)):
+        value = json.dumps(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    if any(c in value for c in "\r\n\x00"):
+        raise ValueError(f"{what} contains a line break (CR or LF) or NUL")
+    return value
 
 
 def error_page(function: Function, request_id: str, error: InvocationError) -> web.Response:

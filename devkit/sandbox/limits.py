@@ -16,6 +16,16 @@ from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS
 
 KB = 1024
 
+# Lambda's synchronous invocation payloads (not adjustable; "Lambda quotas" in the Lambda developer
+# guide: 6 MB each for request and response). The request is refused by the Invoke API with 413
+# `RequestEntityTooLargeException` ("Request must be smaller than 6291456 bytes for the InvokeFunction
+# operation"); a larger response fails the invocation, and Lambda's message names 6291556 bytes
+# ("Response payload size exceeded maximum allowed payload size (6291556 bytes).", quoted from AWS logs
+# in DataBiosphere/azul#7466 and #8258; LocalStack uses the same 6 MB + 100, localstack#10229). The
+# error type the sandbox reports, `Function.ResponseSizeTooLarge`, is Lambda's Invoke error name.
+LAMBDA_REQUEST_BYTES = 6 * KB * KB
+LAMBDA_RESPONSE_BYTES = 6 * KB * KB + 100
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -26,7 +36,10 @@ class Limits:
     new_connections_per_second: float = 500  # per account and region; over it: 429
     post_bytes: int = 128 * KB  # Management API POST Data; over it: 413 PayloadTooLargeException
     http_body_bytes: int = 10 * KB * KB  # HTTP API request payload; over it: 413
-    send_buffer_bytes: int = 128 * KB  # queued for a client not reading; over it POST @connections gets 429
+    send_buffer_bytes: int = 128 * KB  # queued for a client not reading (pongs too); over it POST @connections gets
+    # 429, and a ping closes the socket with 1008
+    unfinished_messages_bytes: int = 64 * KB * KB  # bytes of unfinished client messages across all sockets; a socket
+    # that would pass it is closed with 1013 (AWS: not published; 512 sockets each 128 KB into a message)
     ws_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["ws"]  # API Gateway stops waiting for a WebSocket route's function
     http_integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS["http"]  # ... and for an HTTP API route's (the function runs on)
     http_header_seconds: float = 30  # a connection's request headers (and idle keep-alive); then closed

@@ -11,6 +11,9 @@ The rules (AWS's, checked by tests/devkit/sandbox/test_websocket_api.py):
   §5.1). Idle or too old: close 1001 "Going away". A close frame without a status: 1005.
 - A socket with `connection_in_flight` messages waiting or running is not read until one is done;
   a function's full queue throttles (devkit/sandbox/workers.py): the client gets `Internal server error`.
+- A ping is answered with a pong, which counts toward the socket's write cap (`send_buffer_bytes`): a
+  ping from a client with more than that unread closes it with 1008 (the sandbox's rule; AWS documents
+  none). Unfinished messages share one budget (devkit/sandbox/frames.py): past it, close 1013.
 - `$disconnect` runs exactly once for every socket that was accepted, whatever ended it.
 """
 
@@ -19,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import zlib
 from collections.abc import Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -27,149 +29,15 @@ from aiohttp.http_websocket import WebSocketError
 
 from devkit.manifest import Function
 from devkit.sandbox import events
-from devkit.sandbox.aiohttp_internals import FrameParserHookResponse
 from devkit.sandbox.connections import ClientBufferFull, Connection, Registry
+from devkit.sandbox.frames import BufferBudget, LimitedWebSocketResponse
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 from devkit.sandbox.workers import Functions, IntegrationTimeout, InvocationError
 
 GOING_AWAY = (1001, "Going away")
+NOT_READING = (1008, "Client not reading")  # the sandbox's own: AWS documents no close for a client that never reads
 NO_STATUS_REASON = "Client-side close frame status not set"  # AWS's disconnectReason for close code 1005
-
-
-class FrameSizeGuard:
-    """Wraps aiohttp's frame parser to close with 1009 when one frame's payload exceeds `limit`.
-
-    aiohttp limits whole messages only; API Gateway also limits each frame (32 KB). This reads the
-    frame headers as bytes pass by, and hands every byte on to the real parser unchanged. With
-    permessage-deflate (`inflate=True`) a frame's size is what it inflates to, not its compressed
-    bytes: the guard inflates each compressed frame with its own decompressor, stopping one byte past
-    the limit. It also holds a compressed message to `message_limit` inflated bytes: aiohttp refuses a
-    plain message *of* its `max_msg_size` but a compressed one only *over* it, so with the `max_msg_size`
-    that lets a plain message of exactly 128 KB through, a compressed one of 128 KB + 1 would pass.
-    """
-
-    def __init__(self, parser, queue, limit: int, inflate: bool = False, message_limit: int | None = None):
-        self.parser, self.queue, self.limit = parser, queue, limit
-        self.message_limit = message_limit
-        self._header = b""
-        self._skip = 0  # payload bytes of the current frame still to pass
-        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if inflate else None
-        self._compressed_message = False  # the current data message was sent compressed (RSV1)
-        self._inflating = False  # the current frame's payload goes through the inflater
-        self._inflated = 0  # bytes the current frame has inflated to so far
-        self._message_inflated = 0  # bytes the current compressed message has inflated to so far
-        self._fin = False  # the current frame ends its message
-        self._mask = b""
-        self._offset = 0  # position in the current frame's payload (for unmasking)
-
-    def feed_data(self, data: bytes):
-        view = memoryview(data)
-        position = 0
-        while position < len(view):
-            if self._skip:
-                step = min(self._skip, len(view) - position)
-                if self._inflating and not self._inflate(bytes(view[position:position + step])):
-                    return self._inflated_too_far()
-                self._skip -= step
-                position += step
-                if not self._skip and self._inflating and not self._end_frame():
-                    return self._inflated_too_far()
-                continue
-            needed = self._header_size() or 2  # the first two bytes tell the header's full size
-            take = min(len(view) - position, needed - len(self._header))
-            self._header += bytes(view[position:position + take])
-            position += take
-            needed = self._header_size() or 0
-            if needed and len(self._header) >= needed:
-                if not self._header[1] & 0x80:  # RFC 6455 §5.1: a server must close on an unmasked client frame
-                    self.queue.set_exception(WebSocketError(WSCloseCode.PROTOCOL_ERROR, "Client frames must be masked"))
-                    return True, b""
-                length = self._payload_length()
-                if length > self.limit:
-                    return self._too_big(length)
-                self._start_frame()
-                self._skip = length
-                self._header = b""
-                if not length and self._inflating and not self._end_frame():
-                    return self._inflated_too_far()
-        return self.parser.feed_data(data)
-
-    def _too_big(self, length: int, what: str = "Frame", limit: int | None = None):
-        limit = self.limit if limit is None else limit
-        self.queue.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"{what} of {length} bytes exceeds {limit}"))
-        return True, b""
-
-    def _inflated_too_far(self):
-        if self._inflated > self.limit:
-            return self._too_big(self._inflated)
-        return self._too_big(self._message_inflated, "Message", self.message_limit)
-
-    def _start_frame(self) -> None:
-        opcode, compressed = self._header[0] & 0x0F, bool(self._header[0] & 0x40)
-        if opcode in (0x1, 0x2):  # a new data message; continuations (0x0) keep its compression
-            self._compressed_message, self._message_inflated = compressed, 0
-        self._inflating = self._inflater is not None and opcode < 0x8 and self._compressed_message
-        self._fin = bool(self._header[0] & 0x80)
-        self._mask = self._header[-4:] if self._header[1] & 0x80 else b""
-        self._offset, self._inflated = 0, 0
-
-    def _inflate(self, payload: bytes) -> bool:
-        """Inflate part of the current frame; False once it has inflated past the limit."""
-        if self._mask:
-            payload = _unmask(payload, self._mask, self._offset)
-        self._offset += len(payload)
-        return self._inflate_within_limits(payload)
-
-    def _end_frame(self) -> bool:
-        """The frame is complete; a message's last frame ends its deflate block (RFC 7692 7.2.2)."""
-        return self._inflate_within_limits(b"\x00\x00\xff\xff") if self._fin else True
-
-    def _inflate_within_limits(self, payload: bytes) -> bool:
-        """Inflate at most one byte past the frame's or the message's limit; False once past either."""
-        assert self._inflater is not None, "only compressed frames are inflated"
-        allowed = self.limit - self._inflated
-        if self.message_limit is not None:
-            allowed = min(allowed, self.message_limit - self._message_inflated)
-        inflated = len(self._inflater.decompress(payload, allowed + 1))
-        self._inflated += inflated
-        self._message_inflated += inflated
-        return inflated <= allowed
-
-    def _header_size(self) -> int | None:
-        if len(self._header) < 2:
-            return None
-        size = 2 + {126: 2, 127: 8}.get(self._header[1] & 0x7F, 0)
-        return size + (4 if self._header[1] & 0x80 else 0)
-
-    def _payload_length(self) -> int:
-        length = self._header[1] & 0x7F
-        if length == 126:
-            return int.from_bytes(self._header[2:4], "big")
-        if length == 127:
-            return int.from_bytes(self._header[2:10], "big")
-        return length
-
-    def __getattr__(self, name):
-        return getattr(self.parser, name)
-
-
-def _unmask(payload: bytes, mask: bytes, offset: int) -> bytes:
-    """RFC 6455 5.3: XOR with the 4-byte key, starting `offset` bytes into the frame's payload."""
-    key = (mask[offset % 4:] + mask[:offset % 4]) * (len(payload) // 4 + 1)
-    mixed = int.from_bytes(payload, "little") ^ int.from_bytes(key[:len(payload)], "little")
-    return mixed.to_bytes(len(payload), "little")
-
-
-class LimitedWebSocketResponse(FrameParserHookResponse):
-    """aiohttp's WebSocketResponse with API Gateway's per-frame limit (inflated size when compressed)."""
-
-    def __init__(self, *, frame_bytes: int, message_bytes: int, **kwargs):
-        super().__init__(max_msg_size=message_bytes + 1, **kwargs)  # aiohttp refuses a plain message *of* max_msg_size
-        self._frame_bytes, self._message_bytes = frame_bytes, message_bytes
-
-    def wrap_frame_parser(self, parser, queue):
-        return FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress), message_limit=self._message_bytes)
 
 
 UNLIMITED_WRITES = 1 << 62  # aiohttp's writer_limit: bytes written before it waits for the client to read
@@ -198,6 +66,7 @@ class WebSocketApi:
         self.functions, self.routes, self.registry = functions, routes, registry
         self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
         self.rate = RateLimiter(limits.new_connections_per_second)
+        self.budget = BufferBudget(limits.unfinished_messages_bytes)  # every socket's unfinished messages
         self.pending: set[asyncio.Task] = set()  # $disconnect invocations still running
         self.closing: set[asyncio.Task] = set()  # closes for idleness or age still running
         self.accepting = True
@@ -223,8 +92,8 @@ class WebSocketApi:
         if not accepted:
             return refusal
         socket = LimitedWebSocketResponse(  # AWS allows a message of 128 KB exactly, plain or compressed
-            frame_bytes=self.limits.frame_bytes, message_bytes=self.limits.message_bytes,
-            protocols=protocols, autoping=True,
+            frame_bytes=self.limits.frame_bytes, message_bytes=self.limits.message_bytes, budget=self.budget,
+            protocols=protocols, autoping=False,  # pongs go through _receive_until_closed, under the write cap
             writer_limit=UNLIMITED_WRITES,  # never wait for a slow reader: Connection caps what is queued instead
         )
         connection = Connection(peer, socket, request.transport, self.limits.send_buffer_bytes, self.limits.frame_bytes)
@@ -239,6 +108,7 @@ class WebSocketApi:
         try:
             await self._receive_until_closed(connection)
         finally:
+            socket.release()
             self.registry.remove(connection)
             self._schedule_disconnect(connection)
         return socket
@@ -288,6 +158,17 @@ class WebSocketApi:
                 task = asyncio.create_task(self._route(connection, message.data))
                 connection.tasks.add(task)
                 task.add_done_callback(connection.tasks.discard)
+            elif message.type is WSMsgType.PING:
+                if connection.queued_bytes() > connection.buffer_bytes:
+                    # Pings from a client that reads nothing would queue pongs without end: closed as
+                    # any stalled client is (a close frame, then the TCP connection cut after a wait).
+                    self.log.info(f"WS  {connection.id}: pings from a client that reads nothing ({connection.queued_bytes()} "
+                                  f"bytes wait unread): closed {NOT_READING[0]}")
+                    await connection.close(*NOT_READING)
+                    return
+                await socket.pong(message.data)
+            elif message.type is WSMsgType.PONG:
+                pass  # an answer to nothing the sandbox sent, or a heartbeat: RFC 6455 5.5.3 allows it
             elif message.type is WSMsgType.BINARY:
                 await connection.close(1003, "Binary frames are not supported")
             elif message.type is WSMsgType.CLOSE:

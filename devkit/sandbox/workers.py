@@ -25,9 +25,11 @@ import psutil
 
 from devkit.manifest import Function
 from devkit.sandbox.environment import PASSED_THROUGH
+from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
 from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
 
 HEADER = struct.Struct(">I")
+RESULT_WRAPPER = len(b'{"result": ') + len(b"}")  # a reply frame's bytes around the handler's JSON result
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 MAX_LOG_LINE = 16 * 1024
 
@@ -76,7 +78,7 @@ class Worker:
         self._output_task = asyncio.create_task(self._pump_output())
         try:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             await self.kill()
             raise InvocationError("init", {"errorType": "Runtime.InitError", "errorMessage": "the handler did not load"}) from None
         if "init_error" in first:
@@ -90,8 +92,12 @@ class Worker:
         UUID, Lambda's own id for the invocation, as on AWS.
         """
         deadline_ms = int((time.time() + timeout) * 1000)
+        body = json.dumps({"aws_request_id": str(uuid.uuid4()), "deadline_ms": deadline_ms, "event": event}).encode()
+        if len(body) > LAMBDA_REQUEST_BYTES and len(json.dumps(event).encode()) > LAMBDA_REQUEST_BYTES:
+            raise self._refused("RequestEntityTooLargeException", f"Request must be smaller than {LAMBDA_REQUEST_BYTES} "
+                                "bytes for the InvokeFunction operation")
         try:
-            self._send({"aws_request_id": str(uuid.uuid4()), "deadline_ms": deadline_ms, "event": event})
+            self.process.stdin.write(HEADER.pack(len(body)) + body)
             reply = await asyncio.wait_for(self._receive(), timeout)
         except asyncio.TimeoutError:
             await self.kill()
@@ -99,9 +105,18 @@ class Worker:
         except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
             code = await self._exit_code()
             raise InvocationError("crash", {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: exit status {code}"}) from None
+        except ValueError:  # not a reply: something in the worker wrote on its reply channel
+            await self.kill()
+            raise InvocationError("crash", {"errorType": "Sandbox.ReplyCorrupted", "errorMessage":
+                                  "the worker's reply channel carried something other than a reply; the worker was replaced"}) from None
         if "error" in reply:
             raise InvocationError("error", reply["error"])
         return reply["result"]
+
+    def _refused(self, error_type: str, message: str) -> InvocationError:
+        """An invocation Lambda fails for its payload's size, said in the function's log as Lambda logs it."""
+        self.log(self.function.id, f"[ERROR] {error_type}: {message}")
+        return InvocationError("error", {"errorType": error_type, "errorMessage": message})
 
     @property
     def alive(self) -> bool:
@@ -120,13 +135,29 @@ class Worker:
         if self._output_task is not None:
             await asyncio.wait([self._output_task], timeout=1)
 
-    def _send(self, message: dict) -> None:
-        body = json.dumps(message).encode()
-        self.process.stdin.write(HEADER.pack(len(body)) + body)
-
     async def _receive(self) -> dict:
-        header = await self.process.stdout.readexactly(HEADER.size)
-        return json.loads(await self.process.stdout.readexactly(HEADER.unpack(header)[0]))
+        """The next reply, a dict with `result`, `error`, `ready` or `init_error`; ValueError for anything else.
+
+        A result over Lambda's response limit is read through and dropped, never held whole, and
+        fails the invocation as Lambda does (`Function.ResponseSizeTooLarge`); the worker stays warm.
+        """
+        (size,) = HEADER.unpack(await self.process.stdout.readexactly(HEADER.size))
+        if size - RESULT_WRAPPER > LAMBDA_RESPONSE_BYTES:
+            await self._discard(size)
+            raise self._refused("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed "
+                                f"payload size ({LAMBDA_RESPONSE_BYTES} bytes).")
+        reply = json.loads(await self.process.stdout.readexactly(size))
+        if not isinstance(reply, dict) or not {"result", "error", "ready", "init_error"} & set(reply):
+            raise ValueError("not a reply")
+        return reply
+
+    async def _discard(self, size: int) -> None:
+        """Read and drop `size` bytes of the reply channel, 64 KB at a time."""
+        while size:
+            chunk = await self.process.stdout.read(min(size, 65536))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", size)
+            size -= len(chunk)
 
     async def _exit_code(self) -> int | None:
         try:

@@ -7,7 +7,11 @@ answered with `{"error": "<what was wrong>"}`; nothing here raises for user inpu
 import json
 from datetime import datetime, timezone
 
-MAX_TEXT_LENGTH = 4000  # characters; keeps every reply well inside API Gateway's 32 KB frame
+# Characters (code points). The longest reply is 4,000 characters that JSON escapes as 12 bytes each
+# (an emoji is the surrogate pair "\ud83d\ude00"): about 48 KB, inside the Management API's 128 KB
+# `Data` limit. A reply over 32 KB reaches the client as several frames of at most 32 KB (API Gateway's
+# frame size; the sandbox splits it the same way), which every WebSocket client reassembles.
+MAX_TEXT_LENGTH = 4000
 
 
 class InvalidMessage(ValueError):

@@ -11,6 +11,7 @@ import json
 import os
 import pty
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -174,3 +175,22 @@ def _read_pty(fd: int, into: bytearray) -> None:
             into += chunk
     except OSError:  # the terminal's other side closed
         pass
+
+
+MALFORMED = [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET /\x00 HTTP/1.1\r\n\r\n",
+             b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"]
+
+
+def test_each_malformed_http_request_is_one_log_line_without_a_traceback(faults):
+    """No AWS source: API Gateway answers such a request 400 before any route; the sandbox (aiohttp) does too."""
+    before = faults.output()
+    for raw in MALFORMED:
+        with socket.create_connection(("127.0.0.1", faults.port), timeout=5) as client:
+            client.sendall(raw)
+            assert client.recv(64).startswith(b"HTTP/1.0 400")
+    wait_until(lambda: faults.output().count("HTTP malformed request from 127.0.0.1: 400 ") - before.count("HTTP malformed request")
+               == len(MALFORMED), 5, "one line per malformed request")
+    added = faults.output()[len(before):]
+    assert "Traceback" not in added and "Error handling request" not in added
+    assert "Invalid header token: b'Bad Header'" in added
+    assert faults.get("/")[0] == 200

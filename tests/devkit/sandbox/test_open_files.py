@@ -62,12 +62,17 @@ def test_a_low_limit_is_named_and_a_refused_accept_is_said_once_without_a_traceb
         for _ in range(200):  # more than the sandbox can accept; the kernel queues them in the backlog
             held.append(socket.create_connection(("127.0.0.1", sandbox.port), timeout=5))
         sandbox.wait_for_output("cannot accept new connections: Too many open files (open-file limit 160)")
+        # The database watch cannot open its connection either: named as what it is, not blamed on DynamoDB.
+        sandbox.wait_for_output("error: the sandbox is out of file descriptors (Too many open files)", 10)
         for client in held[:150]:
             client.close()
         del held[:150]
         wait_until(lambda: _echoes(sandbox), 20, "an echo once sockets are free again")
+        sandbox.wait_for_output("the sandbox can open connections again", 10)
         output = sandbox.output()
         assert output.count("cannot accept new connections") == 1
+        assert output.count("out of file descriptors") == 1
+        assert "embedded DynamoDB on" not in output, "the database is not blamed"
         assert "Traceback" not in output and "socket.accept() out of system resource" not in output
     finally:
         for client in held:
