@@ -286,8 +286,8 @@ def confirm(question: str) -> bool:
 @contextlib.contextmanager
 def aws_errors(doing: str, hint: str = "", stack_name: str = "") -> Iterator[None]:
     """Turn what AWS or the network can do to a command `doing` something into one line:
-    credential problems (`hint` ends the line), AWS refusing a call and an unfinished stack operation
-    as UsageError; AWS unreachable, or a connection lost or timed out, as ServiceError naming `doing`
+    credential problems (`hint` ends the line) and an unfinished stack operation as UsageError; AWS
+    refusing a call, AWS unreachable, or a connection lost or timed out, as ServiceError naming `doing`
     (and, for a stack operation, that CloudFormation carries on without this command)."""
     try:
         yield
@@ -295,7 +295,7 @@ def aws_errors(doing: str, hint: str = "", stack_name: str = "") -> Iterator[Non
         raise UsageError(f"{error}{hint}") from None
     except ClientError as error:
         details = error.response.get("Error", {})
-        raise UsageError(f"AWS refused {error.operation_name} while {doing}: {details.get('Code')}: "
+        raise ServiceError(f"AWS refused {error.operation_name} while {doing}: {details.get('Code')}: "
                          f"{details.get('Message')}") from None
     except stack.DeployError as error:
         raise UsageError(str(error)) from None

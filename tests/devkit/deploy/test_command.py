@@ -159,7 +159,7 @@ def test_aws_refusing_a_call_is_one_line(moto, capsys, monkeypatch):
         return document
 
     monkeypatch.setattr(command.template, "build", broken)
-    assert main("deploy", "--stage", "staging") == 2
+    assert main("deploy", "--stage", "staging") == 1  # AWS refused a call: exit 1, as for any AWS failure
     err = capsys.readouterr().err
     assert err.startswith("error: AWS refused ") and "NoSuchRole" in err and err.count("\n") == 1
 
