@@ -190,6 +190,7 @@ class FunctionPool:
         self._progress = 0.0  # when a worker last came free or finished starting (monotonic)
         self._scaling = False  # a worker past BASE_WORKERS is starting
         self._generation = 0
+        self._warming: asyncio.Future | None = None  # done once warm()'s worker is idle (or failed)
         self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
     @property
@@ -230,14 +231,18 @@ class FunctionPool:
         return result
 
     async def warm(self) -> None:
-        """Start one worker ahead of the first invocation (errors surface on that invocation)."""
+        """Start one worker ahead of the first invocation (errors surface on that invocation). An
+        invocation arriving meanwhile waits for this worker rather than starting a second one."""
         async with self._slots:
-            if self._idle:
+            if self._all:
                 return
+            self._warming = asyncio.get_running_loop().create_future()
             try:
-                self._give_back(await self._take())
+                self._give_back(await self._new_worker())
             except InvocationError:
                 pass
+            finally:
+                self._warming.set_result(None)
 
     def recycle(self) -> None:
         """Retire every worker: idle ones now, busy ones when their invocation ends."""
@@ -263,6 +268,9 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
+        if self._warming is not None and not self._warming.done():
+            await asyncio.shield(self._warming)  # warm()'s worker is nearly ready: take it, start none
+            return await self._take()
         while len(self._all) >= BASE_WORKERS and self.scale_after > 0:
             handed = await self._wait_for_a_worker(self.scale_after)
             if handed is not None:
@@ -271,6 +279,9 @@ class FunctionPool:
                 return await self._take()
             if not self._scaling and time.monotonic() - self._progress >= self.scale_after:
                 break  # every worker is stuck on a slow call: a new one helps
+        return await self._new_worker()
+
+    async def _new_worker(self) -> Worker:
         worker = Worker(self.function, self.environment(), self.log, self.run, self.launcher)
         worker.generation = self._generation
         extra = len(self._all) >= BASE_WORKERS
@@ -377,8 +388,10 @@ class Functions:
         if self.launcher.zygote is not None:
             await self.launcher.zygote.ready()
 
-    async def warm_all(self) -> None:
-        await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
+    async def warm(self, functions: Iterable[Function]) -> None:
+        """Start one worker for each of `functions` ahead of its first invocation; the others start
+        theirs on first use (forked from the warm parent, so in milliseconds plus the handler's load)."""
+        await asyncio.gather(*(self._pools[f.id].warm() for f in functions))
 
     def recycle(self) -> None:
         for pool in self._pools.values():
