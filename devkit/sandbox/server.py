@@ -83,7 +83,8 @@ class Sandbox:
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info,
-           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)))
+           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),
+           early={f.id for f in manifest.functions if not permissions.client_services(f)})
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()

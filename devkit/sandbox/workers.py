@@ -342,9 +342,11 @@ class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
     def __init__(self, pools: dict[str, FunctionPool], preload: bool = False,
-                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = ()):
+                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = (),
+                 early: Iterable[str] = ()):
         """`preload`: fork workers from a parent that imported the shared libraries (zygote.py) and
-        loaded the models of `client_services` (boto3 service names) for their first clients."""
+        loaded the models of `client_services` (boto3 service names) for their first clients; the
+        functions of `early` (ids; they make no AWS client) may fork before it has loaded boto3."""
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
         self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
         self.run = secrets.token_hex(8)
@@ -352,7 +354,7 @@ class Functions:
         # parent's environment in /proc, and kill_strays finds them by it): no developer credentials.
         parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {
             RUN_VARIABLE: self.run, SERVICES_VARIABLE: ",".join(sorted(client_services))}
-        self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log)
+        self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log, early)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher
 
