@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psutil
-
 from devkit.manifest import Function
 from devkit.sandbox.environment import PASSED_THROUGH
 from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
@@ -413,6 +411,8 @@ class Functions:
 
 def kill_strays(run: str) -> int:
     """SIGKILL every process of this user whose environment carries `RUN_VARIABLE=run`; how many."""
+    import psutil  # here, at stop: the sandbox's start does not wait for its import
+
     killed = 0
     for process in psutil.process_iter(["uids"]):
         try:

@@ -29,11 +29,7 @@ import socket
 import struct
 import sys
 from collections.abc import Callable, Iterable
-from importlib import metadata
 from pathlib import Path
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 HEADER = struct.Struct(">I")
 WORKER_MAIN = Path(__file__).with_name("worker_main.py")
@@ -266,6 +262,8 @@ def _requirements(source_dir: Path):
     requirements = source_dir / "requirements.txt"
     if not requirements.is_file():
         return
+    from packaging.requirements import InvalidRequirement, Requirement  # here: the sandbox's start skips it
+
     for number, line in enumerate(requirements.read_text(errors="replace").splitlines(), 1):
         text = line.split(" #", 1)[0].strip()
         if not text or text.startswith(("#", "-")):
@@ -278,6 +276,10 @@ def _requirements(source_dir: Path):
 
 def _installed(name: str, folders: set[str]) -> tuple[str, set[str]] | None:
     """The version of distribution `name` installed in `folders` and its top-level import names, or None."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
     for distribution in metadata.distributions(name=canonicalize_name(name), path=sorted(folders)):
         declared = distribution.read_text("top_level.txt")
         if declared is not None:
