@@ -96,7 +96,8 @@ class Zygote:
     def __init__(self, env: dict[str, str], log: Callable[[str], None]):
         self.env, self.log = env, log  # env: the parent's own (workers get theirs wholesale)
         self.modules: dict[str, str] = {}  # preloaded top-level import names -> the folder each came from
-        self.complete = asyncio.Event()  # set once the parent has loaded everything (`modules` is then all)
+        self.complete = asyncio.Event()  # set once the parent has loaded everything, or has exited
+        self.loaded = False  # True once it has loaded everything (`modules` is then all of it)
         self._process: asyncio.subprocess.Process | None = None
         self._requests: socket.socket | None = None
         self._waiting: dict[int, asyncio.Future] = {}
@@ -143,7 +144,7 @@ class Zygote:
         self._tasks.append(asyncio.create_task(self._pump(self._process.stderr)))
         hello = await asyncio.wait_for(self._receive(self._process.stdout), START_TIMEOUT_SECONDS)
         self.modules = hello["modules"]
-        self.complete = asyncio.Event()
+        self.complete, self.loaded = asyncio.Event(), False
         self._requests = ours
         self._tasks.append(asyncio.create_task(self._read_replies(self._process)))
 
@@ -197,7 +198,7 @@ class Zygote:
                     if child is not None:
                         child.exited(message["status"])
                 elif "stage" in message:  # everything is loaded now
-                    self.modules = message["modules"]
+                    self.modules, self.loaded = message["modules"], True
                     self.complete.set()
                 else:
                     waiting = self._waiting.pop(message["id"], None)
@@ -213,7 +214,7 @@ class Zygote:
         if self._requests is not None:
             self._requests.close()
             self._requests = None
-        self.complete.set()  # nothing more will load: whoever waits for it asks, and starts fresh
+        self.complete.set()  # nothing more will load: whoever waits for it restarts it (or starts fresh)
         for waiting in self._waiting.values():
             if not waiting.done():
                 waiting.set_exception(ConnectionError("the preloaded parent exited"))
@@ -354,7 +355,7 @@ class Launcher:
         zygote = self.zygote
         if zygote is not None and await zygote.ready():
             process = None
-            if function_id in self.early and not zygote.complete.is_set():
+            if function_id in self.early and not zygote.loaded:
                 own = brings(source_dir, set(zygote.modules.values()))
                 if own is not None:
                     try:
@@ -364,12 +365,15 @@ class Launcher:
                     else:
                         if process is not None:
                             return process
-            await zygote.complete.wait()
-            if source_dir not in self._fresh:
+            while not zygote.loaded:  # the check below needs all it loads
+                await zygote.complete.wait()
+                if not zygote.loaded and not await zygote.ready():  # it exited first and cannot restart
+                    break
+            if zygote.loaded and source_dir not in self._fresh:
                 self._fresh[source_dir] = reason = own_copy(source_dir, zygote.modules)
                 if reason:
                     self.log(f"{function_id} starts its workers as fresh interpreters: {reason}")
-            if self._fresh[source_dir] is None:
+            if zygote.loaded and self._fresh[source_dir] is None:
                 process = await zygote.spawn(env, source_dir)
                 if process is not None:
                     return process
