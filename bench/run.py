@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import architect, chart, client, coldstart, processes, report, stats, targets
+from bench import architect, chart, client, coldstart, processes, report, start_profile, stats, targets
 from devkit.progress import Progress
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
@@ -220,12 +220,16 @@ class Bench:
         self.load("sandbox", before, "before")
         samples: list[float] = []
         usable: list[dict] = []
+        cpu_ready: list[dict] = []
+        cpu_first_echo: list[dict] = []
         server = None
         for attempt in range(self.plan.startups):
             self.progress.step(f"sandbox: start-up {attempt + 1} of {self.plan.startups} (to the first 200 on GET /)")
             server = targets.start_sandbox(self.log_dir, name=f"sandbox-{attempt + 1}")
             samples.append(server.ready_s or 0.0)  # start_sandbox returns only once ready_s is set
+            cpu_ready.append(start_profile.reading(server.process.pid))
             usable.append(self.wait_usable(server))
+            cpu_first_echo.append(start_profile.reading(server.process.pid))
             self.progress.note(f"sandbox: GET / answered 200 after {server.ready_s:.2f} s; first echo after "
                                f"{report.fmt(usable[-1]['usable_s'])} s ({usable[-1]['failures']} failed tries before)")
             if usable[-1]["failures"]:
@@ -236,7 +240,9 @@ class Bench:
         assert server is not None  # plan.startups >= 1
         done = [u["usable_s"] for u in usable if u["usable_s"] is not None]
         figures: dict = {**before, "startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
-                                               "usable_p50_s": stats.median(done) if done else None}}
+                                               "usable_p50_s": stats.median(done) if done else None,
+                                               "cpu_ready": start_profile.summary(cpu_ready),
+                                               "cpu_first_echo": start_profile.summary(cpu_first_echo)}}
         self.results["servers"]["sandbox"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)

@@ -95,66 +95,58 @@ def _config(function: Function) -> str:
 
 
 class Evaluator:
-    """One policy document, judged as IAM judges an identity-based policy, with moto's evaluator.
+    """One policy document, judged as IAM judges an identity-based policy (the IAM user guide's "Policy
+    evaluation logic": an explicit Deny wins, else any Allow allows, else the call is implicitly denied).
 
-    moto matches patterns as regular expressions with `*` only, compares actions case-sensitively and
-    ignores `NotResource`; IAM's patterns are globs (`*`, `?`), actions are case-insensitive, and
-    `NotResource` inverts the match. So each pattern is escaped into the glob moto expects, actions are
-    lowercased on both sides, and a `NotResource` statement is judged as `Resource: *` once its
-    resources are known not to match. Conditions are not evaluated: a statement applies as if its
-    conditions held (an Allow allows, a Deny denies).
+    Each statement applies when its `Action` matches (or its `NotAction` does not) and its `Resource`
+    matches (or its `NotResource` does not). Patterns are IAM's globs: `*` any characters, `?` one,
+    everything else literal; action names compare case-insensitively, resources exactly. Conditions
+    are not evaluated: a statement applies as if its conditions held (an Allow allows, a Deny denies).
+    Standard library only: the sandbox's own process judges Management API calls with it and never
+    imports moto (about 30 MB).
     """
 
     def __init__(self, document: dict):
-        from moto.iam.access_control import (
-            IAMPolicyStatement,  # the sandbox's parent imports moto late
-        )
-
         statements = document["Statement"]
         # Decisions are cached per evaluator: DynamoDB calls name the same few tables again and again.
         self.decision = functools.lru_cache(maxsize=4096)(self._decide)
-        self._statements = [self._prepare(s, IAMPolicyStatement) for s in (statements if isinstance(statements, list) else [statements])]
+        self._statements = [self._prepare(s) for s in _listed(statements)]
 
     @staticmethod
-    def _prepare(statement: dict, kind):
-        prepared = {"Effect": statement["Effect"]}
-        for key in ("Action", "NotAction"):
-            if key in statement:
-                prepared[key] = [_glob(a.lower()) for a in _listed(statement[key])]
-        exclude = None
-        if "NotResource" in statement:
-            prepared["Resource"] = "*"
-            exclude = kind({"Effect": "Allow", "Action": "*", "Resource": [_glob(r) for r in _listed(statement["NotResource"])]})
-        else:
-            prepared["Resource"] = [_glob(r) for r in _listed(statement["Resource"])]
-        return kind(prepared), exclude
+    def _prepare(statement: dict) -> tuple[bool, re.Pattern, bool, re.Pattern, bool]:
+        """(is a Deny, action pattern, NotAction, resource pattern, NotResource)."""
+        not_action, not_resource = "NotAction" in statement, "NotResource" in statement
+        actions = _pattern(statement["NotAction" if not_action else "Action"], re.IGNORECASE)
+        resources = _pattern(statement["NotResource" if not_resource else "Resource"], 0)
+        return statement["Effect"] == "Deny", actions, not_action, resources, not_resource
 
     def _decide(self, action: str, resource: str) -> str:
         """'allowed', 'denied' (an explicit Deny) or 'implicit' (no statement allows it)."""
-        from moto.iam.access_control import PermissionResult
-
-        action = action.lower()
         allowed = False
-        for statement, exclude in self._statements:
-            if exclude is not None and exclude.is_action_permitted("x", resource) != PermissionResult.NEUTRAL:
-                continue  # the resource is one NotResource names: this statement does not apply
-            result = statement.is_action_permitted(action, resource)
-            if result == PermissionResult.DENIED:
+        for deny, actions, not_action, resources, not_resource in self._statements:
+            if (actions.fullmatch(action) is None) != not_action or (resources.fullmatch(resource) is None) != not_resource:
+                continue  # the statement does not apply to this action on this resource
+            if deny:
                 return "denied"
-            allowed = allowed or result == PermissionResult.PERMITTED
+            allowed = True
         return "allowed" if allowed else "implicit"
 
     def allows(self, action: str, resource: str) -> bool:
         return self.decision(action, resource) == "allowed"
 
 
-def _listed(value) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _listed(value) -> list:
+    return [value] if isinstance(value, str | dict) else list(value)
+
+
+def _pattern(globs, flags: int) -> re.Pattern:
+    """One regular expression matching any of IAM's `globs` (`*`: any characters, `?`: one)."""
+    return re.compile("|".join(_glob(g) for g in _listed(globs)), flags | re.DOTALL)
 
 
 def _glob(pattern: str) -> str:
-    """An IAM glob as the regular expression moto builds from it (moto turns each `*` into `.*`)."""
-    return "*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
+    """An IAM glob as a regular expression."""
+    return ".*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
 
 
 def denial_message(principal: str, action: str, resource: str, decision: str) -> str:

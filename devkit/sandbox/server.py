@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from devkit import contract, permissions
 from devkit.errors import ManifestError
-from devkit.manifest import Manifest, load
+from devkit.manifest import Function, Manifest, load
 from devkit.permissions import LocalArns, may_use_tables
 from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
@@ -84,12 +84,12 @@ class Sandbox:
                                self.limits.function_queue, self.limits.worker_scale_after_seconds)
             for f in manifest.functions
         }, preload=True, log=self.log.info,
-           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)))
+           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),
+           early={f.id for f in manifest.functions if not permissions.client_services(f)})
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
         self._ready = asyncio.Event()  # set once the tables exist; requests that may use them wait for it
-        self._iam_ready = asyncio.Event()  # set once moto's IAM evaluator is imported; Management API calls wait
         # What must wait for the tables, from the manifest: each function whose declaration may allow a
         # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
         # reaches every route). Without IAM, declarations bind nothing, so everything waits.
@@ -150,10 +150,6 @@ class Sandbox:
         await asyncio.to_thread(_import_all, SERVING_MODULES)
         self._serving_parts()
         runner_ready = self._listen_then_warm()
-        if self.iam:  # the Management API's IAM checks use moto's evaluator: import it (about 1 s) meanwhile
-            self._spawn(self._import_evaluator())
-        else:
-            self._iam_ready.set()
         outcomes = await asyncio.gather(database, runner_ready, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # both finished, so stop() finds the database process if it was started
@@ -184,19 +180,13 @@ class Sandbox:
         self.management = ManagementApi(self.registry, self.limits, self.log,
                                         self.iam.management_denied if self.iam else None)
 
-    async def _import_evaluator(self) -> None:
-        try:
-            await asyncio.to_thread(importlib.import_module, "moto.iam.access_control")
-        finally:
-            self._iam_ready.set()
-
     def _spawn(self, work) -> None:
         """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
         self._background.append(asyncio.create_task(work))
 
     async def _listen_then_warm(self) -> None:
         await self._listen()
-        self._spawn(self.functions.warm_all())
+        self._spawn(self.functions.warm(first_request(self.manifest)))
 
     async def _listen(self) -> None:
         from aiohttp import web
@@ -219,7 +209,6 @@ class Sandbox:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         found = MANAGEMENT_PATH.match(request.raw_path.split("?", 1)[0])
         if found:
-            await self._iam_ready.wait()
             return await self.management.handle(request, unquote(found["id"]))
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
             if self._sockets_wait:
@@ -302,6 +291,14 @@ class Sandbox:
             if self.tables is None and not await asyncio.to_thread(self.dynamodb.use_policies, self.iam.policies()):
                 self.log.info("error: the embedded DynamoDB did not take the new IAM policies; restart the sandbox to apply them")
         self.log.info(f"applied: {'; '.join(said)}; their next invocation runs with it")
+
+
+def first_request(manifest: Manifest) -> list[Function]:
+    """The functions a first visit needs at once, whose workers start with the sandbox: each HTTP
+    function of a GET route (a page) and the WebSocket API's `$connect` and `$default` (API Gateway's
+    route keys). Every other function starts its first worker on its first invocation."""
+    return [f for f in manifest.http_functions if f.route_key.startswith("GET ")] + [
+        f for f in manifest.ws_functions if f.route_key in ("$connect", "$default")]
 
 
 def _import_all(names: tuple[str, ...]) -> None:

@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psutil
-
 from devkit.manifest import Function
 from devkit.sandbox.environment import PASSED_THROUGH
 from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
@@ -221,6 +219,7 @@ class FunctionPool:
         self._progress = 0.0  # when a worker last came free or finished starting (monotonic)
         self._scaling = False  # a worker past BASE_WORKERS is starting
         self._generation = 0
+        self._warming: asyncio.Future | None = None  # done once warm()'s worker is idle (or failed)
         self._stopping: set[asyncio.Task] = set()  # kills under way: kept, so none is collected early
 
     @property
@@ -261,14 +260,18 @@ class FunctionPool:
         return result
 
     async def warm(self) -> None:
-        """Start one worker ahead of the first invocation (errors surface on that invocation)."""
+        """Start one worker ahead of the first invocation (errors surface on that invocation). An
+        invocation arriving meanwhile waits for this worker rather than starting a second one."""
         async with self._slots:
-            if self._idle:
+            if self._all:
                 return
+            self._warming = asyncio.get_running_loop().create_future()
             try:
-                self._give_back(await self._take())
+                self._give_back(await self._new_worker())
             except InvocationError:
                 pass
+            finally:
+                self._warming.set_result(None)
 
     def recycle(self) -> None:
         """Retire every worker: idle ones now, busy ones when their invocation ends."""
@@ -294,6 +297,9 @@ class FunctionPool:
             if worker.alive:
                 return worker
             self._all.discard(worker)
+        if self._warming is not None and not self._warming.done():
+            await asyncio.shield(self._warming)  # warm()'s worker is nearly ready: take it, start none
+            return await self._take()
         while len(self._all) >= BASE_WORKERS and self.scale_after > 0:
             handed = await self._wait_for_a_worker(self.scale_after)
             if handed is not None:
@@ -302,6 +308,9 @@ class FunctionPool:
                 return await self._take()
             if not self._scaling and time.monotonic() - self._progress >= self.scale_after:
                 break  # every worker is stuck on a slow call: a new one helps
+        return await self._new_worker()
+
+    async def _new_worker(self) -> Worker:
         worker = Worker(self.function, self.environment(), self.log, self.run, self.launcher)
         worker.generation = self._generation
         extra = len(self._all) >= BASE_WORKERS
@@ -362,9 +371,11 @@ class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
     def __init__(self, pools: dict[str, FunctionPool], preload: bool = False,
-                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = ()):
+                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = (),
+                 early: Iterable[str] = ()):
         """`preload`: fork workers from a parent that imported the shared libraries (zygote.py) and
-        loaded the models of `client_services` (boto3 service names) for their first clients."""
+        loaded the models of `client_services` (boto3 service names) for their first clients; the
+        functions of `early` (ids; they make no AWS client) may fork before it has loaded boto3."""
         self._pools = pools  # by function id (`ws-default`, `http-get-index`): unique across kinds
         self._overrunning: set[asyncio.Task] = set()  # invocations API Gateway stopped waiting for
         self.run = secrets.token_hex(8)
@@ -372,7 +383,7 @@ class Functions:
         # parent's environment in /proc, and kill_strays finds them by it): no developer credentials.
         parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {
             RUN_VARIABLE: self.run, SERVICES_VARIABLE: ",".join(sorted(client_services))}
-        self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log)
+        self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log, early)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher
 
@@ -408,8 +419,10 @@ class Functions:
         if self.launcher.zygote is not None:
             await self.launcher.zygote.ready()
 
-    async def warm_all(self) -> None:
-        await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
+    async def warm(self, functions: Iterable[Function]) -> None:
+        """Start one worker for each of `functions` ahead of its first invocation; the others start
+        theirs on first use (forked from the warm parent, so in milliseconds plus the handler's load)."""
+        await asyncio.gather(*(self._pools[f.id].warm() for f in functions))
 
     def recycle(self) -> None:
         self.launcher.forget()
@@ -440,6 +453,8 @@ class Functions:
 
 def kill_strays(run: str) -> int:
     """SIGKILL every process of this user whose environment carries `RUN_VARIABLE=run`; how many."""
+    import psutil  # here, at stop: the sandbox's start does not wait for its import
+
     killed = 0
     for process in psutil.process_iter(["uids"]):
         try:

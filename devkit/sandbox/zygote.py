@@ -28,11 +28,8 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 HEADER = struct.Struct(">I")
 WORKER_MAIN = Path(__file__).with_name("worker_main.py")
@@ -98,8 +95,9 @@ class Zygote:
 
     def __init__(self, env: dict[str, str], log: Callable[[str], None]):
         self.env, self.log = env, log  # env: the parent's own (workers get theirs wholesale)
-        self.preloaded: dict[str, str] = {}  # canonical distribution name -> version
-        self.modules: set[str] = set()  # their top-level import names
+        self.modules: dict[str, str] = {}  # preloaded top-level import names -> the folder each came from
+        self.complete = asyncio.Event()  # set once the parent has loaded everything, or has exited
+        self.loaded = False  # True once it has loaded everything (`modules` is then all of it)
         self._process: asyncio.subprocess.Process | None = None
         self._requests: socket.socket | None = None
         self._waiting: dict[int, asyncio.Future] = {}
@@ -145,20 +143,27 @@ class Zygote:
         assert self._process.stdout is not None and self._process.stderr is not None
         self._tasks.append(asyncio.create_task(self._pump(self._process.stderr)))
         hello = await asyncio.wait_for(self._receive(self._process.stdout), START_TIMEOUT_SECONDS)
-        self.preloaded = {canonicalize_name(d): v for d, v in hello["preloaded"].items()}
-        self.modules = set(hello["modules"])
+        self.modules = hello["modules"]
+        self.complete, self.loaded = asyncio.Event(), False
         self._requests = ours
         self._tasks.append(asyncio.create_task(self._read_replies(self._process)))
 
-    async def spawn(self, env: dict[str, str], cwd: Path) -> ForkedProcess | None:
-        """Fork a worker with `env` (wholesale) in `cwd`; None when the parent is unusable (start fresh)."""
+    async def spawn(self, env: dict[str, str], cwd: Path, own: list[str] | None = None) -> ForkedProcess | None:
+        """Fork a worker with `env` (wholesale) in `cwd`; None when the parent is unusable (start fresh).
+
+        With `own` (the top-level names the function's folder brings) the request is early: the parent
+        forks it before it has loaded everything, unless it has loaded one of `own` by then or is done
+        loading; then this raises `Again` (check the function against everything, and ask again)."""
         if not await self.ready():
             return None
         assert self._requests is not None
         child_ends, stdin, stdout, stderr = await _pipes()
         request_id = next(self._ids)
         reply = self._waiting[request_id] = asyncio.get_running_loop().create_future()
-        body = json.dumps({"id": request_id, "env": env, "cwd": str(cwd)}).encode()
+        request = {"id": request_id, "env": env, "cwd": str(cwd)}
+        if own is not None:
+            request.update(early=True, own=own)
+        body = json.dumps(request).encode()
         try:
             socket.send_fds(self._requests, [HEADER.pack(len(body)) + body], list(child_ends))
         except OSError:
@@ -173,8 +178,10 @@ class Zygote:
         except ConnectionError:
             stdin.close()
             return None
-        if "error" in answer:
+        if "error" in answer or "again" in answer:
             stdin.close()
+            if "again" in answer:
+                raise Again()
             self.log(f"fork failed ({answer['error']}): this worker starts as a fresh interpreter")
             return None
         process = ForkedProcess(answer["pid"], stdin, stdout, stderr)
@@ -190,6 +197,9 @@ class Zygote:
                     child = self._children.pop(message["exited"], None)
                     if child is not None:
                         child.exited(message["status"])
+                elif "stage" in message:  # everything is loaded now
+                    self.modules, self.loaded = message["modules"], True
+                    self.complete.set()
                 else:
                     waiting = self._waiting.pop(message["id"], None)
                     if waiting is not None and not waiting.done():
@@ -204,6 +214,7 @@ class Zygote:
         if self._requests is not None:
             self._requests.close()
             self._requests = None
+        self.complete.set()  # nothing more will load: whoever waits for it restarts it (or starts fresh)
         for waiting in self._waiting.values():
             if not waiting.done():
                 waiting.set_exception(ConnectionError("the preloaded parent exited"))
@@ -243,39 +254,84 @@ class Zygote:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def own_copy(source_dir: Path, preloaded: dict[str, str], import_names: set[str]) -> str | None:
-    """Why the function in `source_dir` must not share the preloaded libraries, or None.
+class Again(Exception):
+    """The preloaded parent did not fork an early request: check the function against all it loaded."""
 
-    It must not when its requirements.txt asks for a preloaded distribution in a version the kit's copy
-    does not satisfy (or from a URL), or when it vendors a package of a preloaded import name.
-    """
-    for name in sorted(import_names):
-        if (source_dir / name).is_dir() or (source_dir / f"{name}.py").is_file():
-            return f"it vendors its own {name} ({name}/ in its folder)"
+
+def _requirements(source_dir: Path):
+    """(line number, text, Requirement) for each requirement line of the function's requirements.txt."""
     requirements = source_dir / "requirements.txt"
     if not requirements.is_file():
-        return None
+        return
+    from packaging.requirements import InvalidRequirement, Requirement  # here: the sandbox's start skips it
+
     for number, line in enumerate(requirements.read_text(errors="replace").splitlines(), 1):
         text = line.split(" #", 1)[0].strip()
         if not text or text.startswith(("#", "-")):
             continue
         try:
-            wanted = Requirement(text)
+            yield number, text, Requirement(text)
         except InvalidRequirement:
             continue
-        have = preloaded.get(canonicalize_name(wanted.name))
-        if have is None:
-            continue
-        if wanted.url or (have and not wanted.specifier.contains(have, prereleases=True)):
-            return (f"requirements.txt:{number} asks for {text}, the preloaded copy is {wanted.name} {have}")
+
+
+def _installed(name: str, folders: set[str]) -> tuple[str, set[str]] | None:
+    """The version of distribution `name` installed in `folders` and its top-level import names, or None."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    for distribution in metadata.distributions(name=canonicalize_name(name), path=sorted(folders)):
+        declared = distribution.read_text("top_level.txt")
+        if declared is not None:
+            tops = set(declared.split())
+        else:
+            tops = {f.parts[0].removesuffix(".py") for f in distribution.files or ()
+                    if not f.parts[0].endswith((".dist-info", ".egg-info", ".pth")) and f.parts[0] not in ("..", "__pycache__")}
+        return distribution.version or "", tops
     return None
 
 
-class Launcher:
-    """Starts each worker: forked from the zygote when its function may share the preloaded libraries."""
+def own_copy(source_dir: Path, modules: dict[str, str]) -> str | None:
+    """Why the function in `source_dir` must not share the preloaded `modules` (top-level import name
+    -> the folder it came from), or None.
 
-    def __init__(self, zygote: Zygote | None, log: Callable[[str], None]):
+    It must not when it vendors a package of a preloaded import name, or when its requirements.txt asks
+    for a preloaded distribution in a version the kit's copy does not satisfy (or from a URL).
+    """
+    for name in sorted(modules):
+        if (source_dir / name).is_dir() or (source_dir / f"{name}.py").is_file():
+            return f"it vendors its own {name} ({name}/ in its folder)"
+    for number, text, wanted in _requirements(source_dir):
+        found = _installed(wanted.name, set(modules.values()))
+        if found is None or not found[1] & modules.keys():
+            continue
+        have = found[0]
+        if wanted.url or (have and not wanted.specifier.contains(have, prereleases=True)):
+            return f"requirements.txt:{number} asks for {text}, the preloaded copy is {wanted.name} {have}"
+    return None
+
+
+def brings(source_dir: Path, folders: set[str]) -> list[str] | None:
+    """The top-level names the function in `source_dir` brings itself (its folder's packages and modules),
+    for an early fork; None when a requirement line is not satisfied by the copy installed in
+    `folders` (the function is then checked against everything the parent loads, not forked early)."""
+    for _, _, wanted in _requirements(source_dir):
+        found = _installed(wanted.name, folders)
+        if found is not None and (wanted.url or (found[0] and not wanted.specifier.contains(found[0], prereleases=True))):
+            return None
+    return sorted({p.name.removesuffix(".py") for p in source_dir.iterdir() if p.is_dir() or p.suffix == ".py"})
+
+
+class Launcher:
+    """Starts each worker: forked from the zygote when its function may share the preloaded libraries.
+
+    A function in `early` (one that makes no AWS client, e.g. a page) may be forked before the parent
+    has loaded boto3: its first worker need not wait for what it does not use."""
+
+    def __init__(self, zygote: Zygote | None, log: Callable[[str], None], early: Iterable[str] = ()):
         self.zygote, self.log = zygote, log
+        self.early = set(early)  # function ids
         self._fresh: dict[Path, str | None] = {}  # function folder -> why it starts fresh (None: it forks)
         self.closed = False
 
@@ -296,13 +352,29 @@ class Launcher:
         return process
 
     async def _start(self, function_id: str, source_dir: Path, env: dict[str, str]):
-        if self.zygote is not None and await self.zygote.ready():
-            if source_dir not in self._fresh:
-                self._fresh[source_dir] = reason = own_copy(source_dir, self.zygote.preloaded, self.zygote.modules)
+        zygote = self.zygote
+        if zygote is not None and await zygote.ready():
+            process = None
+            if function_id in self.early and not zygote.loaded:
+                own = brings(source_dir, set(zygote.modules.values()))
+                if own is not None:
+                    try:
+                        process = await zygote.spawn(env, source_dir, own)
+                    except Again:
+                        pass
+                    else:
+                        if process is not None:
+                            return process
+            while not zygote.loaded:  # the check below needs all it loads
+                await zygote.complete.wait()
+                if not zygote.loaded and not await zygote.ready():  # it exited first and cannot restart
+                    break
+            if zygote.loaded and source_dir not in self._fresh:
+                self._fresh[source_dir] = reason = own_copy(source_dir, zygote.modules)
                 if reason:
                     self.log(f"{function_id} starts its workers as fresh interpreters: {reason}")
-            if self._fresh[source_dir] is None:
-                process = await self.zygote.spawn(env, source_dir)
+            if zygote.loaded and self._fresh[source_dir] is None:
+                process = await zygote.spawn(env, source_dir)
                 if process is not None:
                     return process
         return await asyncio.create_subprocess_exec(

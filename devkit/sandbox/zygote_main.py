@@ -3,15 +3,20 @@
 Run by path (`python zygote_main.py <request fd>`), never imported by the kit; standard library only
 until it preloads. Protocol with devkit/sandbox/zygote.py:
 - requests arrive on the Unix socket `<request fd>`: a 4-byte big-endian length and a JSON document
-  `{"id", "env", "cwd"}`, with three file descriptors attached (the worker's stdin, stdout, stderr);
-- replies go out on stdout as the same frames: first `{"ready": true, "preloaded": {distribution: version}, "modules": [top-level names]}`,
-  then `{"id", "pid"}` (or `{"id", "error"}`) per request and `{"exited": pid, "status": code}` as workers end.
-Before forking the parent imports, and makes boto3's default session with its data loaded (`warm_boto3`):
+  `{"id", "env", "cwd", "early", "own"}` (`own`: the top-level names the function's folder brings),
+  with three file descriptors attached (the worker's stdin, stdout, stderr);
+- replies go out on stdout as the same frames: `{"ready": true, "stage": "first", "modules": {name: folder}}`
+  once FIRST is loaded, `{"stage": "all", "modules": {...}}` once everything is, then `{"id", "pid"}` (or
+  `{"id", "error"}`) per request and `{"exited": pid, "status": code}` as workers end.
+The load is staged: a request marked `early` (a function that makes no AWS client) is forked as soon as
+it arrives between two imports of the second stage; the others wait for everything. Before forking the
+parent imports, and makes boto3's default session with its data loaded (`warm_boto3`):
 no client, credentials, region, thread or socket besides its own request socket (closed in the child),
 so nothing of it leaks into a worker; a worker whose environment names another profile, config file or
 data path drops that session. EOF on the request socket ends it.
 """
 
+import gc
 import importlib
 import json
 import os
@@ -25,36 +30,42 @@ import time
 import traceback
 
 HEADER = struct.Struct(">I")
-# What functions share and what costs most to import: boto3 and the parts of botocore every client
-# loads, Powertools' logger, Jinja2. Missing ones are skipped (the kit does not require them).
-PRELOAD = (
-    "boto3", "boto3.session", "botocore.session", "botocore.client", "botocore.endpoint", "botocore.httpsession",
+# What functions share and what costs most to import, in two stages. FIRST is what a function that
+# makes no AWS client needs (a page: Powertools' logger, Jinja2): its workers may fork as soon as
+# FIRST is loaded. REST is boto3 and the parts of botocore every client loads (then `warm_boto3`).
+# Missing ones are skipped (the kit does not require them).
+FIRST = ("aws_lambda_powertools", "aws_lambda_powertools.logging", "jinja2",
+         "json", "logging", "datetime", "uuid", "concurrent.futures", "concurrent.futures.thread")
+REST = (
+    "urllib3", "botocore.session", "botocore.client", "botocore.endpoint", "botocore.httpsession",
     "botocore.parsers", "botocore.serialize", "botocore.auth", "botocore.regions", "botocore.retries.standard",
-    "botocore.credentials", "botocore.config", "botocore.exceptions", "botocore.paginate",
-    "aws_lambda_powertools", "aws_lambda_powertools.logging", "jinja2",
-    "concurrent.futures", "concurrent.futures.thread", "urllib3", "json", "logging", "datetime", "uuid",
+    "botocore.credentials", "botocore.config", "botocore.exceptions", "botocore.paginate", "boto3", "boto3.session",
 )
 
 
-def preload() -> tuple[dict[str, str], list[str]]:
-    """Import PRELOAD; the third-party distributions now loaded, with their versions, and their top-level modules."""
-    for name in PRELOAD:
+def preload(names, between=lambda: None) -> None:
+    """Import `names` (skipping missing ones), calling `between()` after each."""
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:
-            continue
-    from importlib.metadata import packages_distributions, version
+            pass
+        between()
 
-    owners = packages_distributions()
-    loaded = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names)
+
+def loaded_packages() -> dict[str, str]:
+    """Each third-party top-level module loaded now -> the import-path folder it was loaded from (the
+    sandbox reads the distributions' metadata there: zygote.py `own_copy`)."""
+    folders = sorted((os.path.abspath(p) for p in sys.path[1:] if p), key=len, reverse=True)
     found = {}
-    for top in loaded:
-        for distribution in owners.get(top, ()):
-            try:
-                found[distribution] = version(distribution)
-            except Exception:  # metadata without a version: still preloaded
-                found[distribution] = ""
-    return found, sorted(top for top in loaded if top in owners)
+    for name, module in list(sys.modules.items()):
+        if "." in name or name in sys.stdlib_module_names or name == "__main__":
+            continue
+        where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", None) or ()), None)
+        folder = next((f for f in folders if where and os.path.abspath(where).startswith(f + os.sep)), None)
+        if folder is not None:
+            found[name] = folder
+    return found
 
 
 # What botocore reads while it makes boto3's default session and loads its data (the profile's config
@@ -167,13 +178,38 @@ def main() -> int:
     replies = os.dup(1)
     os.dup2(2, 1)  # anything a preloaded library prints goes to the log, never into the replies
     os.set_inheritable(replies, False)
-    distributions, modules = preload()
-    session_inputs = warm_boto3([name for name in os.environ.get(SERVICES_VARIABLE, "").split(",") if name])
-    _reply(replies, {"ready": True, "preloaded": distributions, "modules": modules})
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select(); children are reaped below
+    closing = [requests.fileno(), replies, wake_read, wake_write]
+    preload(FIRST)
+    # Frozen: the collections the second stage's imports trigger never write to the first stage's
+    # objects, so the pages an early worker shares with this parent stay shared.
+    gc.freeze()
+    _reply(replies, {"ready": True, "stage": "first", "modules": loaded_packages()})
+    held: list = []  # requests that need the second stage, forked once it is loaded
+    session_inputs: dict | None = None  # set once boto3's session is made (`warm_boto3`)
+
+    def between() -> None:
+        """Between two imports of the second stage: fork each early request waiting now, hold the others."""
+        while select.select([requests.fileno()], [], [], 0)[0]:
+            received = _receive(requests)
+            if received is None:
+                sys.exit(0)
+            request, fds = received
+            if request.get("early"):
+                _fork(request, fds, replies, closing, session_inputs, early=True)
+            else:
+                held.append((request, fds))
+
+    preload(REST, between)
+    session_inputs = warm_boto3([name for name in os.environ.get(SERVICES_VARIABLE, "").split(",") if name])
+    gc.freeze()  # likewise for the workers' own collections
+    between()
+    _reply(replies, {"stage": "all", "modules": loaded_packages()})
+    for request, fds in held:
+        _fork(request, fds, replies, closing, session_inputs, early=False)
     while True:
         try:
             ready, _, _ = select.select([requests.fileno(), wake_read], [], [])
@@ -188,16 +224,29 @@ def main() -> int:
         if received is None:
             return 0
         request, fds = received
-        try:
-            pid = os.fork()
-        except OSError as error:
-            _reply(replies, {"id": request["id"], "error": str(error)})
-        else:
-            if pid == 0:
-                _become_worker(request, fds, [requests.fileno(), replies, wake_read, wake_write], session_inputs)
-            _reply(replies, {"id": request["id"], "pid": pid})
+        _fork(request, fds, replies, closing, session_inputs, early=False)
+
+
+def _fork(request: dict, fds: list[int], replies: int, closing: list[int], session_inputs: dict | None,
+          early: bool) -> None:
+    """Fork the worker `request` asks for and reply with its pid (or the error). An early request
+    naming a module this parent has loaded now (its function brings its own), or arriving once all is
+    loaded, is answered `{"id", "again": true}`: the sandbox checks it again against everything."""
+    if request.get("early") and (not early or set(request.get("own", ())) & set(sys.modules)):
+        _reply(replies, {"id": request["id"], "again": True})
         for fd in fds:
             os.close(fd)
+        return
+    try:
+        pid = os.fork()
+    except OSError as error:
+        _reply(replies, {"id": request["id"], "error": str(error)})
+    else:
+        if pid == 0:
+            _become_worker(request, fds, closing, session_inputs)
+        _reply(replies, {"id": request["id"], "pid": pid})
+    for fd in fds:
+        os.close(fd)
 
 
 def _reap(replies: int) -> None:

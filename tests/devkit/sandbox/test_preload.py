@@ -11,7 +11,10 @@ interpreter. The preloaded parent itself has no AWS counterpart.
 import json
 import os
 import signal
+import urllib.request
+from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import ROOT
@@ -35,6 +38,52 @@ def preload(tmp_path_factory):
         yield sandbox
     finally:
         sandbox.stop()
+
+
+def worker_folders(sandbox) -> set[str]:
+    """The function folders the sandbox's workers run in now (forked or fresh interpreters)."""
+    folders = set()
+    for child in psutil.Process(sandbox.process.pid).children(recursive=True):
+        try:
+            folder = Path(child.cwd())
+        except psutil.Error:
+            continue
+        if folder.parent.parent == sandbox.app_dir / "src":
+            folders.add(folder.name)
+    return folders
+
+
+def test_only_a_first_visits_functions_start_with_the_sandbox_and_another_forks_on_its_first_call(preload):
+    """Lambda starts a function's execution environment on its first invocation ("Lambda execution
+    environment", Init phase, in the AWS Lambda developer guide); the sandbox starts those a first visit
+    needs ahead (its GET routes; a WebSocket app's `$connect` and `$default`), the others as Lambda does.
+    The one started late is still forked from the preloaded parent and sees only its own environment."""
+    first = {"get-env", "get-other", "get-page", "get-pinned", "get-vendored"}
+    wait_until(lambda: worker_folders(preload) == first, 30, "the GET routes' workers to start")
+    assert "post-late" not in worker_folders(preload), "a POST route's worker started before its first call"
+    request = urllib.request.Request(preload.url + "/late", data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=20) as response:
+        late = json.loads(response.read())
+    env = ask(preload, "/env")
+    assert late["preloaded"] and late["ppid"] == env["ppid"] != preload.process.pid, "forked from the same parent"
+    assert late["cwd"] == late["path0"] == str(preload.app_dir / "src" / "http" / "post-late")
+    assert late["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "preload-testing-http-post-late"
+    assert late["env"]["AWS_ACCESS_KEY_ID"] == "sandbox-http-post-late"
+    assert not SANDBOX_ONLY.keys() & late["env"].keys()
+    assert late["threads"] == 1 and late["sid"] == late["pid"]
+    assert "post-late" in worker_folders(preload)
+
+
+def test_a_function_making_no_aws_client_is_forked_early_and_sees_only_its_own_environment(preload):
+    """No AWS source (the preloaded parent is the sandbox's own): a function without an AWS client in
+    its declaration (a page) may be forked before the parent has loaded boto3; whenever it was forked,
+    it is a worker of the same parent with only its own function's environment, folder and session."""
+    page, env = ask(preload, "/page"), ask(preload, "/env")
+    assert page["ppid"] == env["ppid"] != preload.process.pid
+    assert page["cwd"] == page["path0"] == str(preload.app_dir / "src" / "http" / "get-page")
+    assert page["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "preload-testing-http-get-page"
+    assert not SANDBOX_ONLY.keys() & page["env"].keys()
+    assert page["threads"] == 1 and page["sid"] == page["pid"] and page["tz"] == "UTC"
 
 
 def test_a_forked_worker_sees_only_its_own_functions_environment_and_folder(preload):
@@ -138,3 +187,30 @@ def test_a_worker_whose_environment_names_another_profile_drops_the_parents_boto
     monkeypatch.setenv("AWS_PROFILE", "another")
     zygote_main._keep_or_drop_session(made_with)
     assert boto3.DEFAULT_SESSION is None, "another profile drops it"
+
+
+def test_an_early_fork_is_refused_once_the_parent_has_loaded_what_the_function_brings(tmp_path):
+    """No AWS source (the preloaded parent is the sandbox's own): a function forked before the parent has
+    loaded everything must not find a preloaded copy of a library it brings itself. The parent refuses
+    an early request naming a module it has loaded (Jinja2, in its first stage), and every early request
+    once it has loaded everything; the sandbox then checks the function against all of it."""
+    import asyncio
+
+    from devkit.sandbox.environment import PASSED_THROUGH
+    from devkit.sandbox.zygote import Again, Zygote
+
+    async def scenario() -> None:
+        zygote = Zygote({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, lambda line: None)
+        try:
+            assert await zygote.ready()
+            assert "jinja2" in zygote.modules and "boto3" not in zygote.modules, "the first stage: no boto3"
+            with pytest.raises(Again):
+                await zygote.spawn({}, tmp_path, own=["index", "jinja2"])
+            await asyncio.wait_for(zygote.complete.wait(), 30)
+            assert "boto3" in zygote.modules
+            with pytest.raises(Again):
+                await zygote.spawn({}, tmp_path, own=["index"])
+        finally:
+            await zygote.close()
+
+    asyncio.run(scenario())

@@ -98,3 +98,12 @@ def test_a_websocket_waits_for_the_tables_when_connect_may_use_them(starting):
     with pytest.raises(asyncio.TimeoutError):
         asyncio.run(asyncio.wait_for(connect(), 1.5))
     assert reached == [], "the upgrade reached the WebSocket API before the tables existed"
+
+
+def test_the_workers_started_with_the_sandbox_are_a_first_visits_get_routes_connect_and_default():
+    """No AWS source (the sandbox's own start order; Lambda starts every function on first use): the
+    functions of GET routes (a page) and API Gateway's `$connect` and `$default` routes start a worker
+    with the sandbox; `$disconnect` and custom routes such as `broadcast` start theirs on first use."""
+    from devkit.sandbox.server import first_request
+
+    assert [f.id for f in first_request(manifest.load(ROOT / "app.arc"))] == ["http-get-index", "ws-connect", "ws-default"]
