@@ -12,6 +12,8 @@ ConditionCheckItem, GetItem).
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devkit import manifest, permissions
 from devkit.sandbox.dynamodb_server import requested
@@ -75,6 +77,28 @@ def app():
 def local_arns(loaded) -> permissions.LocalArns:
     return permissions.LocalArns("us-east-1", "123456789012", {"connections": "mywsapp-testing-connections"},
                                  "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}")
+
+
+# Patterns in the subset where moto's evaluator is faithful to IAM: lowercase actions, `*` as the only
+# wildcard, no character a regular expression reads specially, Action/Resource (not the Not- forms).
+_PART = st.text(alphabet="ab:*", min_size=1, max_size=5)
+_STATEMENT = st.fixed_dictionaries({"Effect": st.sampled_from(["Allow", "Deny"]),
+                                    "Action": st.lists(_PART, min_size=1, max_size=3),
+                                    "Resource": st.lists(_PART, min_size=1, max_size=3)})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_STATEMENT, min_size=1, max_size=4), st.text(alphabet="ab:", max_size=4), st.text(alphabet="ab:", max_size=4))
+def test_the_evaluator_decides_as_motos_evaluator_where_moto_follows_iam(statements, action, resource):
+    """The kit's evaluator (standard library, so the sandbox's own process never imports moto's 30 MB)
+    against moto's `IAMPolicyStatement` as an oracle, on policies where moto follows the IAM user
+    guide's "Policy evaluation logic": an explicit Deny wins, then any Allow, else an implicit deny."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    results = [IAMPolicyStatement(s).is_action_permitted(action, resource) for s in statements]
+    expected = ("denied" if PermissionResult.DENIED in results
+                else "allowed" if PermissionResult.PERMITTED in results else "implicit")
+    assert evaluator(*statements).decision(action, resource) == expected
 
 
 def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
