@@ -89,12 +89,13 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
-        self._ready = asyncio.Event()  # set once the tables exist; requests that may use them wait for it
-        # What must wait for the tables, from the manifest: each function whose declaration may allow a
-        # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
-        # reaches every route). Without IAM, declarations bind nothing, so everything waits.
-        self._waits_for_tables = {f.id for f in manifest.functions if self.iam is None or may_use_tables(f)}
-        self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions)
+        self._ready = asyncio.Event()  # set once the tables exist; what `_waits_for_tables` waits for it
+
+    def _waits_for_tables(self, function: Function) -> bool:
+        """Whether `function`'s invocations wait until the tables exist: its declaration may allow a
+        DynamoDB call (without IAM, declarations bind nothing, so every function waits). A WebSocket
+        upgrade waits if any WebSocket function does: a socket, once open, reaches every route."""
+        return self.iam is None or may_use_tables(function)
 
     @property
     def page_url(self) -> str:
@@ -211,12 +212,12 @@ class Sandbox:
         if found:
             return await self.management.handle(request, unquote(found["id"]))
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
-            if self._sockets_wait:
+            if any(self._waits_for_tables(f) for f in self.manifest.ws_functions):
                 await self._ready.wait()
             return await self.ws.handle(request)
         if not self._ready.is_set():  # the port opens while the tables are still being created
             route = self.http.route(request.method, request.path)
-            if route is not None and route[0].function.id in self._waits_for_tables:
+            if route is not None and self._waits_for_tables(route[0].function):
                 await self._ready.wait()
         return await self.http.handle(request)
 
@@ -284,8 +285,6 @@ class Sandbox:
                 if route.function.id == function.id:
                     route.function = function
         self.manifest = edited
-        self._waits_for_tables = {f.id for f in edited.functions if self.iam is None or may_use_tables(f)}
-        self._sockets_wait = any(f.id in self._waits_for_tables for f in edited.ws_functions)
         if self.iam is not None:
             self.iam.use(edited)
             if self.tables is None and not await asyncio.to_thread(self.dynamodb.use_policies, self.iam.policies()):
