@@ -28,7 +28,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from devkit.contract import table_variable
-from devkit.deploy import package, smoke_declaration, stack, template
+from devkit.deploy import operations, package, smoke_declaration, stack, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load
@@ -79,10 +79,11 @@ def deploy(args) -> int:
         with _aws_errors(hint="; `--dry-run` needs none"):  # before the build: missing credentials should not wait for pip
             aws = stack.session(region)
             account = stack.account_id(aws)
-            if manifest.aws.access_logs and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
+            logs_on = operations.enabled(manifest.aws.access_logs, args.stage in template.PROTECTED_STAGES)
+            if logs_on and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
                 raise UsageError(
-                    f"access-logs is on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
-                    "stage's logs: set one once per account and region (docs/deploy.md, Opt-in operations), or drop access-logs"
+                    f"access logs are on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
+                    "stage's logs: set one once per account and region (docs/deploy.md, Access logs), or `@aws access-logs false`"
                 )
     build = build_dir(manifest)
     try:
