@@ -83,7 +83,7 @@ def deploy(args) -> int:
             if logs_on and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
                 raise UsageError(
                     f"access logs are on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
-                    "stage's logs: set one once per account and region (docs/deploy.md, Access logs), or `@aws access-logs false`"
+                    "stage's logs: set one once per account and region (docs/deploy.md, Operations), or `@aws access-logs false`"
                 )
     build = build_dir(manifest)
     try:
