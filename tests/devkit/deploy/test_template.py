@@ -357,7 +357,7 @@ def test_integrations_wait_as_long_as_api_gateway_allows(staging):
     assert timeouts == {"HttpApi": 30000, "WsApi": 29000}
 
 
-def test_access_logs_and_alarms_are_off_by_default(staging):
+def test_access_logs_and_alarms_are_off_in_staging_by_default(staging):
     assert not of_type(staging, "AWS::CloudWatch::Alarm") and not of_type(staging, "AWS::SNS::Topic")
     assert not any("AccessLogSettings" in v["Properties"] for v in of_type(staging, "AWS::ApiGatewayV2::Stage").values())
 
