@@ -50,7 +50,7 @@ DEFAULT_AWS: dict[str, Any] = {
     "access_logs": None,
     "alarms": None,
 }
-UNRESERVED = 0  # `@aws concurrency unreserved`: no reservation (Lambda's own 0 would refuse every invocation)
+UNRESERVED = 0  # `@aws concurrency unthrottled` (Architect's word): no reservation (Lambda's own 0 would refuse every invocation)
 # Lambda's quota of concurrent executions is 1,000 per account and region by default (adjustable).
 MAX_CONCURRENCY = 10_000
 # Tags: AWS's limits (50 per resource; keys up to 128 characters, values 256; `aws:` is AWS's own);
@@ -294,9 +294,9 @@ def _aws_value(key: str, value: str, path: Path, line: int) -> str | int | bool:
             raise ManifestError(path, line, f"alarms {value!r}: expected true, false or the email address alarms are sent to")
         return value
     if key == "concurrency":
-        if value == "unreserved":
+        if value == "unthrottled":
             return UNRESERVED
-        return _int_in_range(value, 1, MAX_CONCURRENCY, "concurrency (reserved executions; or `unreserved`)", path, line)
+        return _int_in_range(value, 1, MAX_CONCURRENCY, "concurrency (reserved executions; or `unthrottled`)", path, line)
     return value
 
 

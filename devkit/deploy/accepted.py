@@ -33,7 +33,7 @@ ACCEPTED = (
              "no secrets, so a customer-managed key would add cost and a key policy for nothing."),
     Accepted("CKV_AWS_115", "AWS::Lambda::Function",
              "No reserved concurrency: outside production a function reserves none unless `@aws concurrency` declares "
-             "it, and `@aws concurrency unreserved` opts one out (production reserves 50 each by default).",
+             "it, and `@aws concurrency unthrottled` opts one out (production reserves 50 each by default).",
              lambda properties: "ReservedConcurrentExecutions" not in properties),
     Accepted("CKV_AWS_158", "AWS::Logs::LogGroup",
              "Log group encrypted by CloudWatch Logs' own service-managed encryption, not a KMS key: the logs hold "

@@ -33,14 +33,14 @@ def test_declared_concurrency_wins_app_wide_then_per_function(app_copy, code_key
                                    "WsDefaultFunction": 3, "WsDisconnectFunction": 20, "WsBroadcastFunction": 20}
 
 
-def test_unreserved_opts_a_function_out_even_in_production(app_copy, code_keys):
-    resources = build(app_copy, code_keys, "production", "", "@aws\nconcurrency unreserved\n")
+def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys):
+    resources = build(app_copy, code_keys, "production", "", "@aws\nconcurrency unthrottled\n")
     assert reserved(resources)["WsDefaultFunction"] is None
     assert reserved(resources)["WsConnectFunction"] == concurrency.PRODUCTION_RESERVED
 
 
 @pytest.mark.parametrize("value, error", [
-    ("0", "concurrency (reserved executions; or `unreserved`) '0': expected a whole number from 1 to 10000"),
+    ("0", "concurrency (reserved executions; or `unthrottled`) '0': expected a whole number from 1 to 10000"),
     ("10001", "expected a whole number from 1 to 10000"),
     ("none", "expected a whole number from 1 to 10000"),
 ])

@@ -23,7 +23,7 @@ KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-123456
 VARIANTS = {
     "default": ("", ""),
     "every-opt-in-on": ("  PITR true\n  encrypt " + KMS_KEY + "\n", "access-logs true\nalarms ops@example.com\nconcurrency 20\n"),
-    "every-default-off": ("", "access-logs false\nalarms false\nconcurrency unreserved\n"),
+    "every-default-off": ("", "access-logs false\nalarms false\nconcurrency unthrottled\n"),
 }
 
 

@@ -23,7 +23,7 @@ def test_declared_concurrency_below_the_sandbox_limit_is_the_worker_limit_with_n
                                (5, {"concurrency": 4, "queue": own.function_queue})]:
         (app / "src/ws/default/config.arc").write_text(f"@aws\ntimeout 2\nconcurrency {declared}\n")
         assert limits.workers_for(own, _function(app, "$default")) == expected, declared
-    (app / "src/ws/default/config.arc").write_text("@aws\ntimeout 2\nconcurrency unreserved\n")
+    (app / "src/ws/default/config.arc").write_text("@aws\ntimeout 2\nconcurrency unthrottled\n")
     assert limits.workers_for(own, _function(app, "$default")) == {"concurrency": 4, "queue": own.function_queue}
 
 
