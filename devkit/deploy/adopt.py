@@ -30,11 +30,15 @@ def kept_tables(dynamodb, name: str, document: dict) -> dict[str, str]:
             for logical, resource in wanted.items():
                 if table.startswith(f"{name}-{logical}-") and logical not in found:
                     schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
-                    if sorted(map(str, schema)) != sorted(map(str, resource["Properties"]["KeySchema"])):
+                    if _keys(schema) != _keys(resource["Properties"]["KeySchema"]):
                         raise stack.DeployError(f"table {table}, kept from an earlier {name}, has another key schema than "
                                                 f"{logical} in app.arc: export its data and delete it, or restore the old keys")
                     found[logical] = table
     return found
+
+
+def _keys(schema: list[dict]) -> set[tuple[str, str]]:
+    return {(key["AttributeName"], key["KeyType"]) for key in schema}
 
 
 def refusal(name: str, kept: dict[str, str], stage: str) -> str:
