@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from devkit.manifest import UNRESERVED, Function
 
-# Production's reservation for each function that declares none. Six functions reserve 300 of the 900
+# Production's reservation for each function that declares none. An app of six functions reserves 300 of the 900
 # an account of 1,000 may reserve (AWS keeps 100 unreserved). Each function then serves its route's
 # stage limit of 100 requests a second while calls average up to 0.5 s, and a stall is bounded at 50
 # executions per function instead of the account's 1,000.
