@@ -13,7 +13,7 @@ SANDBOX_ARGS ?=
 PYTEST_ARGS ?=
 DEPLOY_ARGS ?=   # e.g. DEPLOY_ARGS=--no-smoke to skip the smoke test that ends a deploy
 
-.PHONY: sandbox test check bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run clean
+.PHONY: sandbox test check bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run scan clean
 
 $(RUNTIME): requirements.txt $(FUNCTION_REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
 
 bench: $(BENCH)  ## measure the sandbox against the alternatives
 	$(PY) -m bench
+
+# checkov pins boto3 and packaging below what moto and the kit need, so it gets a virtualenv of its own.
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check checkov
+
+scan: $(DEV) $(CHECKOV)  ## checkov and cfn-lint (informational rules on) on both stages' templates, opt-ins on and off
+	$(PY) -m pytest -q tests/devkit/deploy/test_scanners.py
 
 dry-run: $(RUNTIME)  ## build the staging template and packages under build/, no AWS call
 	$(PY) -m devkit deploy --stage staging --dry-run

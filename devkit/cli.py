@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "deploy":
             command.add_argument("--dry-run", action="store_true", help="write build/ (template, packages); no AWS call")
             command.add_argument("--no-smoke", action="store_true", help="do not run the smoke test after deploying")
+            command.add_argument("--adopt", action="store_true",
+                                 help="production: take the tables kept by an earlier destroy into the new stack")
         else:
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 

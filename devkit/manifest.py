@@ -21,9 +21,8 @@ from devkit.grants import Permissions, TableGrant
 
 __all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant", "load"]
 
-KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws")
-ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "concurrency", "layers", "layer",
-                          "policies", "policy")
+KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws", "tags")
+ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "layers", "layer", "policies", "policy")
 ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
 FUNCTION_PRAGMAS = ("aws", "permissions")  # what a function's config.arc may hold
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "any")
@@ -43,10 +42,22 @@ DEFAULT_AWS: dict[str, Any] = {
     # a function's config.arc may set its own (docs/deploy.md says why and what a flood costs).
     "throttle_rate": 100,
     "throttle_burst": 200,
-    # Opt-in operations, app-wide (app.arc only): API access logs, and alarms mailed to this address.
-    "access_logs": False,
+    # Architect's reserved concurrency (a function's most concurrent executions, held for it alone);
+    # None: not declared (production then reserves deploy.concurrency's default), UNRESERVED: none at all.
+    "concurrency": None,
+    # Operations, app-wide (app.arc only): API access logs and alarms. None: on in production only;
+    # True / False: on / off in every stage; for alarms, an email address: on, and mailed there.
+    "access_logs": None,
     "alarms": None,
 }
+UNRESERVED = 0  # `@aws concurrency unthrottled` (Architect's word): no reservation (Lambda's own 0 would refuse every invocation)
+# Lambda's quota of concurrent executions is 1,000 per account and region by default (adjustable).
+MAX_CONCURRENCY = 10_000
+# Tags: AWS's limits (50 per resource; keys up to 128 characters, values 256; `aws:` is AWS's own);
+# `devkit:` ones are the kit's (devkit:app, devkit:stage: deploy/tags.py).
+_TAG_TEXT = re.compile(r"^[\w.:/=+\-@ ]*$")
+RESERVED_TAG_PREFIXES = ("aws:", "devkit:")
+MAX_USER_TAGS = 40
 APP_ONLY_SETTINGS = ("region", "access_logs", "alarms")  # not per function in config.arc
 # API Gateway stops waiting for an integration after this many seconds, whatever the function's timeout.
 INTEGRATION_TIMEOUT_SECONDS = {"ws": 29, "http": 30}
@@ -66,8 +77,9 @@ class AwsSettings:
     timeout: int
     throttle_rate: int
     throttle_burst: int
-    access_logs: bool
-    alarms: str | None  # the email address alarms go to; None: no alarms
+    access_logs: bool | None  # True / False: on / off; None: the stage's default
+    alarms: bool | str | None  # an email address alarms go to, True / False: on / off; None: the stage's default
+    concurrency: int | None = None  # reserved concurrency; None: not declared; UNRESERVED: none
     # where each setting was written, as (setting, "file:line"); settings not listed are defaults
     written: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -120,6 +132,7 @@ class Function:
     timeout: int
     throttle_rate: int = DEFAULT_AWS["throttle_rate"]
     throttle_burst: int = DEFAULT_AWS["throttle_burst"]
+    concurrency: int | None = None  # `@aws concurrency`: reserved concurrency; None: not declared; UNRESERVED: none
     permissions: Permissions | None = None  # None: not declared, so its kind's default applies
 
     @property
@@ -147,6 +160,7 @@ class Manifest:
     functions: tuple[Function, ...]
     tables: tuple[Table, ...]
     warnings: tuple[str, ...] = ()  # each `file:line: message`; commands print them as `warning: ...`
+    tags: tuple[tuple[str, str], ...] = ()  # `@tags`: (key, value) the user adds to the stack and its resources
 
     @property
     def http_functions(self) -> tuple[Function, ...]:
@@ -185,7 +199,28 @@ def load(path: Path | str = "app.arc") -> Manifest:
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
         functions += [_ws_function(r, line, root, aws, path, declared, warnings) for r, line in routes]
     _unique([f.route_key for f in functions], path, "route")
-    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings))
+    tags = _tags(pragmas.get("tags", []), path)
+    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings), tags)
+
+
+def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
+    """`@tags`: one `key value` per line (the value may hold spaces), in AWS's tag alphabet and lengths."""
+    tags: dict[str, str] = {}
+    for entry in entries:
+        key, value = entry.words[0], " ".join(entry.words[1:])
+        if entry.children or not value:
+            raise ManifestError(path, entry.line, f"@tags expects '<key> <value>' on one line, got {' '.join(entry.words)!r}")
+        if len(key) > 128 or len(value) > 256 or not _TAG_TEXT.match(key) or not _TAG_TEXT.match(value):
+            raise ManifestError(path, entry.line, "a tag key is 1-128 and its value up to 256 letters, digits, "
+                                                  "spaces and _ . : / = + - @")
+        if key.lower().startswith(RESERVED_TAG_PREFIXES):
+            raise ManifestError(path, entry.line, f"tag {key!r}: aws:* tags are AWS's and devkit:* the kit's")
+        if key in tags:
+            raise ManifestError(path, entry.line, f"tag {key!r} is declared twice")
+        tags[key] = value
+    if len(tags) > MAX_USER_TAGS:
+        raise ManifestError(path, entries[MAX_USER_TAGS].line, f"at most {MAX_USER_TAGS} tags (AWS allows 50 a resource; the kit sets the rest)")
+    return tuple(tags.items())
 
 
 def _timeout_warning(route_key: str, kind: str, settings: AwsSettings, path: Path) -> str | None:
@@ -232,7 +267,7 @@ def _aws_settings(entries: list[Entry], path: Path, defaults: dict, warnings: li
     return AwsSettings(**values, written=tuple(written.items()))
 
 
-def _aws_value(key: str, value: str, path: Path, line: int) -> str | int:
+def _aws_value(key: str, value: str, path: Path, line: int) -> str | int | bool:
     if key == "runtime" and value not in SUPPORTED_RUNTIMES:
         raise ManifestError(path, line, f"runtime {value!r}: expected one of {', '.join(SUPPORTED_RUNTIMES)}")
     if key == "architecture" and value not in ARCHITECTURES:
@@ -253,9 +288,15 @@ def _aws_value(key: str, value: str, path: Path, line: int) -> str | int:
             raise ManifestError(path, line, f"access-logs {value!r}: expected true or false")
         return value == "true"
     if key == "alarms":
+        if value in ("true", "false"):
+            return value == "true"
         if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
-            raise ManifestError(path, line, f"alarms {value!r}: expected the email address alarms are sent to")
+            raise ManifestError(path, line, f"alarms {value!r}: expected true, false or the email address alarms are sent to")
         return value
+    if key == "concurrency":
+        if value == "unthrottled":
+            return UNRESERVED
+        return _int_in_range(value, 1, MAX_CONCURRENCY, "concurrency (reserved executions; or `unthrottled`)", path, line)
     return value
 
 
@@ -331,7 +372,8 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
         name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
         runtime=settings.runtime, architecture=settings.architecture,
         memory=settings.memory, timeout=settings.timeout,
-        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst, permissions=permissions,
+        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst, concurrency=settings.concurrency,
+        permissions=permissions,
     )
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit.contract import table_variable
-from devkit.deploy import imports_check, package, smoke_declaration, stack, template
+from devkit.deploy import adopt, imports_check, operations, package, smoke_declaration, stack, tags, template
 from devkit.deploy import smoke as smoke_test
 from devkit.errors import ServiceError, UsageError
 from devkit.manifest import DEFAULT_AWS, Manifest, load
@@ -93,10 +93,11 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
             aws = stack.session(region)
             account = stack.account_id(aws)
         with aws_errors("reading API Gateway's account settings"):
-            if manifest.aws.access_logs and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
+            logs_on = operations.enabled(manifest.aws.access_logs, args.stage in template.PROTECTED_STAGES)
+            if logs_on and manifest.ws_functions and stack.cloudwatch_role_missing(aws.client("apigateway")):
                 raise UsageError(
-                    f"access-logs is on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
-                    "stage's logs: set one once per account and region (docs/deploy.md, Opt-in operations), or drop access-logs"
+                    f"access logs are on, but API Gateway in {region} has no CloudWatch role to write the WebSocket "
+                    "stage's logs: set one once per account and region (docs/deploy.md, Operations), or `@aws access-logs false`"
                 )
     build = build_dir(manifest)
     done.phase = "packaging"
@@ -114,6 +115,13 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
         _describe(out, manifest, args.stage, name, region, packages, template_path)
         return 0
     s3, cfn = aws.client("s3"), aws.client("cloudformation")
+    kept: dict[str, str] = {}
+    if args.stage in template.PROTECTED_STAGES:
+        with aws_errors(f"looking for tables a destroyed {name} kept"):
+            if stack.stack_status(cfn, name) in ("", "REVIEW_IN_PROGRESS"):
+                kept = adopt.kept_tables(aws.client("dynamodb"), name, document)
+        if kept and not getattr(args, "adopt", False):
+            raise UsageError(adopt.refusal(name, kept, args.stage))
     bucket = stack.bucket_name(account, region)
     done.phase = "preparing the deployment bucket"
     with aws_errors(f"preparing the deployment bucket {bucket}"):
@@ -136,10 +144,16 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
         body = json.dumps(document, separators=(",", ":"))
         template_source = stack.template_source(s3, bucket, account, manifest.app, body)
     out.line(f"deploying stack {name} to {region} (account {account})")
+    stack_tags = tags.resource_tags(manifest.app, args.stage, manifest.tags)
     with aws_errors(f"deploying stack {name}", stack_name=name):
         try:
+            if kept:
+                out.line(f"adopting the kept tables {', '.join(sorted(kept.values()))} (CloudFormation resource import)")
+                adopt.import_tables(cfn, name, document, kept, tags.stack_tags(name, stack_tags),
+                                    on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS)
             result = stack.deploy(cfn, name, template_source, {"DeploymentBucket": bucket}, on_event=lambda e: out.line(event_line(e)),
-                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS, app=manifest.app)
+                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS, app=manifest.app,
+                                  tags=stack_tags)
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
@@ -246,9 +260,10 @@ def destroy(args) -> int:
                 return 0
             stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
             kept = stack.retained_tables(cfn, name) if protected else []
-        if not args.yes:
-            what = "its functions and APIs (its tables are kept)" if protected else "its functions, APIs and tables with their data"
-            if not confirm(f"Delete stack {name} in {region} (account {account}): {what}?"):
+        if not args.yes:  # `--yes` is the consent, termination protection included
+            what = ("turn its termination protection off and delete its functions and APIs (its tables are kept)" if protected
+                    else "delete its functions, APIs and tables with their data")
+            if not confirm(f"Stack {name} in {region} (account {account}): {what}?"):
                 out.line("Nothing deleted.")
                 return 1
     except KeyboardInterrupt:
@@ -263,6 +278,8 @@ def destroy(args) -> int:
                           app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
+            if protected:
+                _protect_again(out, cfn, name)
             return 1
         except KeyboardInterrupt:
             _report_interrupted(out, cfn, name)
@@ -274,6 +291,19 @@ def destroy(args) -> int:
         out.line(f"  aws dynamodb update-table --region {region} --table-name {table} --no-deletion-protection-enabled")
         out.line(f"  aws dynamodb delete-table --region {region} --table-name {table}")
     return 0
+
+
+def _protect_again(out: Progress, cfn, name: str) -> None:
+    """After a failed delete of a protected stack: its termination protection back on, and say so."""
+    if not stack.stack_status(cfn, name):
+        return
+    try:
+        stack.set_termination_protection(cfn, name, True)
+    except ClientError as error:
+        out.line(f"Could not turn termination protection back on for {name} ({error}): turn it on in the console, "
+                 f"or run `aws cloudformation update-termination-protection --enable-termination-protection --stack-name {name}`.")
+        return
+    out.line(f"Turned termination protection back on for {name}: the stack stays protected until the delete is retried.")
 
 
 def confirm(question: str) -> bool:

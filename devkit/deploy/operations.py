@@ -1,16 +1,18 @@
-"""Opt-in operations for a stack, off by default (each costs money; docs/deploy.md says how much):
+"""Operations for a stack (each costs money; docs/deploy.md says how much):
 
-- `access_logs(stage, stage_id)`: one JSON line per request or WebSocket event, into a log group kept
-  `LOG_RETENTION_DAYS`. A WebSocket stage can only log through the account's API Gateway CloudWatch
-  role (`stack.cloudwatch_role_missing` checks it before a deploy); an HTTP API stage needs none.
-- `alarms(email, functions, apis, stage)`: an SNS topic mailing `email`, and alarms on each function's
-  errors and throttles and on each API's server-side errors.
+- `access_logs(stage, stage_id)` (on in production, `enabled`): one JSON line per request or WebSocket event, into a log
+  group kept `LOG_RETENTION_DAYS`. A WebSocket stage can only log through the account's API Gateway
+  CloudWatch role (`stack.cloudwatch_role_missing` checks it before a deploy); an HTTP API stage needs none.
+- `alarms(email, watches)` (on in production, `enabled`): an alarm per `Watch` (each function's
+  errors and throttles, each API's server-side errors, each dead-letter queue's depth), and with an
+  email address an SNS topic mailing it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 LOG_RETENTION_DAYS = 30
 ALARM_PERIOD_SECONDS = 300
@@ -30,11 +32,57 @@ ACCESS_LOG_FORMATS = {
     },
 }
 
-# (namespace, metric, what it means) per API; dimensions ApiId and Stage.
+# Server-side errors per API, from API Gateway's metric tables (namespace AWS/ApiGateway):
+# HTTP APIs (developerguide/http-api-metrics.html): `5xx`, by ApiId (the API has only the $default stage);
+# WebSocket APIs (developerguide/apigateway-websocket-api-logging.html): `ExecutionError`, "errors that
+# occurred when calling the integration", by ApiId and Stage. (`IntegrationError` also counts a
+# function's deliberate 4xx, such as $connect refusing a foreign origin, so it would cry wolf.)
 API_ERRORS = {
     "HttpApi": ("5xx", "answered with a 5xx"),
     "WsApi": ("ExecutionError", "could not run a route's function"),
 }
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One alarm: `statistic` of `metric` over ALARM_PERIOD_SECONDS at `threshold` or more."""
+
+    name: str  # the alarm's logical id is `<name>Alarm`
+    description: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, object], ...]  # (name, CloudFormation value)
+    statistic: str = "Sum"
+    threshold: int = 1
+
+
+def enabled(setting: bool | str | None, production: bool) -> bool:
+    """`@aws access-logs` / `@aws alarms`: unset, on in production only; true (or an email address), on; false, off."""
+    return production if setting is None else setting is not False
+
+
+def function_watches(functions: Sequence[str]) -> list[Watch]:
+    """Any error or throttle of each function (logical name; the Lambda is `<name>Function`)."""
+    return [Watch(f"{function}{metric}", f"{function}: Lambda {metric.lower()} in the last 5 minutes", "AWS/Lambda", metric,
+                  (("FunctionName", {"Ref": function + "Function"}),))
+            for function in functions for metric in ("Errors", "Throttles")]
+
+
+def api_watches(apis: Sequence[str], stage: str) -> list[Watch]:
+    """Any server-side error of each API (`HttpApi`, `WsApi`)."""
+    watches = []
+    for api in apis:
+        metric, meaning = API_ERRORS[api]
+        dimensions: tuple[tuple[str, object], ...] = (("ApiId", {"Ref": api}),) + ((("Stage", stage),) if api == "WsApi" else ())
+        watches.append(Watch(f"{api}Errors", f"{api}: the API {meaning} in the last 5 minutes", "AWS/ApiGateway", metric, dimensions))
+    return watches
+
+
+def queue_depth_watch(queue: str, name: str) -> Watch:
+    """A dead-letter queue (logical id `queue`) holding any message: something failed every retry.
+    The hook for queues: add one per dead-letter queue to the watches `alarms()` gets."""
+    return Watch(name, f"{name}: messages waiting in the dead-letter queue", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                 (("QueueName", {"Fn::GetAtt": [queue, "QueueName"]}),), statistic="Maximum")
 
 
 def access_logs(stage: dict, stage_id: str) -> dict:
@@ -53,46 +101,34 @@ def log_group() -> dict:
             "Properties": {"RetentionInDays": LOG_RETENTION_DAYS}}
 
 
-def alarms(email: str, functions: Sequence[str], apis: Sequence[str], stage: str) -> dict:
-    """The topic and its email subscription (AWS mails a confirmation link first), and the alarms:
-    any error or throttle of a function, any server-side error of an API, within 5 minutes."""
-    resources: dict[str, dict] = {
-        "AlarmTopic": {
+def alarms(email: str | None, watches: Sequence[Watch]) -> dict:
+    """An alarm per watch, each firing within 5 minutes; with `email`, an SNS topic mailing that address
+    (AWS mails a confirmation link first) that every alarm notifies. Without, the alarms show in the
+    CloudWatch console and its alarm list, and notify nobody."""
+    resources: dict[str, dict] = {}
+    if email:
+        resources["AlarmTopic"] = {
             "Type": "AWS::SNS::Topic",
-            # Not encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key.
             "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": email}]},
-        },
-    }
-    for function in functions:
-        for metric in ("Errors", "Throttles"):
-            resources[f"{function}{metric}Alarm"] = _alarm(
-                f"{function}: Lambda {metric.lower()} in the last 5 minutes", "AWS/Lambda", metric,
-                [{"Name": "FunctionName", "Value": {"Ref": function + "Function"}}],
-            )
-    for api in apis:
-        metric, meaning = API_ERRORS[api]
-        stage_name = "$default" if api == "HttpApi" else stage
-        resources[f"{api}ErrorsAlarm"] = _alarm(
-            f"{api}: the API {meaning} in the last 5 minutes", "AWS/ApiGateway", metric,
-            [{"Name": "ApiId", "Value": {"Ref": api}}, {"Name": "Stage", "Value": stage_name}],
-        )
+        }
+    for watch in watches:
+        resources[watch.name + "Alarm"] = _alarm(watch, [{"Ref": "AlarmTopic"}] if email else [])
     return resources
 
 
-def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict]) -> dict:
-    return {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": description,
-            "Namespace": namespace,
-            "MetricName": metric,
-            "Dimensions": dimensions,
-            "Statistic": "Sum",
-            "Period": ALARM_PERIOD_SECONDS,
-            "EvaluationPeriods": 1,
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",  # no traffic is not a failure
-            "AlarmActions": [{"Ref": "AlarmTopic"}],
-        },
+def _alarm(watch: Watch, actions: list) -> dict:
+    properties = {
+        "AlarmDescription": watch.description,
+        "Namespace": watch.namespace,
+        "MetricName": watch.metric,
+        "Dimensions": [{"Name": name, "Value": value} for name, value in watch.dimensions],
+        "Statistic": watch.statistic,
+        "Period": ALARM_PERIOD_SECONDS,
+        "EvaluationPeriods": 1,
+        "Threshold": watch.threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",  # no traffic is not a failure
     }
+    if actions:
+        properties["AlarmActions"] = actions
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -26,6 +26,8 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from devkit.deploy import tags as tag_names
 
 # botocore's failures to reach AWS or to get its answer (refused, reset, timed out, TLS, proxy): no
 # credential problem, so the commands report them as what they are (devkit/deploy/command.py).
@@ -131,11 +133,25 @@ def ensure_bucket(s3, name: str, region: str, account: str) -> bool:
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}],
     })
     s3.put_bucket_versioning(Bucket=name, ExpectedBucketOwner=account, VersioningConfiguration={"Status": "Enabled"})
+    # The policy and the lifecycle are whole documents shared by every app of the account and region:
+    # rewritten only when they differ, so a deploy does not replace them under another one in flight.
     policy = tls_only_policy(name, s3.meta.partition)
-    s3.put_bucket_policy(Bucket=name, ExpectedBucketOwner=account, Policy=json.dumps(policy))
-    s3.put_bucket_lifecycle_configuration(Bucket=name, ExpectedBucketOwner=account,
-                                          LifecycleConfiguration={"Rules": LIFECYCLE_RULES})
+    if _current(s3.get_bucket_policy, "NoSuchBucketPolicy", name, account, lambda r: json.loads(r["Policy"])) != policy:
+        s3.put_bucket_policy(Bucket=name, ExpectedBucketOwner=account, Policy=json.dumps(policy))
+    if _current(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", name, account, lambda r: r["Rules"]) != LIFECYCLE_RULES:
+        s3.put_bucket_lifecycle_configuration(Bucket=name, ExpectedBucketOwner=account,
+                                              LifecycleConfiguration={"Rules": LIFECYCLE_RULES})
     return created
+
+
+def _current(read: Callable, missing: str, bucket: str, account: str, value: Callable[[dict], object]) -> object:
+    """What `read` (a bucket's Get call) holds now, through `value`; None when the bucket has none (`missing`)."""
+    try:
+        return value(read(Bucket=bucket, ExpectedBucketOwner=account))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == missing:
+            return None
+        raise
 
 
 def tls_only_policy(bucket: str, partition: str = "aws") -> dict:
@@ -231,12 +247,14 @@ def template_source(s3, bucket: str, account: str, key_prefix: str, body: str) -
 def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
            on_event: Callable[[StackEvent], None] = lambda e: None, on_wait: Callable[[], None] = lambda: None,
            on_notice: Callable[[str], None] = lambda m: None, poll_seconds: float = POLL_SECONDS,
-           app: str | None = None) -> Result:
+           app: str | None = None, tags: Mapping[str, str] | None = None) -> Result:
     """Create or update stack `name` through a change set; waits, reporting events as they arrive.
 
     `template` is `template_source(...)`. Returns "unchanged" when the change set has no changes (and
     deletes it). Raises DeployError with the failed resources when the stack does not reach *_COMPLETE.
-    With `app`, the stack is tagged `devkit:app=<app>` and one tagged for another app is never touched.
+    With `app`, the stack is tagged `devkit:app=<app>` and one tagged for another app is never touched;
+    `tags` (`tags.resource_tags`) are the stack's tags besides `devkit:stack`, which CloudFormation also
+    copies onto each resource it creates.
     """
     if app is not None:
         check_owner(cfn, name, app)
@@ -252,7 +270,7 @@ def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
         change_set = cfn.create_change_set(
             StackName=name, ChangeSetName=f"devkit-{int(time.time())}", ChangeSetType=change_type,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Capabilities=["CAPABILITY_IAM"], Tags=_tags(name, app), **template,
+            Capabilities=["CAPABILITY_IAM"], Tags=_tags(name, app, tags), **template,
         )
     except ClientError as error:  # some implementations refuse an empty change set outright
         if any(marker in str(error) for marker in NO_CHANGES):
@@ -298,7 +316,7 @@ def destroy(cfn, name: str, on_event: Callable[[StackEvent], None] = lambda e: N
     return Result("deleted", final.status)
 
 
-OWNER_TAG = "devkit:app"  # the exact @app name of the app a stack belongs to
+OWNER_TAG = tag_names.APP_TAG  # the exact @app name of the app a stack belongs to
 
 
 def check_owner(cfn, name: str, app: str) -> None:
@@ -315,9 +333,8 @@ def check_owner(cfn, name: str, app: str) -> None:
                           f"rename one of the apps in app.arc, or remove that stack first")
 
 
-def _tags(name: str, app: str | None) -> list[dict[str, str]]:
-    tags = [{"Key": "devkit:stack", "Value": name}]
-    return tags + ([{"Key": OWNER_TAG, "Value": app}] if app is not None else [])
+def _tags(name: str, app: str | None, tags: Mapping[str, str] | None) -> list[dict[str, str]]:
+    return tag_names.stack_tags(name, {**({OWNER_TAG: app} if app is not None else {}), **(tags or {})})
 
 
 def outputs(cfn, stack: str) -> dict[str, str]:
@@ -362,6 +379,17 @@ def _wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[Stac
         if status and not status.endswith("_IN_PROGRESS"):
             return _Final(status, failures)
         _pause(on_wait, poll_seconds)
+
+
+def wait_for_change_set(cfn, change_set_id: str, on_wait: Callable[[], None], poll_seconds: float) -> dict:
+    """Describe change set `change_set_id` once it is ready or failed."""
+    return _wait_for_change_set(cfn, change_set_id, on_wait, poll_seconds)
+
+
+def wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[StackEvent], None],
+                   on_wait: Callable[[], None], poll_seconds: float) -> _Final:
+    """Report the stack's events not in `seen` until it settles; its final status and failed events."""
+    return _wait_for_stack(cfn, stack_id, seen, on_event, on_wait, poll_seconds)
 
 
 def _pause(on_wait: Callable[[], None], seconds: float) -> None:

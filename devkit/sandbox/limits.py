@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS
+from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, UNRESERVED, Function
 
 KB = 1024
 
@@ -77,3 +77,14 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Limits:
         if values[field.name] <= 0:
             raise ValueError(f"{ENVIRONMENT[field.name]}={raw!r}: expected a positive number")
     return Limits(**values)  # type: ignore[arg-type]  # each value was cast to its field's type above
+
+
+def workers_for(limits: Limits, function: Function) -> dict[str, int]:
+    """A function's pool size, as FunctionPool's `concurrency` and `queue`: `worker_concurrency` workers
+    and `function_queue` waiting, unless its declared reserved concurrency (`@aws concurrency`) is lower.
+    Then that many workers and none waiting: Lambda refuses an invocation beyond a function's reserved
+    concurrency at once (429 TooManyRequestsException; the Lambda guide, "Configuring reserved concurrency")."""
+    declared = function.concurrency
+    if declared is None or declared == UNRESERVED or declared >= limits.worker_concurrency:
+        return {"concurrency": limits.worker_concurrency, "queue": limits.function_queue}
+    return {"concurrency": declared, "queue": 0}

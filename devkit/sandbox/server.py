@@ -26,7 +26,7 @@ from devkit.sandbox.dynamodb import EmbeddedDynamoDB, Tables, sweep_forever
 from devkit.sandbox.dynamodb import watch as watch_database
 from devkit.sandbox.environment import function_name, worker_environment
 from devkit.sandbox.iam import SandboxIam
-from devkit.sandbox.limits import Limits
+from devkit.sandbox.limits import Limits, workers_for
 from devkit.sandbox.log import Log
 from devkit.sandbox.workers import FunctionPool, Functions
 
@@ -80,8 +80,8 @@ class Sandbox:
                                          ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
-            f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
-                               self.limits.function_queue, self.limits.worker_scale_after_seconds)
+            f.id: FunctionPool(f, partial(self.environment, f), log=self.log.function,
+                               scale_after=self.limits.worker_scale_after_seconds, **workers_for(self.limits, f))
             for f in manifest.functions
         }, preload=True, log=self.log.info,
            client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),

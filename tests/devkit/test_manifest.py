@@ -115,7 +115,7 @@ def test_tables_with_sort_key_and_number_types(tmp_path):
         ("@app\ndemo\n@aws\nthrottle-rate 10001\n", 4, "from 1 to 10000"),
         ("@app\ndemo\n@aws\nthrottle-burst 5001\n", 4, "throttle-burst '5001': expected a whole number from 0 to 5000"),
         ("@app\ndemo\n@aws\naccess-logs yes\n", 4, "access-logs 'yes': expected true or false"),
-        ("@app\ndemo\n@aws\nalarms ops\n", 4, "alarms 'ops': expected the email address"),
+        ("@app\ndemo\n@aws\nalarms ops\n", 4, "alarms 'ops': expected true, false or the email address"),
         ("@app\ndemo\n@tables\nt\n  id *String\n  PITR yes\n", 6, "PITR 'yes': expected true or false"),
         ("@app\ndemo\n@tables\nt\n  id *String\n  encrypt some-key\n", 6, "expected true, false or a KMS key ARN"),
         ("@app\ndemo\n@ws\n", None, "no handler in src/ws/connect/"),

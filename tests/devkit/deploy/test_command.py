@@ -80,6 +80,14 @@ def moto(fake_aws, build, fake_pip, no_tls_deny):
         yield
 
 
+def give_api_gateway_a_cloudwatch_role():
+    """Production writes access logs by default, and a WebSocket stage needs the account's role for that."""
+    import boto3
+
+    boto3.client("apigateway", region_name="us-east-1").update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::123456789012:role/apigateway-cloudwatch"}])
+
+
 def test_deploy_then_deploy_again_then_destroy(moto, capsys):
     assert main("deploy", "--stage", "staging") == 0
     first = capsys.readouterr().out
@@ -189,6 +197,7 @@ def test_production_deploy_turns_termination_protection_on(moto, capsys, monkeyp
     so the calls are recorded here."""
     calls = []
     monkeypatch.setattr(stack, "set_termination_protection", lambda cfn, name, on: calls.append((name, on)))
+    give_api_gateway_a_cloudwatch_role()
     assert main("deploy", "--stage", "production") == 0
     out = capsys.readouterr().out
     assert calls == [("MywsappProduction", True)]
@@ -199,6 +208,7 @@ def test_production_deploy_turns_termination_protection_on(moto, capsys, monkeyp
 def test_destroy_production_turns_protection_off_after_asking_and_says_how_to_delete_the_kept_tables(moto, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(stack, "set_termination_protection", lambda cfn, name, on: calls.append(("protect", on)))
+    give_api_gateway_a_cloudwatch_role()
     assert main("deploy", "--stage", "production") == 0
     capsys.readouterr()
 
@@ -211,7 +221,7 @@ def test_destroy_production_turns_protection_off_after_asking_and_says_how_to_de
     assert main("destroy", "--stage", "production") == 0
     out = capsys.readouterr().out
     assert [c[0] for c in calls] == ["protect", "asked", "protect"] and calls[2] == ("protect", False)
-    assert "(its tables are kept)" in calls[1][1]
+    assert "turn its termination protection off and delete its functions and APIs (its tables are kept)" in calls[1][1]
     assert "Turned termination protection off for MywsappProduction" in out
     assert "Stack MywsappProduction deleted." in out
     table = next(line.split()[2] for line in out.splitlines() if line.startswith("Kept table "))
@@ -248,12 +258,16 @@ def test_the_first_line_says_which_region_wins(app_copy, tmp_path, monkeypatch, 
     assert capsys.readouterr().out.splitlines()[0].startswith(expected)
 
 
-def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(moto, app_copy, capsys):
+@pytest.mark.parametrize("setting, stage", [("access-logs true", "staging"), ("", "production")])
+def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(moto, app_copy, capsys, fake_pip, setting, stage):
+    """Asked for in staging, or production's default."""
     arc = app_copy / "app.arc"
-    arc.write_text(arc.read_text() + "\naccess-logs true\n")
-    assert cli.main(["--app", str(arc), "deploy", "--stage", "staging"]) == 2
+    arc.write_text(arc.read_text() + f"\n{setting}\n")
+    assert cli.main(["--app", str(arc), "deploy", "--stage", stage]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: access-logs is on, but API Gateway in us-east-1 has no CloudWatch role")
+    assert err.count("\n") == 1 and err.startswith("error: access logs are on, but API Gateway in us-east-1 has no CloudWatch role")
+    assert err.rstrip().endswith("or `@aws access-logs false`")
+    assert fake_pip.calls == []
 
 
 def test_manifest_warnings_are_printed_before_the_deploy(app_copy, tmp_path, monkeypatch, capsys):

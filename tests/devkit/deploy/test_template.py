@@ -10,7 +10,7 @@ import re
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from devkit.deploy import template
+from devkit.deploy import accepted, template
 
 SUB_ACCOUNT = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -25,6 +25,20 @@ def operated(app_copy):
     text = arc.read_text().replace("  expires TTL\n", f"  expires TTL\n  PITR true\n  encrypt {KMS_KEY}\n")
     arc.write_text(text + "\naccess-logs true\nalarms ops@example.com\n")
     return manifest_module.load(arc)
+
+
+def tag_map(stage: str = "staging") -> dict[str, str]:
+    return {"devkit:app": "mywsapp", "devkit:stage": stage}
+
+
+def tag_list(stage: str = "staging") -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tag_map(stage).items()]
+
+
+def skips(*checks: str) -> dict:
+    """The Metadata that carries the reasons for these accepted checkov checks (devkit/deploy/accepted.py)."""
+    reasons = {a.check: a.reason for a in accepted.ACCEPTED}
+    return {"checkov": {"skip": [{"id": check, "comment": reasons[check]} for check in checks]}}
 
 
 def of_type(document: dict, kind: str) -> dict[str, dict]:
@@ -139,6 +153,7 @@ def test_websocket_api_resource(staging):
             "Name": "MywsappStaging-ws",
             "ProtocolType": "WEBSOCKET",
             "RouteSelectionExpression": "$request.body.action",
+            "Tags": tag_map(),
         },
     }
 
@@ -195,11 +210,14 @@ def test_broadcast_function_resource(staging):
                 "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
                 "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
             }},
+            "Tags": tag_list(),
         },
+        "Metadata": skips("CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_173", "CKV_AWS_115"),
     }
     assert staging["Resources"]["WsBroadcastLogGroup"] == {
         "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-        "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
+        "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS, "Tags": tag_list()},
+        "Metadata": skips("CKV_AWS_158"),
     }
 
 
@@ -222,6 +240,7 @@ def test_broadcast_role_resource(staging):
                      "Resource": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"}},
                 ]},
             }],
+            "Tags": tag_list(),
         },
     }
 
@@ -237,17 +256,20 @@ CONNECTIONS_TABLE = {
 
 @pytest.mark.parametrize("stage, expected", [
     ("staging", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                 "Properties": CONNECTIONS_TABLE}),
+                 "Properties": {**CONNECTIONS_TABLE, "Tags": tag_list("staging")},
+                 "Metadata": skips("CKV_AWS_119", "CKV_AWS_28")}),
     ("production", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                    "Properties": {**CONNECTIONS_TABLE, "DeletionProtectionEnabled": True}}),
+                    "Properties": {**CONNECTIONS_TABLE, "DeletionProtectionEnabled": True, "Tags": tag_list("production")},
+                    "Metadata": skips("CKV_AWS_119", "CKV_AWS_28")}),
 ])
 def test_production_keeps_and_protects_its_tables_staging_deletes_them(app_manifest, code_keys, stage, expected):
     assert template.build(app_manifest, stage, code_keys)["Resources"]["TableConnections"] == expected
 
 
 def test_staging_and_production_differ_only_where_the_profile_says(app_manifest, code_keys):
-    """Whole resources of both stages side by side: besides the stage's name in names, ARNs, URLs and
-    descriptions, only the tables' protection differs."""
+    """Whole resources of both stages side by side: besides the stage's name in names, ARNs, URLs,
+    descriptions and tags, only the tables' protection, the functions' reserved concurrency, the API
+    stages' access logs (with their log groups) and the alarms differ."""
     def as_staging(document: dict) -> dict:  # the stage's name out, and the deployment's hash of it
         text = json.dumps(document).replace("production", "staging").replace("Production", "Staging")
         return json.loads(re.sub(r"WsDeployment[0-9a-f]{10}", "WsDeployment", text))
@@ -255,8 +277,16 @@ def test_staging_and_production_differ_only_where_the_profile_says(app_manifest,
     staging = as_staging(template.build(app_manifest, "staging", code_keys))
     production = as_staging(template.build(app_manifest, "production", code_keys))
     differing = {k for k in staging["Resources"] if staging["Resources"][k] != production["Resources"][k]}
-    assert differing == {"TableConnections"}
-    assert staging["Resources"].keys() == production["Resources"].keys()
+    functions = {k for k, v in staging["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
+    assert differing == {"TableConnections", "HttpApiStage", "WsStage"} | functions
+    for name in functions:  # reserved concurrency, and so no reason for lacking it
+        assert production["Resources"][name]["Properties"]["ReservedConcurrentExecutions"] == 50
+        del production["Resources"][name]["Properties"]["ReservedConcurrentExecutions"]
+        assert production["Resources"][name]["Metadata"]["checkov"]["skip"][:3] == staging["Resources"][name]["Metadata"]["checkov"]["skip"][:3]
+    added = production["Resources"].keys() - staging["Resources"].keys()
+    assert added == {"HttpApiStageAccessLogs", "WsStageAccessLogs"} | {k for k in added if k.endswith("Alarm")}
+    assert len(added) == 2 + 6 * 2 + 2
+    assert not staging["Resources"].keys() - production["Resources"].keys()
 
 
 def test_table_options_pitr_and_a_customer_managed_key(operated, code_keys):
@@ -266,6 +296,7 @@ def test_table_options_pitr_and_a_customer_managed_key(operated, code_keys):
         **CONNECTIONS_TABLE,
         "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": KMS_KEY},
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "Tags": tag_list(),
     }
 
 
@@ -276,7 +307,9 @@ def test_http_api_has_one_default_stage_that_deploys_itself_throttled(staging):
         "Properties": {
             "ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
             "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
+            "Tags": tag_map(),
         },
+        "Metadata": skips("CKV_AWS_95"),
     }
     routes = {v["Properties"]["RouteKey"] for v in of_type(staging, "AWS::ApiGatewayV2::Route").values()
               if v["Properties"]["ApiId"] == {"Ref": "HttpApi"}}
@@ -294,7 +327,9 @@ def test_websocket_stage_throttles_every_route_and_broadcast_tighter(staging):
             "ApiId": {"Ref": "WsApi"}, "StageName": "staging", "DeploymentId": {"Ref": deployment},
             "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
             "RouteSettings": {"broadcast": {"ThrottlingRateLimit": 2, "ThrottlingBurstLimit": 4}},
+            "Tags": tag_map(),
         },
+        "Metadata": skips("CKV_AWS_95"),
     }
 
 
@@ -322,7 +357,7 @@ def test_integrations_wait_as_long_as_api_gateway_allows(staging):
     assert timeouts == {"HttpApi": 30000, "WsApi": 29000}
 
 
-def test_access_logs_and_alarms_are_off_by_default(staging):
+def test_access_logs_and_alarms_are_off_in_staging_by_default(staging):
     assert not of_type(staging, "AWS::CloudWatch::Alarm") and not of_type(staging, "AWS::SNS::Topic")
     assert not any("AccessLogSettings" in v["Properties"] for v in of_type(staging, "AWS::ApiGatewayV2::Stage").values())
 
@@ -335,8 +370,10 @@ def test_access_logs_go_to_a_log_group_per_stage_with_retention(operated, code_k
         assert json.loads(settings["Format"])["requestId"] == "$context.requestId"
         assert resources[stage_id + "AccessLogs"] == {
             "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-            "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS},
+            "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS, "Tags": tag_list("production")},
+            "Metadata": skips("CKV_AWS_158"),
         }
+        assert "Metadata" not in resources[stage_id]  # logging: nothing to explain
     assert "$context.eventType" in resources["WsStage"]["Properties"]["AccessLogSettings"]["Format"]
 
 
@@ -344,7 +381,8 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
     resources = template.build(operated, "production", code_keys)["Resources"]
     assert resources["AlarmTopic"] == {
         "Type": "AWS::SNS::Topic",
-        "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}]},
+        "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}], "Tags": tag_list("production")},
+        "Metadata": skips("CKV_AWS_26"),
     }
     alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 6 * 2 + 2  # errors and throttles per function, server errors per API
@@ -357,11 +395,12 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
             "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": "AlarmTopic"}],
+            "Tags": tag_list("production"),
         },
     }
     http, ws = resources["HttpApiErrorsAlarm"]["Properties"], resources["WsApiErrorsAlarm"]["Properties"]
-    assert (http["MetricName"], http["Dimensions"]) == ("5xx", [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}},
-                                                                {"Name": "Stage", "Value": "$default"}])
+    # HTTP API metrics by ApiId alone (developerguide/http-api-metrics.html): its one stage is $default.
+    assert (http["MetricName"], http["Dimensions"]) == ("5xx", [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}])
     assert (ws["MetricName"], ws["Dimensions"]) == ("ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}},
                                                                        {"Name": "Stage", "Value": "production"}])
 
