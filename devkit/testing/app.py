@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,10 @@ from devkit.testing.client import LAST_LOG_LINES, Response, Socket, open_socket,
 from devkit.testing.process import SandboxProcess
 
 DEFAULT_ORIGIN: Any = object()  # connect()'s default: the page's own Origin
+
+
+class WaitTimeout(AssertionError):
+    """What `Sandbox.wait_for` waited for did not happen in time."""
 
 
 class EmbeddedOnly(Exception):
@@ -94,6 +100,20 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"<sandbox {self.url}>"
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 5, what: str = "the condition") -> Any:
+        """Poll `condition` until it returns something true, and return that; fails after `timeout`
+        seconds saying `what` was waited for, with the app's last log lines."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                lines = "".join(f"\n    {line}" for line in self._log_tail())
+                raise WaitTimeout(f"waited {timeout:g} s for {what}" + (f"; the app's last log lines:{lines}" if lines else ""))
+            time.sleep(0.02)
 
     def start(self) -> None:
         """Begin a test: note where the log is, and empty every table of the app."""

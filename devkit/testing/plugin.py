@@ -37,7 +37,7 @@ def devkit_running(request, tmp_path_factory) -> Iterator[Running]:
 
     region = load(app_arc).aws.region
     with SandboxProcess(app_arc, log_dir=tmp_path_factory.mktemp("devkit-sandbox")) as process:
-        yield Running(process.page_url, process.ws_url, process, region)
+        yield Running(process.page_url, process.socket_url, process, region)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ _logs = itertools.count(1)
 class SandboxProcess:
     """The sandbox serving the app of `app_arc` in a child process; its output goes to a file in `log_dir`.
 
-    A context manager (or call `stop()`); `port`, `page_url`, `ws_url`, `dynamodb_endpoint` and `tables`
+    A context manager (or call `stop()`); `port`, `page_url`, `socket_url`, `dynamodb_endpoint` and `tables`
     are known once `wait_until_ready()` returns, which the constructor calls unless `wait=False`.
     `args` are more `sandbox` arguments; `env` is added to this process's environment; `popen` holds
     extra `subprocess.Popen` arguments (say, a `preexec_fn` that lowers a limit).
@@ -41,7 +41,7 @@ class SandboxProcess:
                  log_dir: Path | None = None, wait: bool = True, popen: dict | None = None):
         self.app_arc = Path(app_arc).resolve()
         self.port: int | None = None
-        self.page_url = self.ws_url = self.dynamodb_endpoint = ""
+        self.page_url = self.socket_url = self.dynamodb_endpoint = ""
         self.tables: dict[str, str] = {}  # declared name -> physical name, as the banner lists them
         log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="devkit-sandbox-"))
         self.log_path = log_dir / f"sandbox-{os.getpid()}-{next(_logs)}.log"
@@ -85,7 +85,7 @@ class SandboxProcess:
         found = {name: line.search(output) for name, line in BANNER_LINE.items()}
         if not all(found.values()):
             raise RuntimeError(f"the sandbox's banner lacks a line for {[n for n, m in found.items() if not m]}:\n{output}")
-        self.page_url, self.ws_url, self.dynamodb_endpoint = (found[n][1] for n in ("page", "websocket", "dynamodb"))  # type: ignore[index]
+        self.page_url, self.socket_url, self.dynamodb_endpoint = (found[n][1] for n in ("page", "websocket", "dynamodb"))  # type: ignore[index]
         self.port = int(self.page_url.rsplit(":", 1)[1])
         listed = BANNER_TABLES.search(output)
         self.tables = dict(re.findall(r"(\S+) \((\S+)\)", listed[1])) if listed else {}

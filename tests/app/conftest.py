@@ -1,18 +1,16 @@
-"""Run the app's handlers in-process under moto, as Lambda would load them."""
+"""The app's fixtures: its handlers in-process under moto, as Lambda would load them, and a Lambda context.
+(The app in the real sandbox is devkit.testing's `sandbox`, enabled in tests/conftest.py.)"""
 
-import json
 import sys
-from urllib.parse import quote
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from devkit import manifest
-from devkit.contract import ACCOUNT_ID, DUMMY_CREDENTIALS
+from devkit.contract import DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
-from tests.conftest import ROOT
-from tests.support.app import APP, TABLE
+from tests.app.support import APP, ROOT, TABLE, make_context
 
 WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
 
@@ -63,15 +61,6 @@ def handler():
     return load
 
 
-def sent_to(connection_id: str) -> list[dict]:
-    """What moto's Management API received for `connection_id`, as decoded JSON messages."""
-    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-
-    backend = apigatewaymanagementapi_backends[ACCOUNT_ID]["us-east-1"]
-    key = quote(connection_id, safe="")  # moto keeps the id as it appears, URL-encoded, in the path
-    data = backend.connections[key].data.decode() if key in backend.connections else ""
-    decoder, messages, index = json.JSONDecoder(), [], 0
-    while index < len(data):
-        message, index = decoder.raw_decode(data, index)
-        messages.append(message)
-    return messages
+@pytest.fixture
+def lambda_context():
+    return make_context()

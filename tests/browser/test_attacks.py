@@ -12,7 +12,7 @@ import pytest
 
 from devkit.sandbox.loader import load_handler
 from tests.browser.conftest import expect, send, wait_until_open
-from tests.conftest import ROOT, load_event
+from tests.support.repo import ROOT, load_event
 from tests.support.sandbox import wait_until
 
 pytestmark = pytest.mark.browser

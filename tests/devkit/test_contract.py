@@ -5,7 +5,7 @@ import pytest
 
 from devkit import contract
 from devkit.manifest import load
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 
 @pytest.mark.parametrize("table", ["connections", "chat-rooms", "a1-b2-c3", "x"])

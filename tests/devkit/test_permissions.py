@@ -15,7 +15,7 @@ import pytest
 
 from devkit import manifest, permissions
 from devkit.sandbox.dynamodb_server import requested
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 

@@ -15,7 +15,7 @@ import pytest
 
 from devkit import manifest as manifest_module
 from devkit.deploy import package, template
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 SECRET = re.compile(
     r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|aws_secret_access_key\s*=|-----BEGIN [A-Z ]*PRIVATE KEY-----"

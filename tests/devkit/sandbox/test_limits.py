@@ -9,8 +9,8 @@ import pytest
 import websocket
 
 from devkit.sandbox import limits
-from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, handshake_status, read_close
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
+from tests.support.sockets import ask, connect, connection_id, handshake_status, read_close
 
 SMALL = {
     "SANDBOX_FRAME_BYTES": "1024",

@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 # Set in the sandbox's own environment: a worker must see none of them.
