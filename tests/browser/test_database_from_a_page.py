@@ -6,8 +6,7 @@ own, devkit/sandbox/dynamodb_server.py `NoBrowsers`.
 
 import pytest
 
-from tests.browser.conftest import TABLE
-from tests.browser.test_attacks import foreign_origin  # noqa: F401 (a fixture: a page on another origin)
+from tests.app.support import TABLE
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.support.app import TABLE
+from tests.app.support import TABLE
 from tests.support.reliability import start_app
 from tests.support.sandbox import session_members, wait_until
 from tests.support.wsclient import Client, Refused, connect_retrying

@@ -20,8 +20,8 @@ from pathlib import Path
 import psutil
 
 from devkit.sandbox.command import raise_open_file_limit
+from tests.app.support import TABLE
 from tests.support import sandbox as harness
-from tests.support.app import TABLE
 from tests.support.sandbox import RunningSandbox, children_of, copy_fixture
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
