@@ -62,8 +62,8 @@ def _target(target: str, app_arc) -> Running:
     try:
         smoke.page(found)
         smoke.socket_url(found)
-    except (smoke.StepFailed, OSError) as error:
-        raise pytest.UsageError(f"--target {target}: cannot find the app's socket URL: {error}") from None
+    except (smoke.StepFailed, OSError, ValueError) as error:
+        pytest.fail(f"--target {target}: cannot find the app's socket URL: {error}", pytrace=False)
     return Running(page_url, found.wss_url, target=target)
 
 
