@@ -132,7 +132,7 @@ def fixture_app(name: str, scope: str = "module", env: dict[str, str] | None = N
     @pytest.fixture(scope=scope)
     def fixture_in_sandbox(request, tmp_path_factory) -> Iterator[RunningSandbox]:
         app_dir = copy_fixture(name, tmp_path_factory.mktemp("app"))
-        with kind(app_dir, env={**(env or {}), **getattr(request, "param", {})}, args=("--no-reload",)) as sandbox:
+        with kind(app_dir, env={**(env or {}), **(getattr(request, "param", None) or {})}, args=("--no-reload",)) as sandbox:
             yield sandbox
 
     return fixture_in_sandbox

@@ -2,20 +2,9 @@
 
 import time
 
-import pytest
+from tests.support.sandbox import fixture_app, wait_until
 
-from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
-
-
-@pytest.fixture(scope="module")
-def sweeping(tmp_path_factory):
-    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")),
-                             env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"}, args=("--no-reload",))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
+sweeping = fixture_app("faults", env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"})
 
 def dynamodb(sandbox):
     return sandbox.dynamodb()
