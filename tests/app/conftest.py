@@ -1,7 +1,6 @@
 """The app's fixtures: its handlers in-process under moto, as Lambda would load them, and a Lambda context.
 (The app in the real sandbox is devkit.testing's `sandbox`, enabled in tests/conftest.py.)"""
 
-import sys
 
 import boto3
 import pytest
@@ -10,9 +9,7 @@ from moto import mock_aws
 from devkit import manifest
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
-from tests.app.support import APP, ROOT, TABLE, make_context
-
-WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
+from tests.app.support import APP, ROOT, TABLE, WSS_URL, forget_cached_clients, make_context
 
 
 @pytest.fixture
@@ -34,17 +31,9 @@ def aws(monkeypatch):
             TableName=TABLE, KeySchema=connections.key_schema(),
             AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
         )
-        _forget_cached_clients()
+        forget_cached_clients()
         yield dynamodb
-        _forget_cached_clients()
-
-
-def _forget_cached_clients():
-    """The shared modules cache boto3 clients per process, as on Lambda; each test starts afresh."""
-    for name in ("shared.connections", "shared.sender"):
-        module = sys.modules.get(name)
-        if module is not None:
-            module._client = None
+        forget_cached_clients()
 
 
 @pytest.fixture

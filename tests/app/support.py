@@ -3,6 +3,7 @@ timestamp, AWS sample events shaped for its handlers, a Lambda context, and what
 received. The app's tests use these and devkit.testing, nothing of the kit's tests (tests/support/)."""
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ APP = "mywsapp"  # @app in app.arc
 TABLE = f"{APP}-{LOCAL_STAGE}-connections"  # the connections table as the sandbox names it
 # A reply's timestamp: ISO 8601 in UTC with milliseconds, as src/shared/messages.py writes it.
 ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"  # the socket URL the in-process handlers see
 
 
 def load_event(name: str) -> dict:
@@ -67,3 +69,11 @@ def sent_to(connection_id: str) -> list[dict]:
         message, index = decoder.raw_decode(data, index)
         messages.append(message)
     return messages
+
+
+def forget_cached_clients():
+    """The shared modules cache boto3 clients per process, as on Lambda; each test starts afresh."""
+    for name in ("shared.connections", "shared.sender"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module._client = None

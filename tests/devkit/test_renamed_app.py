@@ -8,7 +8,7 @@ import sys
 from tests.support.repo import ROOT
 
 # Quick files of tests/devkit (no sandbox started) that once read the root app.arc or named its parts.
-QUICK = ["tests/devkit/test_contract.py", "tests/devkit/deploy/test_template.py", "tests/devkit/deploy/test_static_handler.py",
+QUICK = ["tests/devkit/test_contract.py", "tests/devkit/deploy/test_static_handler.py",
          "tests/devkit/deploy/test_package.py"]
 RENAMES = {  # file -> (old, new) pairs, applied to the copy
     "app.arc": [("\nmywsapp\n", "\nrenamedapp\n"), ("\nbroadcast ", "\nshout "), ("\nconnections\n", "\nmembers\n")],

@@ -1,46 +1,11 @@
-"""Fixtures for the deploy tests: the real app's manifest, a copy of the app to package, a fake pip,
-and AWS settings that can never reach a real account."""
-
-import shutil
+"""Fixtures for the deploy tests: a fake pip, and AWS settings that can never reach a real account.
+(The starter app's manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
 
 import pytest
 
-from devkit import manifest as manifest_module
 from devkit.contract import DUMMY_CREDENTIALS
-from devkit.deploy import package, stack, template
+from devkit.deploy import package, stack
 from tests.support.deploy import AWS_VARIABLES, FakePip
-from tests.support.repo import ROOT
-
-
-@pytest.fixture
-def app_manifest():
-    """The starter app itself."""
-    return manifest_module.load(ROOT / "app.arc")
-
-
-@pytest.fixture
-def code_keys(app_manifest):
-    keys = {f.id: f"{app_manifest.app}/{f.id}/{'0' * 64}.zip" for f in app_manifest.functions}
-    keys[template.STATIC_ID] = f"{app_manifest.app}/static/{'0' * 64}.zip"
-    return keys
-
-
-@pytest.fixture
-def staging(app_manifest, code_keys):
-    return template.build(app_manifest, "staging", code_keys)
-
-
-@pytest.fixture
-def app_copy(tmp_path):
-    """A copy of the app (app.arc, smoke.json, src/, public/) in tmp, to package or to change."""
-    root = tmp_path / "app"
-    root.mkdir()
-    shutil.copy(ROOT / "app.arc", root / "app.arc")
-    shutil.copy(ROOT / "smoke.json", root / "smoke.json")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "src", root / "src", ignore=ignore)
-    shutil.copytree(ROOT / "public", root / "public", ignore=ignore)
-    return root
 
 
 @pytest.fixture
