@@ -32,13 +32,26 @@ class Running:
     process: SandboxProcess | None = None
     region: str = "us-east-1"
     target: str = ""  # the --target given, if any
+    _session: Any = field(default=None, repr=False)
     _dynamodb: Any = field(default=None, repr=False)
+
+    def prepare(self) -> None:
+        """Import boto3 and load DynamoDB's model now (while the sandbox starts), so `dynamodb()` is quick."""
+        if self._session is None:
+            import boto3  # late: a --target run never needs it
+
+            from devkit.contract import DUMMY_CREDENTIALS
+
+            self._session = boto3.session.Session(region_name=self.region, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                                  aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+            self._session.resource("dynamodb", endpoint_url="http://127.0.0.1:9")  # loads the model; never called
 
     def dynamodb(self):
         """boto3's DynamoDB resource on the embedded database (made once)."""
         if self._dynamodb is None:
-            assert self.process is not None
-            self._dynamodb = _dynamodb(self.process.dynamodb_endpoint, self.region)
+            assert self.process is not None and self.process.dynamodb_endpoint, "the sandbox is not ready"
+            self.prepare()
+            self._dynamodb = self._session.resource("dynamodb", endpoint_url=self.process.dynamodb_endpoint)
         return self._dynamodb
 
 
@@ -134,16 +147,6 @@ class Sandbox:
 
     def _log_tail(self) -> list[str]:
         return self.log_lines()[-LAST_LOG_LINES:] if self.running.process else []
-
-
-def _dynamodb(endpoint: str, region: str):
-    import boto3  # late: a --target run never needs it
-
-    from devkit.contract import DUMMY_CREDENTIALS
-
-    return boto3.resource("dynamodb", endpoint_url=endpoint, region_name=region,
-                          aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
 def _empty(table) -> None:

@@ -35,9 +35,12 @@ def devkit_running(request, tmp_path_factory) -> Iterator[Running]:
         return
     from devkit.manifest import load
 
-    region = load(app_arc).aws.region
-    with SandboxProcess(app_arc, log_dir=tmp_path_factory.mktemp("devkit-sandbox")) as process:
-        yield Running(process.page_url, process.socket_url, process, region)
+    with SandboxProcess(app_arc, log_dir=tmp_path_factory.mktemp("devkit-sandbox"), wait=False) as process:
+        running = Running("", "", process, load(app_arc).aws.region)
+        running.prepare()  # boto3 is imported while the sandbox starts, not after
+        process.wait_until_ready()
+        running.page_url, running.ws_url = process.page_url, process.socket_url
+        yield running
 
 
 @pytest.fixture
