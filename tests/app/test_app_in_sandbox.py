@@ -43,10 +43,15 @@ def test_connect_stores_the_connection_and_disconnect_deletes_it(sandbox):
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1", "http://localhost:3333.evil.example"])
-def test_a_page_from_another_origin_is_refused_with_403_and_stores_nothing(sandbox, origin):
+def test_a_page_from_another_origin_is_refused_with_403(sandbox, origin):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         sandbox.connect(origin=origin)
     assert refused.value.status_code == 403
+
+
+def test_a_refused_socket_stores_no_row(sandbox):
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        sandbox.connect(origin=sandbox.origin + ".evil.example")  # a look-alike of the page's own origin
     assert sandbox.table("connections").scan()["Items"] == []
 
 

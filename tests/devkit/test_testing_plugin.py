@@ -76,13 +76,25 @@ def test_nothing_comes(sandbox):
         ws.send_json({"text": "only once"})
         ws.receive_json()
         ws.receive_json(timeout=0.5)
+
+
+def test_leaves_a_row_behind(sandbox):
+    sandbox.table("members").put_item(Item={"memberId": "left-behind"})
+    with sandbox.connect():
+        pass
+
+
+def test_starts_clean(sandbox):
+    assert sandbox.table("members").scan()["Items"] == []
+    assert not [line for line in sandbox.log_lines() if "$connect" in line]  # the previous test's socket is not in it
 '''
 
 
-def test_a_failure_shows_what_was_received_and_a_timeout_what_was_waited_for_with_the_log(tmp_path):
+def test_a_failure_shows_what_was_received_a_timeout_what_was_waited_for_and_each_test_starts_clean(tmp_path):
     result = run_pytest(newcomer(tmp_path, FAILING), "test_extra.py", "-q")
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
+    assert re.search(r"\b2 failed, 2 passed\b", out), "the next test starts with empty tables and a log of its own"
     assert "{'echo': 'hello'} == {'echo': 'hello, changed'}" in out  # what came, beside what was expected
     assert re.search(r"socket 1 received \(ws://localhost:\d+\)", out) and "'{\"echo\": \"hello\"}'" in out
     assert "waited 0.5 s for a JSON message on ws://localhost:" in out and "none came" in out
