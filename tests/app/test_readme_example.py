@@ -17,7 +17,8 @@ def readme_example() -> tuple[str, str]:
     return conftest, tests
 
 
-def run_in_copy(tmp_path, tests: str) -> subprocess.CompletedProcess:
+def run_in_copy(tmp_path, files: dict[str, str]) -> subprocess.CompletedProcess:
+    """A copy of the app with the example's conftest line and `files` under tests/app/, run by pytest."""
     app = tmp_path / "app"
     app.mkdir()
     for name in ("app.arc", "smoke.json"):
@@ -27,25 +28,22 @@ def run_in_copy(tmp_path, tests: str) -> subprocess.CompletedProcess:
     conftest, _ = readme_example()
     (app / "tests" / "app").mkdir(parents=True)
     (app / "tests" / "conftest.py").write_text(conftest)
-    (app / "tests" / "app" / "test_chat.py").write_text(tests)
+    for name, text in files.items():
+        (app / "tests" / "app" / name).write_text(text)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=app, text=True,
                           capture_output=True, timeout=240, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
                                                                  "HOME": str(tmp_path)})
 
 
-def test_the_readme_example_passes_in_a_copy_of_the_app(tmp_path):
+def test_the_readme_example_passes_in_a_copy_of_the_app_and_fails_readably_when_a_reply_changes(tmp_path):
+    """One run (one sandbox): the example as written, and a copy whose expected echo is changed."""
     conftest, tests = readme_example()
     assert conftest.strip().splitlines()[-1] == 'pytest_plugins = ["devkit.testing"]'
-    result = run_in_copy(tmp_path, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"\b5 passed\b", result.stdout), result.stdout
-
-
-def test_the_example_fails_readably_when_an_expected_reply_changes(tmp_path):
-    _, tests = readme_example()
     changed = tests.replace('" - Echoing hi"', '" - Echoing hi!"')
     assert changed != tests
-    result = run_in_copy(tmp_path, changed)
-    assert result.returncode == 1
-    assert re.search(r"assert False\n.*where False = <built-in method endswith of str object .*>\(' - Echoing hi!'\)", result.stdout), result.stdout
-    assert re.search(r"socket 1 received .*\n'\{\"text\": \"\S+ - Echoing hi\"\}'", result.stdout), result.stdout
+    result = run_in_copy(tmp_path, {"test_chat.py": tests, "test_changed.py": changed})
+    out = result.stdout
+    assert re.search(r"\b1 failed, 9 passed\b", out), out
+    assert "FAILED tests/app/test_changed.py::test_a_message_is_echoed" in out
+    assert re.search(r"where False = <built-in method endswith of str object .*>\(' - Echoing hi!'\)", out), out
+    assert re.search(r"socket 1 received .*\n'\{\"text\": \"\S+ - Echoing hi\"\}'", out), out
