@@ -60,7 +60,8 @@ def _summaries(sandbox) -> list[tuple[int, int, int, int]]:
 
 
 def test_posting_stops_before_the_function_runs_out_of_time(aws, handler, monkeypatch, capsys):
-    """400 connections, each POST taking 100 ms (2.5 s for all, 16 at a time), 2.3 s left: the handler
+    """400 connections, each POST taking 100 ms (2.5 s for all, 16 at a time), 3.3 s left, so 1.3 s before the
+    2 s reserve (room for the first Scan page on a loaded machine, not for every POST): the handler
     returns in time, says how many it did not reach, and every connection is accounted for. (An in-process run under moto's DynamoDB;
     the Management API is a real HTTP fake, as moto's never answers 410.)"""
     fake = ManagementApiFake()
@@ -72,8 +73,8 @@ def test_posting_stops_before_the_function_runs_out_of_time(aws, handler, monkey
         handler("ws/connect")(connect_event(connection_id=connection_id), context)
     event = message_event(json.dumps({"action": "broadcast", "text": "hurry"}), ids[0])
     event["requestContext"]["routeKey"] = "broadcast"
-    broadcast = handler("ws/broadcast")  # loaded first: the 2.3 s are the call's, not the import's
-    short = make_context(2.3, "broadcast")
+    broadcast = handler("ws/broadcast")  # loaded first: the 3.3 s are the call's, not the import's
+    short = make_context(3.3, "broadcast")
     # Powertools keeps the stream its logger first got (an earlier test's capture): log to this test's.
     inspect.unwrap(broadcast).__globals__["logger"].registered_handler.setStream(sys.stdout)
     try:
@@ -82,7 +83,7 @@ def test_posting_stops_before_the_function_runs_out_of_time(aws, handler, monkey
         seconds = time.monotonic() - started
     finally:
         fake.close()
-    assert seconds < 2.3
+    assert seconds < 3.3
     record = json.loads([line for line in capsys.readouterr().out.splitlines() if "broadcast to" in line][-1])
     sent, gone, failed, unsent = map(int, re.findall(r"\d+", record["message"]))
     assert sent == sum(len(posts) for posts in fake.posts.values()) and 0 < sent < 400
