@@ -13,7 +13,7 @@ SANDBOX_ARGS ?=
 PYTEST_ARGS ?=
 DEPLOY_ARGS ?=   # e.g. DEPLOY_ARGS=--no-smoke to skip the smoke test that ends a deploy
 
-.PHONY: sandbox test check bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run scan clean
+.PHONY: sandbox test test-staging check bench deploy-staging deploy-production smoke-staging smoke-production destroy-staging destroy-production dry-run scan clean
 
 $(RUNTIME): requirements.txt $(FUNCTION_REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ sandbox: $(RUNTIME)  ## run the app locally on http://localhost:3333
 test: $(DEV)  ## run every test: pytest, then the page's module tests under Node
 	$(PY) -m pytest $(PYTEST_ARGS)
 	node --test tests/page/*.test.mjs
+
+test-staging: $(DEV)  ## the app's socket tests against the deployed staging stack (devkit.testing --target)
+	$(PY) -m pytest tests/app/test_app_in_sandbox.py --target staging $(PYTEST_ARGS)
 
 check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
 	$(PY) -m ruff check devkit bench src tests

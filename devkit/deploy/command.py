@@ -225,22 +225,26 @@ def smoke(args) -> int:
     """`--url`: that page; `--stage`: the page of that stage's stack (its PageUrl output). Checks what the
     app declares in `smoke.json` next to app.arc."""
     declaration = smoke_declaration.load(smoke_declaration.path_for(args.app))
-    url = args.url
-    if not url:
-        manifest = load(args.app)
-        name = template.stack_name(manifest.app, args.stage)
-        region, _ = region_of(manifest)
-        with aws_errors("checking the AWS credentials"):
-            aws = stack.session(region)
-            stack.account_id(aws)
-        with aws_errors(f"reading stack {name}'s page URL"):
-            cfn = aws.client("cloudformation")
-            if not stack.stack_status(cfn, name):
-                raise UsageError(f"there is no stack {name} in {region}: deploy it first (make deploy-{args.stage})")
-            url = stack.outputs(cfn, name).get("PageUrl")
-        if not url:
-            raise UsageError(f"stack {name} has no PageUrl output to test")
+    url = args.url or stage_page_url(args.app, args.stage)
     return smoke_test.run(url, declaration, timeout=args.timeout)
+
+
+def stage_page_url(app, stage: str) -> str:
+    """The page of `stage`'s stack (its PageUrl output); UsageError when there is none."""
+    manifest = load(app)
+    name = template.stack_name(manifest.app, stage)
+    region, _ = region_of(manifest)
+    with aws_errors("checking the AWS credentials"):
+        aws = stack.session(region)
+        stack.account_id(aws)
+    with aws_errors(f"reading stack {name}'s page URL"):
+        cfn = aws.client("cloudformation")
+        if not stack.stack_status(cfn, name):
+            raise UsageError(f"there is no stack {name} in {region}: deploy it first (make deploy-{stage})")
+        url = stack.outputs(cfn, name).get("PageUrl")
+    if not url:
+        raise UsageError(f"stack {name} has no PageUrl output to test")
+    return url
 
 
 def destroy(args) -> int:

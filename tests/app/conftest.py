@@ -1,20 +1,15 @@
-"""Run the app's handlers in-process under moto, as Lambda would load them."""
+"""The app's fixtures: its handlers in-process under moto, as Lambda would load them, and a Lambda context.
+(The app in the real sandbox is devkit.testing's `sandbox`, enabled in tests/conftest.py.)"""
 
-import json
-import sys
-from urllib.parse import quote
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from devkit import manifest
-from devkit.contract import ACCOUNT_ID, DUMMY_CREDENTIALS
+from devkit.contract import DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
-from tests.conftest import ROOT
-from tests.support.app import APP, TABLE
-
-WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
+from tests.app.support import APP, ROOT, TABLE, WSS_URL, forget_cached_clients, make_context
 
 
 @pytest.fixture
@@ -36,17 +31,9 @@ def aws(monkeypatch):
             TableName=TABLE, KeySchema=connections.key_schema(),
             AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
         )
-        _forget_cached_clients()
+        forget_cached_clients()
         yield dynamodb
-        _forget_cached_clients()
-
-
-def _forget_cached_clients():
-    """The shared modules cache boto3 clients per process, as on Lambda; each test starts afresh."""
-    for name in ("shared.connections", "shared.sender"):
-        module = sys.modules.get(name)
-        if module is not None:
-            module._client = None
+        forget_cached_clients()
 
 
 @pytest.fixture
@@ -63,15 +50,6 @@ def handler():
     return load
 
 
-def sent_to(connection_id: str) -> list[dict]:
-    """What moto's Management API received for `connection_id`, as decoded JSON messages."""
-    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-
-    backend = apigatewaymanagementapi_backends[ACCOUNT_ID]["us-east-1"]
-    key = quote(connection_id, safe="")  # moto keeps the id as it appears, URL-encoded, in the path
-    data = backend.connections[key].data.decode() if key in backend.connections else ""
-    decoder, messages, index = json.JSONDecoder(), [], 0
-    while index < len(data):
-        message, index = decoder.raw_decode(data, index)
-        messages.append(message)
-    return messages
+@pytest.fixture
+def lambda_context():
+    return make_context()

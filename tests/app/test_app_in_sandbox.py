@@ -1,117 +1,80 @@
-"""The echo-chat app itself, served by the real sandbox and driven over real sockets."""
+"""The echo-chat app itself, served by the real sandbox and driven over real sockets, through
+devkit.testing's `sandbox` fixture (each test starts with an empty connections table)."""
 
-import asyncio
-import json
 import re
-import time
 
 import pytest
 import websocket
 
-from tests.reliability.wsclient import TEXT, Client, frame
-from tests.support.app import ISO_MILLIS, TABLE
-from tests.support.sandbox import app_fixture, wait_until
-
-chat = app_fixture("module")
+from devkit.testing import ReceiveTimeout
+from tests.app.support import ISO_MILLIS
 
 
-@pytest.fixture(scope="module")
-def table(chat):
-    return lambda: chat.connection_ids(TABLE), chat.dynamodb()
+def test_the_page_carries_its_socket_url_and_a_content_security_policy(sandbox):
+    page = sandbox.get("/")
+    assert page.status == 200
+    assert f'data-wss-url="{sandbox.ws_url}"' in page.text
+    socket_origin = "/".join(sandbox.ws_url.split("/")[:3])  # wss://host, without a deployed stage's path
+    assert f"connect-src {socket_origin};" in page.headers["Content-Security-Policy"]
+    assert all(sandbox.get(f"/_static/{name}").status == 200 for name in ("index.mjs", "backoff.mjs", "index.css"))
 
 
-def open_socket(chat, origin=None):
-    return websocket.create_connection(chat.ws_url, timeout=10, origin=origin or f"http://localhost:{chat.port}")
-
-
-def test_the_page_carries_its_socket_url_and_a_content_security_policy(chat):
-    status, headers, body = chat.get("/")
-    assert status == 200
-    assert f'data-wss-url="ws://localhost:{chat.port}"' in body.decode()
-    assert f"connect-src ws://localhost:{chat.port}" in headers["Content-Security-Policy"]
-    assert all(chat.get(f"/_static/{name}")[0] == 200 for name in ("index.mjs", "backoff.mjs", "index.css"))
-
-
-def test_a_message_is_echoed_with_a_timestamp(chat):
-    ws = open_socket(chat)
-    ws.send(json.dumps({"text": "hello <script>"}))
-    reply = json.loads(ws.recv())
-    ws.close()
-    assert re.fullmatch(ISO_MILLIS + " - Echoing hello <script>", reply["text"])
+def test_a_message_is_echoed_with_a_timestamp(sandbox):
+    with sandbox.connect() as ws:
+        ws.send_json({"text": "hello <script>"})
+        assert re.fullmatch(ISO_MILLIS + " - Echoing hello <script>", ws.receive_json()["text"])
 
 
 @pytest.mark.parametrize("body, problem", [("not json", "not valid JSON"), ('{"text": ""}', "is empty"), ("{}", 'no "text"')])
-def test_bad_input_gets_an_error_reply_and_the_socket_stays_open(chat, body, problem):
-    ws = open_socket(chat)
-    ws.send(body)
-    assert problem in json.loads(ws.recv())["error"]
-    ws.send(json.dumps({"text": "still here"}))
-    assert "Echoing still here" in json.loads(ws.recv())["text"]
-    ws.close()
+def test_bad_input_gets_an_error_reply_and_the_socket_stays_open(sandbox, body, problem):
+    with sandbox.connect() as ws:
+        ws.send_text(body)
+        assert problem in ws.receive_json()["error"]
+        ws.send_json({"text": "still here"})
+        assert "Echoing still here" in ws.receive_json()["text"]
 
 
-def test_connect_stores_the_connection_and_disconnect_deletes_it(chat, table):
-    ids, _ = table
-    before = ids()
-    ws = open_socket(chat)
-    added = wait_until(lambda: ids() - before, what="the connection's row")
-    ws.close()
-    wait_until(lambda: not (added & ids()), what="the row to be deleted")
+def test_connect_stores_the_connection_and_disconnect_deletes_it(sandbox):
+    connections = sandbox.table("connections")
+    with sandbox.connect():
+        [row] = connections.scan()["Items"]
+        assert row["expires"] > row["connectedAt"]
+    sandbox.wait_for(lambda: not connections.scan()["Items"], what="$disconnect to delete the row")
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1", "http://localhost:{port}.evil.example"])
-def test_a_page_from_another_origin_is_refused_with_403(chat, table, origin):
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost:1", "{origin}.evil.example"])
+def test_a_page_from_another_origin_is_refused_with_403(sandbox, origin):
     """A look-alike of the page's own origin (`http://localhost:PORT.evil.example`) included."""
-    ids, _ = table
-    before = ids()
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        open_socket(chat, origin=origin.format(port=chat.port))
+        sandbox.connect(origin=origin.format(origin=sandbox.origin))
     assert refused.value.status_code == 403
-    assert ids() <= before, "no row was stored (earlier tests' rows may still be leaving)"
 
 
-def test_broadcast_reaches_everyone_once_and_deletes_stale_rows(chat, table):
-    ids, client = table
-    sockets = [open_socket(chat) for _ in range(3)]
-    stale = [f"staleStaleStal{i}=" for i in range(2)]  # rows whose $disconnect never ran
-    for cid in stale:
-        client.put_item(TableName=TABLE, Item={"connectionId": {"S": cid}, "expires": {"N": str(int(time.time()) + 600)}})
-    sockets[0].send(json.dumps({"action": "broadcast", "text": "hi all"}))
+def test_a_refused_socket_stores_no_row(sandbox):
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        sandbox.connect(origin=sandbox.origin + ".evil.example")  # a look-alike of the page's own origin
+    assert sandbox.table("connections").scan()["Items"] == []
+
+
+def test_broadcast_reaches_everyone_exactly_once(sandbox):
+    sockets = [sandbox.connect() for _ in range(3)]
+    sockets[0].send_json({"action": "broadcast", "text": "hi all"})
     for ws in sockets:
-        reply = json.loads(ws.recv())
+        reply = ws.receive_json()
         assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True
-        ws.settimeout(0.3)
-        with pytest.raises(websocket.WebSocketTimeoutException):
-            ws.recv()  # exactly once
-    assert not (set(stale) & ids()), "the 410 answers deleted the stale rows"
     for ws in sockets:
-        ws.close()
+        with pytest.raises(ReceiveTimeout):
+            ws.receive_json(timeout=0.3)
 
 
-def test_the_longest_legal_reply_is_48_kb_and_arrives_whole_in_32_kb_frames(chat):
-    """4,000 emoji (the most `text` may hold) make a 48 KB reply: over API Gateway's 32 KB frame, so it is
-    sent in frames (API Gateway's quotas: frame 32 KB, message 128 KB; the Management API's `Data` is
-    capped at 131072 bytes, botocore's apigatewaymanagementapi model), and the client gets it whole."""
-
-    async def ask() -> list[tuple[int, bytes]]:
-        client = await Client.connect(chat.port, headers={"Origin": f"http://localhost:{chat.port}"})
-        await client.send_raw(frame(TEXT, json.dumps({"text": "\U0001F600" * 4000}, ensure_ascii=False).encode()))
-        frames = [await client.receive()]  # 16 KB of UTF-8 went out in one frame, as a browser sends it
-        while len(frames) < 5 and not _whole_json(b"".join(payload for _, payload in frames)):
-            frames.append(await client.receive())
-        await client.close()
-        return frames
-
-    frames = asyncio.run(ask())
-    data = b"".join(payload for _, payload in frames)
-    assert json.loads(data)["text"].endswith(" - Echoing " + "\U0001F600" * 4000)
-    assert 48_000 < len(data) <= 131072
-    assert [opcode for opcode, _ in frames] == [TEXT, 0] and all(len(p) <= 32 * 1024 for _, p in frames)
-
-
-def _whole_json(data: bytes) -> bool:
-    try:
-        json.loads(data)
-        return True
-    except ValueError:
-        return False
+def test_broadcast_deletes_the_rows_of_gone_connections(sandbox):
+    """A row whose $disconnect never ran is deleted when the Management API answers 410 for it."""
+    connections = sandbox.table("connections")
+    stale = [f"staleStaleStal{i}=" for i in range(2)]
+    for connection_id in stale:
+        connections.put_item(Item={"connectionId": connection_id, "expires": 2**31})
+    with sandbox.connect() as ws:
+        ws.send_json({"action": "broadcast", "text": "anyone?"})
+        assert ws.receive_json()["broadcast"] is True
+        sandbox.wait_for(lambda: not {row["connectionId"] for row in connections.scan()["Items"]} & set(stale),
+                         what="the stale rows to be deleted")

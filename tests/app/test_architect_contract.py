@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.app.test_handlers import connect_event, rows
+from tests.app.support import connect_event, rows
 
 PORTS = {"http": 43001, "tables": 43002, "_arc": 43003}
 PROJECT_VARIABLES = ("ARC_TABLE_CONNECTIONS", "ARC_ALLOWED_ORIGINS", "AWS_ENDPOINT_URL_DYNAMODB",

@@ -5,32 +5,8 @@ import re
 
 import pytest
 
-from tests.app.conftest import sent_to
-from tests.conftest import load_event
-from tests.fakes import ManagementApiFake
-from tests.support.app import ISO_MILLIS, TABLE
-
-
-def message_event(body, connection_id="R1kmxc2VNjMCFIA="):
-    event = load_event("ws-message")
-    event["body"] = body
-    event["requestContext"]["connectionId"] = connection_id
-    return event
-
-
-def rows(dynamodb):
-    return {item["connectionId"]["S"]: item for item in dynamodb.scan(TableName=TABLE)["Items"]}
-
-
-def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA="):
-    event = load_event("ws-connect")
-    event["requestContext"]["connectionId"] = connection_id
-    for headers in (event["headers"], event["multiValueHeaders"]):
-        headers.pop("Origin", None)  # the AWS sample's client sent none
-    if origin is not None:
-        event["headers"]["Origin"] = origin
-        event["multiValueHeaders"]["Origin"] = [origin]
-    return event
+from tests.app.fakes import ManagementApiFake
+from tests.app.support import ISO_MILLIS, connect_event, load_event, message_event, rows, sent_to
 
 
 class TestConnect:

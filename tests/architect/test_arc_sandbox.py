@@ -29,7 +29,7 @@ import pytest
 import websocket
 
 from bench import architect
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(600)  # the first run installs Architect and every function's requirements

@@ -10,51 +10,14 @@ pass without them.
 from __future__ import annotations
 
 import os
-import shutil
-from dataclasses import dataclass, field
-from pathlib import Path
+import threading
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.support.app import TABLE
+from tests.app.support import TABLE, make_context
+from tests.support.browser import CHROMIUM_ARGS, VIEWPORT, ForeignPage, Watched, chromium_executable
 from tests.support.sandbox import app_fixture
-
-SYSTEM_CHROMIUMS = (
-    "/usr/bin/chromium",  # Debian: apt-get install chromium chromium-driver
-    "chromium", "chromium-browser", "google-chrome",  # on PATH elsewhere
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",  # macOS: brew install --cask chromium
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-)
-# The flags this machine's Chromium needs (see the machine notes): no sandbox as root, and no calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
-VIEWPORT = {"width": 1000, "height": 700}
-
-
-def _found(candidate: str) -> str | None:
-    return candidate if Path(candidate).is_file() else shutil.which(candidate)
-
-
-def chromium_executable() -> tuple[str | None, str | None]:
-    """(the Chromium to launch, None) or (None, what is missing and how to get it). A None path with no
-    problem means Playwright's own download."""
-    if os.environ.get("CHROMIUM"):
-        path = _found(os.environ["CHROMIUM"])
-        return (path, None) if path else (None, f"CHROMIUM={os.environ['CHROMIUM']} is not an executable file")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None, "Playwright for Python is not installed: .venv/bin/pip install -r requirements-dev.txt"
-    for candidate in SYSTEM_CHROMIUMS:
-        if path := _found(candidate):
-            return path, None
-    with sync_playwright() as playwright:
-        if Path(playwright.chromium.executable_path).is_file():
-            return None, None
-    return None, ("no Chromium found: apt-get install chromium chromium-driver (Debian), or "
-                  ".venv/bin/python -m playwright install chromium, or set CHROMIUM to a Chromium or Chrome binary")
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop in this thread while it runs,
@@ -98,19 +61,6 @@ def management_api(sandbox):
     return sandbox.management()
 
 
-@dataclass
-class Watched:
-    """A page and everything it reported: console errors, uncaught exceptions, dialogs (dismissed)."""
-
-    page: object
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def problems(self) -> list[str]:
-        return self.console_errors + self.page_errors + [f"dialog: {d}" for d in self.dialogs]
-
-
 @pytest.fixture
 def open_page(chromium):
     """open_page(url=None, **context_options) -> Watched; each page gets its own browser context."""
@@ -134,19 +84,18 @@ def open_page(chromium):
         context.close()
 
 
-def wait_until_open(page) -> None:
-    page.locator('#state[data-state="open"]').wait_for()
+@pytest.fixture
+def foreign_origin():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ForeignPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
-def send(page, text: str, everyone: bool = False) -> None:
-    """Type `text` into the labelled input as a person would and press Enter."""
-    page.get_by_label("Send to everyone").set_checked(everyone)
-    page.get_by_label("Message", exact=True).fill(text)
-    page.get_by_label("Message", exact=True).press("Enter")
-
-
-def expect(target, **options):
-    """Playwright's `expect`, imported late so that a machine without Playwright still collects these tests."""
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target, **options)
+@pytest.fixture
+def lambda_context():
+    return make_context()

@@ -5,14 +5,12 @@ Most run twice: under the page's Content-Security-Policy, and with Chromium told
 hold on its own rather than hiding behind another.
 """
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from devkit.sandbox.loader import load_handler
-from tests.browser.conftest import expect, send, wait_until_open
-from tests.conftest import ROOT, load_event
+from tests.support.browser import expect, send, wait_until_open
+from tests.support.repo import ROOT, load_event
 from tests.support.sandbox import wait_until
 
 pytestmark = pytest.mark.browser
@@ -128,33 +126,6 @@ def test_the_content_security_policy_is_sent_lets_the_page_work_and_blocks_injec
     }""")
     assert page.evaluate("window.pwned") is None
     assert page.evaluate("window.violations") == ["script-src-elem inline"]
-
-
-class _ForeignPage(BaseHTTPRequestHandler):
-    """A page on another origin that tries to open a socket to the sandbox."""
-
-    def do_GET(self):
-        body = b"<!doctype html><title>someone else's site</title>"
-        self.send_response(200)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def foreign_origin():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForeignPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 REFUSED = "refused with 403"  # the sandbox's log line for a $connect that returned 403

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from tests.browser.conftest import expect, send, wait_until_open
-from tests.conftest import ROOT
-from tests.support.app import ISO_MILLIS
+from tests.app.support import ISO_MILLIS
+from tests.support.browser import expect, send, wait_until_open
+from tests.support.repo import ROOT
 from tests.support.sandbox import start_app, wait_until
 
 pytestmark = pytest.mark.browser

@@ -6,8 +6,7 @@ own, devkit/sandbox/dynamodb_server.py `NoBrowsers`.
 
 import pytest
 
-from tests.browser.conftest import TABLE
-from tests.browser.test_attacks import foreign_origin  # noqa: F401 (a fixture: a page on another origin)
+from tests.app.support import TABLE
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +25,7 @@ WIPE_AND_READ = """async endpoint => {
 }"""
 
 
-def test_a_page_on_another_origin_cannot_wipe_or_read_the_tables(open_page, sandbox, foreign_origin):  # noqa: F811
+def test_a_page_on_another_origin_cannot_wipe_or_read_the_tables(open_page, sandbox, foreign_origin):
     endpoint = sandbox.dynamodb_endpoint
     client = sandbox.dynamodb()
     key = {"connectionId": {"S": "planted-before-the-page"}}

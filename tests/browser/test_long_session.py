@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.browser.conftest import expect, send, wait_until_open
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import wait_until
 
 pytestmark = pytest.mark.browser

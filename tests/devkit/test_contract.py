@@ -5,7 +5,7 @@ import pytest
 
 from devkit import contract
 from devkit.manifest import load
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 
 @pytest.mark.parametrize("table", ["connections", "chat-rooms", "a1-b2-c3", "x"])
@@ -19,12 +19,16 @@ def test_the_app_reads_the_table_variable_the_kit_writes(table, monkeypatch):
     assert config.table_name(table) == "physical-name"
 
 
-def test_variables_name_each_table_and_the_socket_url_only_for_an_app_with_ws():
-    manifest = load(ROOT / "app.arc")
-    env = contract.variables(manifest, "staging", wss_url="W", allowed_origins="O", table_names={"connections": "T"})
+def test_variables_name_each_table_and_the_socket_url_only_for_an_app_with_ws(tmp_path):
+    (tmp_path / "app.arc").write_text("@app\nchat\n@http\nget /\n@ws\n@tables\nrooms\n  roomId *String\nseats\n  seatId *String\n")
+    for folder in ("http/get-index", "ws/connect", "ws/default", "ws/disconnect"):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        (tmp_path / "src" / folder / "index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
+    env = contract.variables(load(tmp_path / "app.arc"), "staging", wss_url="W", allowed_origins="O",
+                             table_names={"rooms": "T1", "seats": "T2"})
     assert env == {
-        "ARC_ENV": "staging", "ARC_APP_NAME": "mywsapp", "POWERTOOLS_SERVICE_NAME": "mywsapp",
-        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_CONNECTIONS": "T",
+        "ARC_ENV": "staging", "ARC_APP_NAME": "chat", "POWERTOOLS_SERVICE_NAME": "chat",
+        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_ROOMS": "T1", "ARC_TABLE_SEATS": "T2",
     }
 
 

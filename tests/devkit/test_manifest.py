@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from devkit import arc, contract, grants, manifest
 from devkit.manifest import Key, ManifestError
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 
 def write_app(tmp_path: Path, arc: str, functions=("http/get-index", "ws/connect", "ws/default", "ws/disconnect")) -> Path:

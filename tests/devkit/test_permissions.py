@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from devkit import manifest, permissions
 from devkit.sandbox.dynamodb_server import requested
 from devkit.sandbox.iam import Evaluator
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 

@@ -1,116 +1,10 @@
-"""Shared pieces of the reliability suite: sizes, the real sandbox, its table, its processes and log.
+"""The reliability suite's fixtures: the starter app and the faults fixture app in the real sandbox.
+Sizes and helpers are in tests/support/reliability.py."""
 
-Sizes come from the environment so CI runs a bounded suite and a person can push harder:
-
-    RELIABILITY_CLIENTS   clients in the load test (default 1000, split over four ways of vanishing)
-    RELIABILITY_NEVER_READING  how many of them stop reading and are flooded (default 100)
-    RELIABILITY_MESSAGES  messages each reading client sends and gets echoed (default 2)
-    RELIABILITY_FIGURES   a file to append the load test's figures to, as JSON lines (default: none)
-"""
-
-from __future__ import annotations
-
-import json
-import os
-import re
-import resource
-import time
-from collections import Counter
-from pathlib import Path
-
-import psutil
 import pytest
 
-from tests.support import sandbox as harness
-from tests.support.app import TABLE
-from tests.support.sandbox import RunningSandbox, app_fixture, children_of, copy_fixture, wait_until
-
-CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
-MESSAGES = int(os.environ.get("RELIABILITY_MESSAGES", "2"))
-NEVER_READING = int(os.environ.get("RELIABILITY_NEVER_READING", "100"))
-FIGURES = os.environ.get("RELIABILITY_FIGURES")
-
-
-def raise_open_file_limit() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit (the sandbox inherits it); the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-class Sandbox(RunningSandbox):
-    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log."""
-
-    def table(self):
-        return self.dynamodb()
-
-    def rows(self, table: str = TABLE) -> set[str]:
-        """Every connection id in the table, following Scan's pagination."""
-        return self.connection_ids(table)
-
-    def descendants(self) -> set[int]:
-        return children_of(self.process.pid)
-
-    def moto_pid(self) -> int:
-        [pid] = [p for p in self.descendants() if "devkit.sandbox.dynamodb_server" in _cmdline(p)]
-        return pid
-
-    def workers(self) -> set[int]:
-        """The worker processes: fresh interpreters (`worker_main.py`) and those forked by the preloaded parent."""
-        descendants = self.descendants()
-        parents = {p for p in descendants if "zygote_main.py" in _cmdline(p)}
-        return {p for p in descendants
-                if "worker_main.py" in _cmdline(p) or (p not in parents and _cmdline(p) and _parent(p) in parents)}
-
-    def open_fds(self) -> int:
-        return psutil.Process(self.process.pid).num_fds()
-
-    def rss_mb(self) -> float:
-        return psutil.Process(self.process.pid).memory_info().rss / 2**20
-
-    def accepted(self) -> Counter:
-        """How many times the sandbox accepted each connection id."""
-        return Counter(re.findall(r"WS  \$connect (\S+) accepted", self.output()))
-
-    def disconnect_handler_runs(self) -> Counter:
-        """How many times the $disconnect handler ran for each connection id (its Powertools log lines)."""
-        runs = Counter()
-        for line in self.output().splitlines():
-            if line.startswith("  ws-disconnect | {"):
-                try:
-                    runs[json.loads(line.split(" | ", 1)[1])["correlation_id"]] += 1
-                except (ValueError, KeyError):
-                    continue
-        return runs
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        return psutil.Process(pid).ppid()
-    except psutil.NoSuchProcess:
-        return None
-
-
-def _cmdline(pid: int) -> str:
-    """The command line of a live process; empty for a zombie or a process that is gone."""
-    try:
-        process = psutil.Process(pid)
-        return "" if process.status() == psutil.STATUS_ZOMBIE else " ".join(process.cmdline())
-    except psutil.NoSuchProcess:
-        return ""
-
-
-def start_app(tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
-    """The starter app itself (app.arc at the repository root) in the real sandbox."""
-    raise_open_file_limit()
-    return harness.start_app(tmp_path, env, kind=Sandbox)
-
-
-def start_fixture(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> Sandbox:
-    raise_open_file_limit()
-    return Sandbox(copy_fixture(name, tmp_path), env=env, args=("--no-reload",))
-
+from tests.support.reliability import Sandbox, start_fixture
+from tests.support.sandbox import app_fixture
 
 app = app_fixture("module", kind=Sandbox)  # the starter app in the real sandbox, shared by a module's tests
 
@@ -125,15 +19,3 @@ def faults(tmp_path_factory):
         yield sandbox
     finally:
         sandbox.stop()
-
-
-def record_figures(name: str, figures: dict) -> None:
-    """Print the figures (shown with -s or on failure) and append them to RELIABILITY_FIGURES if set."""
-    line = json.dumps({"test": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **figures})
-    print(line)
-    if FIGURES:
-        with open(FIGURES, "a") as file:
-            file.write(line + "\n")
-
-
-__all__ = ["CLIENTS", "MESSAGES", "NEVER_READING", "TABLE", "Sandbox", "start_app", "start_fixture", "record_figures", "wait_until"]

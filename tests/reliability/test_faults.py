@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import TABLE, start_app, wait_until
-from tests.reliability.wsclient import Client, Refused, connect_retrying
-from tests.support.sandbox import session_members
+from tests.app.support import TABLE
+from tests.support.reliability import start_app
+from tests.support.sandbox import session_members, wait_until
+from tests.support.wsclient import Client, Refused, connect_retrying
 
 FAILURES = [
     ({"do": "raise"}, "RuntimeError: handler failed on purpose"),
@@ -263,7 +264,7 @@ def test_ctrl_c_under_load_closes_every_socket_with_1001_runs_every_disconnect_a
 
 
 async def _close_code_after_replies(client: Client) -> int | None:
-    from tests.reliability.wsclient import CLOSE, close_code, frame
+    from tests.support.wsclient import CLOSE, close_code, frame
 
     for _ in range(5):
         try:

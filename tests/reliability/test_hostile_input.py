@@ -17,8 +17,9 @@ import struct
 
 import pytest
 
-from tests.reliability.conftest import start_app, wait_until
-from tests.reliability.wsclient import BINARY, CLOSE, TEXT, Client, Refused, close_code, connect_retrying, frame
+from tests.support.reliability import start_app
+from tests.support.sandbox import wait_until
+from tests.support.wsclient import BINARY, CLOSE, TEXT, Client, Refused, close_code, connect_retrying, frame
 
 KB = 1024
 DEEP = 15_000  # 30 KB: inside one 32 KB frame, far past json's recursion limit

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.reliability.conftest import CLIENTS, MESSAGES, NEVER_READING, record_figures, start_app, wait_until
-from tests.reliability.wsclient import Client, connect_retrying
-from tests.support.sandbox import holds
+from tests.support.reliability import CLIENTS, MESSAGES, NEVER_READING, record_figures, start_app
+from tests.support.repo import ROOT
+from tests.support.sandbox import holds, wait_until
+from tests.support.wsclient import Client, connect_retrying
 
-HALF_FRAME_CLIENT = Path(__file__).with_name("half_frame_client.py")
+HALF_FRAME_CLIENT = ROOT / "tests" / "support" / "half_frame_client.py"
 FUNCTIONS = 5  # GET /, $connect, $default, $disconnect, broadcast
 WORKERS_PER_FUNCTION = 4  # SANDBOX_WORKER_CONCURRENCY for this test, so "no worker left behind" has a bound
 POST_BYTES = 128 * 1024

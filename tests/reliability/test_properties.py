@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from devkit import manifest
 from devkit.manifest import Manifest, ManifestError
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 sys.path.insert(0, str(ROOT / "src"))
 from shared import messages

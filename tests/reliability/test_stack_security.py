@@ -1,6 +1,6 @@
 """Security review of the deployed stack, as checks on the generated template and packages (no AWS).
 
-tests/devkit/deploy/test_template.py already pins each role's exact actions, the SourceArn of every
+tests/app/test_stack_template.py already pins each role's exact actions, the SourceArn of every
 permission, no `*` resource and the connections table resource; these fill the gaps and hold for any
 app the starter grows into: every function, table and role the template has, whatever their names.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from devkit import manifest as manifest_module
 from devkit.deploy import package, template
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 SECRET = re.compile(
     r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|aws_secret_access_key\s*=|-----BEGIN [A-Z ]*PRIVATE KEY-----"

@@ -1,2 +1,4 @@
-"""What many test packages share: the real sandbox on a port it chose (`sandbox`), and the facts
-about the repository's own app that tests assert on (`app`)."""
+"""The kit's test helpers, each written once: the real sandbox (`sandbox`, built on devkit.testing's
+SandboxProcess), raw WebSocket clients (`sockets`, `wsclient`), paths and AWS sample events (`repo`),
+and the deploy, reliability and browser suites' helpers. Conftests hold fixtures only; the app's own
+tests use devkit.testing and tests/app/support.py instead."""

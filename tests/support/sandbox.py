@@ -1,21 +1,14 @@
-"""Start the real sandbox (`python -m devkit sandbox`) as a user would, on a port it chooses, and stop it.
-
-The sandbox is started with `--port 0`: the system picks a free port when the sandbox binds it, and
-the banner names it (`page  http://localhost:PORT`). No port is probed and released first, so two
-test runs cannot race for one.
+"""The kit's tests' handle on the real sandbox: devkit.testing's `SandboxProcess` (the one factory that
+starts `python -m devkit sandbox --port 0`) plus what the kit's tests inspect (records, the Management
+API, the table's rows), a fixture factory for the fixture apps under tests/fixtures/, and waiting helpers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -32,15 +25,13 @@ from devkit.manifest import Manifest
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 from devkit.sandbox.server import Sandbox
-from tests.conftest import ROOT
+from devkit.testing.process import SandboxProcess
+from tests.support.repo import FIXTURES, ROOT
 
-FIXTURES = ROOT / "tests" / "fixtures"
 # boto3 keyword arguments for the sandbox's own services: its region and the contract's dummy keys.
 DUMMY_AWS = {"region_name": "us-east-1", "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
              "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
 SHORT = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
-BANNER_PORT = re.compile(r"page +http://[^:/\s]+:(\d+)")
-_logs = itertools.count(1)
 
 
 def free_port() -> int:
@@ -61,33 +52,15 @@ def copy_fixture(name: str, destination: Path) -> Path:
     return target
 
 
-class RunningSandbox:
-    """The sandbox serving `app_dir`'s app in a child process; its output goes to `log_path`.
-
-    Use it as a context manager (or call `stop()`); `port` is known once `wait_until_ready()` returns.
-    """
+class RunningSandbox(SandboxProcess):
+    """The sandbox serving `app_dir`'s app in a child process; its output goes to `log_path` (in
+    `log_dir`, else `app_dir`). Use it as a context manager (or call `stop()`)."""
 
     def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                  wait: bool = True, log_dir: Path | None = None, popen: dict | None = None):
         """`popen`: extra subprocess.Popen arguments (e.g. a `preexec_fn` that lowers a limit)."""
         self.app_dir = app_dir
-        self.port: int | None = None
-        self.log_path = (log_dir or app_dir) / f"sandbox-{os.getpid()}-{next(_logs)}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115  # the child writes to it until stop()
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devkit", "--app", str(app_dir / "app.arc"), "sandbox", "--port", "0", *args],
-            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **(popen or {}),
-        )
-        if wait:
-            self.wait_until_ready()
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+        super().__init__(app_dir / "app.arc", args=args, env=env, log_dir=log_dir or app_dir, wait=wait, popen=popen)
 
     @property
     def url(self) -> str:
@@ -101,14 +74,6 @@ class RunningSandbox:
     def records(self) -> Path:
         return self.app_dir / "records"
 
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    @property
-    def dynamodb_endpoint(self) -> str:
-        """The embedded DynamoDB's URL, as the banner prints it."""
-        return re.search(r"dynamodb +(\S+)", self.output())[1]
-
     def dynamodb(self):
         """A boto3 DynamoDB client on the sandbox's database, with short timeouts."""
         return boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, config=SHORT, **DUMMY_AWS)
@@ -121,19 +86,6 @@ class RunningSandbox:
         """Every `connectionId` in `table`, following Scan's pagination."""
         pages = self.dynamodb().get_paginator("scan").paginate(TableName=table)
         return {item["connectionId"]["S"] for page in pages for item in page["Items"]}
-
-    def wait_until_ready(self, timeout: float = 30) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            output = self.output()
-            if "sandbox ready" in output:
-                self.port = int(BANNER_PORT.search(output)[1])
-                return time.monotonic() - self.started
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited with {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"the sandbox was not ready within {timeout} s:\n{self.output()}")
 
     def wait_for_output(self, text: str, timeout: float = 10) -> None:
         wait_until(lambda: text in self.output(), timeout, f"{text!r} in the sandbox's output")
@@ -149,17 +101,6 @@ class RunningSandbox:
                 return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
-
-    def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
 
 
 def start_app(log_dir: Path, env: dict[str, str] | None = None, kind: type[RunningSandbox] = RunningSandbox):
@@ -181,6 +122,20 @@ def app_fixture(scope: str, kind: type[RunningSandbox] = RunningSandbox, after: 
             yield sandbox
 
     return app_in_sandbox
+
+
+def fixture_app(name: str, scope: str = "module", env: dict[str, str] | None = None, kind: type[RunningSandbox] = RunningSandbox):
+    """A pytest fixture serving a private copy of the fixture app tests/fixtures/<name> in the real
+    sandbox (no reloading), shared at `scope`; `env` is added to the sandbox's environment, and a
+    parametrized fixture's `request.param` (a dict) too."""
+
+    @pytest.fixture(scope=scope)
+    def fixture_in_sandbox(request, tmp_path_factory) -> Iterator[RunningSandbox]:
+        app_dir = copy_fixture(name, tmp_path_factory.mktemp("app"))
+        with kind(app_dir, env={**(env or {}), **(getattr(request, "param", None) or {})}, args=("--no-reload",)) as sandbox:
+            yield sandbox
+
+    return fixture_in_sandbox
 
 
 class InProcess:

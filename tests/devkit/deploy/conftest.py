@@ -1,71 +1,11 @@
-"""Fixtures for the deploy tests: the real app's manifest, a copy of the app to package, a fake pip,
-and AWS settings that can never reach a real account."""
-
-import re
-import shutil
-from pathlib import Path
+"""Fixtures for the deploy tests: a fake pip, and AWS settings that can never reach a real account.
+(The starter app's manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
 
 import pytest
 
-from devkit import manifest as manifest_module
 from devkit.contract import DUMMY_CREDENTIALS
-from devkit.deploy import package, stack, template
-from tests.conftest import ROOT
-
-AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION",
-)
-
-
-@pytest.fixture
-def app_manifest():
-    """The starter app itself."""
-    return manifest_module.load(ROOT / "app.arc")
-
-
-@pytest.fixture
-def code_keys(app_manifest):
-    keys = {f.id: f"{app_manifest.app}/{f.id}/{'0' * 64}.zip" for f in app_manifest.functions}
-    keys[template.STATIC_ID] = f"{app_manifest.app}/static/{'0' * 64}.zip"
-    return keys
-
-
-@pytest.fixture
-def staging(app_manifest, code_keys):
-    return template.build(app_manifest, "staging", code_keys)
-
-
-@pytest.fixture
-def app_copy(tmp_path):
-    """A copy of the app (app.arc, smoke.json, src/, public/) in tmp, to package or to change."""
-    root = tmp_path / "app"
-    root.mkdir()
-    shutil.copy(ROOT / "app.arc", root / "app.arc")
-    shutil.copy(ROOT / "smoke.json", root / "smoke.json")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "src", root / "src", ignore=ignore)
-    shutil.copytree(ROOT / "public", root / "public", ignore=ignore)
-    return root
-
-
-class FakePip:
-    """Stands in for `pip install --platform ...`: writes a marker package per requirement, records calls."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, package.Platform]] = []
-
-    def __call__(self, requirements: Path, platform: package.Platform, target: Path) -> None:
-        text = requirements.read_text()
-        self.calls.append((text, platform))
-        for line in text.splitlines():
-            name = re.split(r"[<>=!~;\[ #]", line.strip(), maxsplit=1)[0]
-            if name:
-                (target / name.replace("-", "_").lower()).mkdir(exist_ok=True)
-                (target / name.replace("-", "_").lower() / "__init__.py").write_text(f"# fake, {platform.pip_platforms[0]}\n")
-        (target / "bin").mkdir(exist_ok=True)
-        (target / "bin" / "some-script").write_text("#!/bin/sh\n")
+from devkit.deploy import package, stack
+from tests.support.deploy import AWS_VARIABLES, FakePip
 
 
 @pytest.fixture

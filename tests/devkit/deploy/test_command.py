@@ -18,8 +18,8 @@ from devkit import cli
 from devkit.deploy import command, stack
 from devkit.errors import ServiceError
 from devkit.progress import Progress
-from tests.conftest import ROOT
-from tests.devkit.deploy.conftest import AWS_VARIABLES
+from tests.support.deploy import AWS_VARIABLES
+from tests.support.repo import ROOT
 
 APP = str(ROOT / "app.arc")
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # moto skips them, see test_stack

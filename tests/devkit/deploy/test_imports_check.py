@@ -18,7 +18,7 @@ import pytest
 from devkit import manifest as manifest_module
 from devkit import packages
 from devkit.deploy import imports_check, package
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.devkit.deploy.conftest import AWS_VARIABLES
 from tests.support.sandbox import copy_fixture
 

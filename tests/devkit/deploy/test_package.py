@@ -80,7 +80,7 @@ def test_building_twice_gives_the_same_bytes_and_key(app_copy, tmp_path, fake_pi
     assert {k: p.path.read_bytes() for k, p in second_packages.items()} == first
     for function_id, built in second_packages.items():
         digest = hashlib.sha256(first[function_id]).hexdigest()
-        assert built.key == f"mywsapp/{function_id}/{digest}.zip"
+        assert built.key == f"{app.app}/{function_id}/{digest}.zip"
 
 
 def test_a_changed_handler_changes_only_its_own_key(app_copy, tmp_path, fake_pip):

@@ -15,7 +15,7 @@ import pytest
 
 from devkit.deploy import adopt, command, stack, template
 from devkit.manifest import load
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.devkit.deploy.test_command import build, give_api_gateway_a_cloudwatch_role, main, moto  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning"),

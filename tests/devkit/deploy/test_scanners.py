@@ -16,7 +16,7 @@ from cfnlint.api import ManualArgs, lint
 
 from devkit import manifest as manifest_module
 from devkit.deploy import accepted, template
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

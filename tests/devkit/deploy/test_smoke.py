@@ -13,7 +13,7 @@ import pytest
 
 from devkit import cli
 from devkit.deploy import smoke, smoke_declaration
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import RunningSandbox, app_fixture, free_port
 
 STEP_TIMEOUT = 1.5  # seconds: short, so the failing cases are quick; the sandbox echoes in milliseconds

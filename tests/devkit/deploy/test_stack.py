@@ -3,7 +3,7 @@
 What moto cannot show, and where it is checked instead:
 - moto's CloudFormation SILENTLY SKIPS every AWS::ApiGatewayV2::* resource (APIs, routes,
   integrations, stages, the deployment) and still reports CREATE_COMPLETE: those resources are checked
-  in test_template.py, on the template itself (whole-resource comparisons and cfn-lint).
+  in tests/app/test_stack_template.py, on the template itself (whole-resource comparisons and cfn-lint).
 - moto's change sets record only stack-level events, never per-resource ones, leave the stack without
   Outputs, and never fail or roll back: event streaming, outputs, failed resources and rollback are
   played back by `ScriptedCloudFormation` below.

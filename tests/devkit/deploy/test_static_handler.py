@@ -8,7 +8,7 @@ import pytest
 
 from devkit import manifest as manifest_module
 from devkit.deploy import package
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,5 @@
-import pytest
+"""The sandbox tests' fixtures (helpers are in tests/support/)."""
 
-from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sandbox import fixture_app
 
-
-@pytest.fixture(scope="module")
-def faults(tmp_path_factory):
-    """The faults fixture app in the real sandbox, shared by a test module."""
-    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")), args=("--no-reload",))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+faults = fixture_app("faults")  # the faults fixture app in the real sandbox, shared by a test module

@@ -23,9 +23,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from devkit.sandbox.connections import ClientBufferFull, Connection
-from tests.conftest import load_event
-from tests.reliability.wsclient import CLOSE, PING, PONG, TEXT, frame
+from tests.support.repo import load_event
 from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
+from tests.support.wsclient import CLOSE, PING, PONG, TEXT, frame
 
 CONTINUATION = 0x0
 

@@ -21,7 +21,7 @@ import psutil
 import pytest
 import websocket
 
-from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sandbox import fixture_app
 
 KB = 1024
 
@@ -43,14 +43,7 @@ def sleeps(seconds: float, pad: int = 0) -> str:
     return json.dumps({"do": "sleep", "seconds": seconds, "pad": "p" * pad})
 
 
-@pytest.fixture
-def sandbox(tmp_path, request):
-    running = RunningSandbox(copy_fixture("faults", tmp_path), env=getattr(request, "param", None), args=("--no-reload",))
-    try:
-        yield running
-    finally:
-        running.stop()
-
+sandbox = fixture_app("faults", scope="function")  # parametrized tests pass extra environment as `param`
 
 def test_a_flood_from_one_socket_keeps_memory_bounded_and_other_echoes_fast(sandbox):
     """128 KB messages as fast as one client can send them, for 4 s, while another client echoes."""

@@ -18,20 +18,13 @@ import aiohttp
 import pytest
 import websocket
 
-from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sandbox import fixture_app
 
 FRAME = 32 * 1024
 MESSAGE = 128 * 1024
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")), args=("--no-reload",))
-    try:
-        yield running
-    finally:
-        running.stop()
-
+sandbox = fixture_app("faults")
 
 def body_of(size: int) -> str:
     """An echo request of exactly `size` characters (highly compressible)."""

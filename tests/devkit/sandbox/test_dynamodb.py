@@ -3,21 +3,11 @@
 import time
 
 import boto3
-import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
+from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, fixture_app, wait_until
 
-
-@pytest.fixture(scope="module")
-def sweeping(tmp_path_factory):
-    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")),
-                             env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"}, args=("--no-reload",))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
+sweeping = fixture_app("faults", env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"})
 
 def dynamodb(sandbox):
     return sandbox.dynamodb()

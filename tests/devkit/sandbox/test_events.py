@@ -13,7 +13,7 @@ import re
 import pytest
 
 from devkit.sandbox import events
-from tests.conftest import load_event
+from tests.support.repo import load_event
 
 
 def peer_of(sample: dict) -> events.Peer:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import load_event
+from tests.support.repo import load_event
 
 
 def raw_get(sandbox, raw_path: str) -> int:

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.devkit.sandbox.test_websocket_api import ask, connect
 from tests.support.sandbox import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture
+from tests.support.sockets import ask, connect
 
 ACCOUNT = "123456789012"
 TABLE = "grants-testing-things"

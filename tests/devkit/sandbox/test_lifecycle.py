@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import ROOT
-from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, read_close
+from tests.support.repo import ROOT
 from tests.support.sandbox import RunningSandbox, children_of, copy_fixture, holds, session_members, wait_until
+from tests.support.sockets import ask, connect, connection_id, read_close
 
 
 def listening_addresses(port: int) -> set[str]:

@@ -9,8 +9,8 @@ import pytest
 import websocket
 
 from devkit.sandbox import limits
-from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, handshake_status, read_close
-from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
+from tests.support.sandbox import RunningSandbox, copy_fixture, fixture_app, wait_until
+from tests.support.sockets import ask, connect, connection_id, handshake_status, read_close
 
 SMALL = {
     "SANDBOX_FRAME_BYTES": "1024",
@@ -21,14 +21,7 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")), env=SMALL, args=("--no-reload",))
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
+small = fixture_app("faults", env=SMALL)
 
 def connect_when_allowed(sandbox, **options):
     """Connect, waiting out the small new-connection rate limit of this module's sandbox."""

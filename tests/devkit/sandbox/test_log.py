@@ -23,7 +23,7 @@ import websocket
 
 from devkit.sandbox import log as sandbox_log
 from devkit.sandbox.log import Log, escape
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import free_port, wait_until
 
 

@@ -7,8 +7,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.devkit.sandbox.test_websocket_api import ask, connect, connection_id, read_close
 from tests.support.sandbox import wait_until
+from tests.support.sockets import ask, connect, connection_id, read_close
 
 
 @pytest.fixture(scope="module")

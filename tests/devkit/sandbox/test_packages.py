@@ -97,7 +97,7 @@ def test_only_the_functions_own_code_gets_the_line_not_a_library_probing_for_an_
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.repo import ROOT
 
     code = PROBE.format(kit=str(ROOT / "devkit/sandbox"), task=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
@@ -119,7 +119,7 @@ def test_every_import_of_the_apps_own_functions_is_declared_or_the_runtimes():
     import ast
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.repo import ROOT
 
     app = load(ROOT / "app.arc")
     shared = {n for p in app.shared_dir.rglob("*.py") for n in _imports(ast.parse(p.read_text()))}

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
-from tests.reliability.wsclient import connect_retrying
+from tests.support.wsclient import connect_retrying
 from tests.support.sandbox import wait_until
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 # Set in the sandbox's own environment: a worker must see none of them.

@@ -12,20 +12,9 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
+from tests.support.sandbox import fixture_app
 
-from tests.support.sandbox import RunningSandbox, copy_fixture
-
-
-@pytest.fixture(scope="module")
-def impatient(tmp_path_factory):
-    sandbox = RunningSandbox(copy_fixture("faults", tmp_path_factory.mktemp("app")), args=("--no-reload",),
-                             env={"SANDBOX_HTTP_HEADER_SECONDS": "1", "SANDBOX_HTTP_BODY_SECONDS": "1"})
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
+impatient = fixture_app("faults", env={"SANDBOX_HTTP_HEADER_SECONDS": "1", "SANDBOX_HTTP_BODY_SECONDS": "1"})
 
 def read_until_closed(client: socket.socket, limit: float = 6) -> tuple[bytes, float]:
     """Everything the server sends until it closes the connection, and how long that took."""

@@ -21,7 +21,7 @@ import struct
 import psutil
 import pytest
 
-from tests.reliability.wsclient import CLOSE, PING, PONG, TEXT, Client, close_code, frame
+from tests.support.wsclient import CLOSE, PING, PONG, TEXT, Client, close_code, frame
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 
 MESSAGE = 127 * 1024  # each socket's unfinished message

@@ -20,7 +20,7 @@ import pytest
 from devkit import manifest
 from devkit.sandbox.log import Log
 from devkit.sandbox.server import Sandbox
-from tests.conftest import ROOT
+from tests.support.repo import ROOT
 from tests.support.sandbox import wait_until
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.reliability.wsclient import TEXT, connect_retrying, frame
+from tests.support.wsclient import TEXT, connect_retrying, frame
 
 
 async def main(port: int, count: int, messages: int) -> None:

@@ -1,4 +1,4 @@
-"""The generated template: cfn-lint clean, the checks cfn-lint misses, and whole resources compared.
+"""Golden tests of this app's stack: its generated template (routes, table, app name), cfn-lint clean, the checks cfn-lint misses, and whole resources compared.
 
 moto's CloudFormation skips every AWS::ApiGatewayV2 resource, so the APIs, routes, integrations,
 stages and the deployment are checked here, on the template itself.
