@@ -28,10 +28,16 @@ $(BENCH): $(RUNTIME) requirements-bench.txt
 	$(PIP) -r requirements-bench.txt
 	@touch $@
 
+# checkov pins boto3 and packaging below what moto and the kit need, so it gets a virtualenv of its own.
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check checkov
+
 sandbox: $(RUNTIME)  ## run the app locally on http://localhost:3333
 	$(PY) -m devkit sandbox $(SANDBOX_ARGS)
 
-test: $(DEV)  ## run every test: pytest, then the page's module tests under Node
+test: $(DEV) $(CHECKOV)  ## run every test: pytest (checkov's scan included), then the page's module tests under Node
 	$(PY) -m pytest $(PYTEST_ARGS)
 	node --test tests/page/*.test.mjs
 
@@ -44,12 +50,6 @@ check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
 
 bench: $(BENCH)  ## measure the sandbox against the alternatives
 	$(PY) -m bench
-
-# checkov pins boto3 and packaging below what moto and the kit need, so it gets a virtualenv of its own.
-CHECKOV := .venv-checkov/bin/checkov
-$(CHECKOV):
-	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check checkov
 
 scan: $(DEV) $(CHECKOV)  ## checkov and cfn-lint (informational rules on) on both stages' templates, opt-ins on and off
 	$(PY) -m pytest -q tests/devkit/deploy/test_scanners.py
@@ -76,4 +76,4 @@ destroy-production: $(RUNTIME)
 	$(PY) -m devkit destroy --stage production
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache

@@ -44,8 +44,8 @@ def templates(tmp_path_factory) -> dict[str, dict]:
     return documents
 
 
-@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is not installed: `make scan` installs it and runs this file")
 def test_checkov_fails_nothing_and_every_skip_carries_its_reason(templates, tmp_path):
+    assert CHECKOV.exists(), "checkov is not installed: `make test` (or `make scan`) installs it in .venv-checkov"
     for name, document in templates.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(document))
     run = subprocess.run([str(CHECKOV), "-d", str(tmp_path), "--framework", "cloudformation", "-o", "json", "--skip-download"],
