@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 # aiohttp and the parts over it: imported by `start()` in a thread (about 0.5 s) while the database
 # and the preloaded worker parent start, so this module imports none of them.
-SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.connections", "devkit.sandbox.http_api",
+SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.authorizer", "devkit.sandbox.connections", "devkit.sandbox.http_api",
                    "devkit.sandbox.management_api", "devkit.sandbox.websocket_api")
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
@@ -93,7 +93,8 @@ class Sandbox:
         # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
         # reaches every route). Without IAM, declarations bind nothing, so everything waits.
         self._waits_for_tables = {f.id for f in manifest.functions if self.iam is None or may_use_tables(f)}
-        self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions)
+        guards = (manifest.authorizer.function,) if manifest.authorizer else ()
+        self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions + guards)
 
     @property
     def page_url(self) -> str:
@@ -167,6 +168,7 @@ class Sandbox:
             self._spawn(self._watch_sources())
 
     def _serving_parts(self) -> None:
+        from devkit.sandbox.authorizer import SandboxAuthorizer
         from devkit.sandbox.connections import Registry
         from devkit.sandbox.http_api import HttpApi
         from devkit.sandbox.management_api import ManagementApi
@@ -174,9 +176,11 @@ class Sandbox:
 
         manifest = self.manifest
         self.registry = Registry()
+        authorizer = SandboxAuthorizer(manifest.authorizer, self.functions, self.log, manifest.aws.region, self.api_id,
+                                       contract.LOCAL_STAGE, self.limits.ws_integration_timeout_seconds) if manifest.authorizer else None
         self.ws = WebSocketApi(
             self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
+            self.limits, self.log, self.api_id, contract.LOCAL_STAGE, authorizer,
         )
         self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
                             self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
