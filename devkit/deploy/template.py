@@ -10,6 +10,7 @@
 - per function: the Lambda (runtime, architecture, memory, timeout from the manifest and config.arc),
   its log group with a retention period, its own IAM role (its config.arc's `@permissions`, see devkit/permissions.py) and an
   invoke permission scoped by `SourceArn` to its API, stage and route;
+- with `@ws-authorizer`: the `$connect` Lambda REQUEST authorizer (see `authorizer`);
 - one DynamoDB table per `@tables` entry: on-demand, TTL on the declared attribute, SSE on; in
   production deletion-protected and retained when the stack goes (staging deletes it with the stack);
 - stage throttling on both APIs (`@aws throttle-rate` / `throttle-burst`, a function's config.arc for
@@ -28,7 +29,7 @@ import re
 from collections.abc import Mapping
 
 from devkit import contract, permissions
-from devkit.deploy import operations
+from devkit.deploy import authorizer, operations
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, Function, Manifest, Table
 
 STATIC_ID = "static"  # the generated function serving public/
@@ -99,6 +100,10 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
         for function in manifest.ws_functions:
             resources.update(_function(manifest, stage, function, env, _key(code_keys, function.id)))
             routes.update(_ws_route(_logical(function.id), function.route_key, stage))
+        if manifest.authorizer:  # with the routes, so a changed authorizer is redeployed too
+            guard = manifest.authorizer.function
+            resources.update(_function(manifest, stage, guard, env, _key(code_keys, guard.id)))
+            authorizer.attach(routes, manifest.authorizer, _logical(guard.id), _logical(_connect(manifest).id))
         resources.update(routes)
         resources.update(_ws_api(manifest, stage, routes))
         _throttle(resources["WsStage"], manifest, manifest.ws_functions, "WsApi")
@@ -358,6 +363,12 @@ def _static_function(manifest: Manifest) -> Function:
         handler_file="index.py", runtime=manifest.aws.runtime, architecture=manifest.aws.architecture,
         memory=STATIC_MEMORY_MB, timeout=STATIC_TIMEOUT_SECONDS,
     )
+
+
+def _connect(manifest: Manifest) -> Function:
+    found = manifest.function("$connect")
+    assert found is not None, "an app with @ws always has $connect"
+    return found
 
 
 def _key(code_keys: Mapping[str, str], function_id: str) -> str:
