@@ -166,6 +166,11 @@ class Manifest:
     def public_dir(self) -> Path:
         return self.root / "public"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret a function's `@permissions` reads (`secret <name>`): the stack and the sandbox make them."""
+        return tuple(sorted({s for f in self.functions if f.permissions for s in f.permissions.secrets}))
+
     def function(self, route_key: str) -> Function | None:
         return next((f for f in self.functions if f.route_key == route_key), None)
 

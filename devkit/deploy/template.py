@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping
 
 from devkit import contract, permissions
-from devkit.deploy import authorizer, operations
+from devkit.deploy import authorizer, operations, secrets
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, Function, Manifest, Table
 
 STATIC_ID = "static"  # the generated function serving public/
@@ -77,6 +77,7 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
     resources: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
     env = _environment(manifest, stage)
+    resources.update(secrets.resources(manifest, stage))
     for table in manifest.tables:
         resources[_table_id(table.name)] = _table(table, stage)
         outputs[_table_id(table.name) + "Name"] = {
@@ -146,6 +147,7 @@ def _environment(manifest: Manifest, stage: str) -> dict:
         wss_url={"Fn::Sub": WS_URL + "/" + stage},
         allowed_origins={"Fn::Sub": HTTP_URL} if manifest.http_functions or has_static(manifest) else None,
         table_names={t.name: {"Ref": _table_id(t.name)} for t in manifest.tables},
+        secret_names={s: {"Ref": secrets.logical(s)} for s in manifest.secrets},
     )
 
 
@@ -192,6 +194,9 @@ class _StackArns:
 
     def text(self, value: str) -> dict:
         return {"Fn::Sub": value}
+
+    def secret(self, name: str) -> dict:
+        return {"Ref": secrets.logical(name)}
 
 
 def _role(policy: dict) -> dict:

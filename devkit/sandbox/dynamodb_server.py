@@ -56,12 +56,15 @@ class Gate:
         self.app, self.report = app, report
         prefix = f"arn:aws:dynamodb:{policies.get('region', '')}:{policies.get('account', '')}:table/"
         self.table_arn = lambda name: name if name.startswith("arn:") else prefix + name
+        self.secret_arn = lambda name: f"arn:aws:secretsmanager:{policies.get('region', '')}:{policies.get('account', '')}:secret:{name}-XXXXXX"
         self.callers = {key: (f["function"], f["principal"], Evaluator(f["policy"]))
                         for key, f in policies.get("functions", {}).items()}
 
     def __call__(self, environ, start_response):
         caller = self.callers.get(caller_key(environ.get("HTTP_AUTHORIZATION", "")) or "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if caller is not None and target.startswith("secretsmanager."):
+            return self.judge_secret(environ, start_response, caller, target)
         if caller is None or not target.startswith("DynamoDB_"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -81,6 +84,28 @@ class Gate:
                                                    ("Content-Length", str(len(answer)))])
                 return [answer]
         return self.app(environ, start_response)
+
+
+    def judge_secret(self, environ, start_response, caller, target):
+        """A Secrets Manager call, judged on the secret's ARN (a name stands for `<name>-` and Secrets
+        Manager's six random characters, as IAM sees it); AWS's denial is 400 AccessDeniedException."""
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            secret = str(json.loads(body or b"{}").get("SecretId") or "*")
+        except (ValueError, AttributeError):
+            secret = "*"
+        resource = secret if secret.startswith("arn:") or secret == "*" else self.secret_arn(secret)
+        function, principal, evaluator = caller
+        action = "secretsmanager:" + target.split(".", 1)[1]
+        decision = evaluator.decision(action, resource)
+        if decision == "allowed":
+            return self.app(environ, start_response)
+        self.report({"function": function, "action": action, "resource": resource})
+        answer = json.dumps({"__type": "AccessDeniedException",
+                             "message": denial_message(principal, action, resource, decision)}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(answer)))])
+        return [answer]
 
 
 class NoBrowsers:
@@ -170,6 +195,12 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
         _say(f"error: could not create the tables: {error}")
         server.shutdown()
         return
+    try:
+        make_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), os.environ.get("DEVKIT_SECRETS", ""))
+    except Exception as error:
+        _say(f"error: could not create the secrets: {error}")
+        server.shutdown()
+        return
     _say("ready")
     sweep_every = float(os.environ.get("DEVKIT_TTL_SWEEP_SECONDS") or 30)
     swept, failure = time.monotonic(), None
@@ -185,6 +216,19 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
                 continue
             if deleted:
                 report({"log": f"TTL removed {deleted} expired item(s)"})
+
+
+def make_secrets(endpoint: str, region: str, names: str) -> None:
+    """Create each comma-separated secret with a fresh random value (48 random bytes, URL-safe), as the
+    stack's `GenerateSecretString` does on AWS; the value is never written anywhere else."""
+    import secrets
+
+    import boto3
+
+    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region,
+                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    for name in filter(None, names.split(",")):
+        client.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
 
 
 def _recreate_vanished(tables, report, failure: str | None) -> str | None:

@@ -68,7 +68,7 @@ class Sandbox:
         # IAM needs the workers' own keys: off when the developer's credentials are passed through.
         self.iam = SandboxIam(manifest, LocalArns(
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
-            partial(function_name, manifest),
+            partial(function_name, manifest), self.secret_names(),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
@@ -76,7 +76,8 @@ class Sandbox:
         # a DynamoDB of the developer's own.
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
                                          tables=declared, region=manifest.aws.region, on_log=self._database_said,
-                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
+                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
+                                         secrets=tuple(self.secret_names().values()))
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
@@ -116,6 +117,10 @@ class Sandbox:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
         return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
 
+    def secret_names(self) -> dict[str, str]:
+        """Secret -> its name in the embedded services, `<app>-testing-<name>`, made at start with a random value."""
+        return {s: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{s}" for s in self.manifest.secrets}
+
     def _dynamodb_denied(self, denial: dict) -> None:
         """From the database's reader thread: log the denial on the event loop's thread."""
         assert self.iam is not None, "denials come only from an IAM-checking database"
@@ -132,7 +137,7 @@ class Sandbox:
         return worker_environment(
             self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
             table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
-            real_credentials=self.real_credentials,
+            real_credentials=self.real_credentials, secret_names=self.secret_names(),
         )
 
     async def start(self) -> None:

@@ -64,3 +64,19 @@ def test_an_authorizer_needs_the_websocket_api(tmp_path):
 def test_a_header_name_matches_whatever_its_case_a_query_name_exactly(tmp_path):
     app = load(tmp_path, "@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.querystring.t route.request.querystring.T\n")
     assert len(app.authorizer.identity_sources) == 2
+
+
+def test_a_secret_grant_names_a_secret_the_app_then_has(tmp_path):
+    (tmp_path / "src/ws/authorize").mkdir(parents=True)
+    (tmp_path / "src/ws/authorize/config.arc").write_text("@permissions\nsecret signing-key\nsecret signing-key\n")
+    app = load(tmp_path, "@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.Auth\n")
+    assert app.authorizer.function.permissions.secrets == ("signing-key",) and app.secrets == ("signing-key",)
+
+
+@pytest.mark.parametrize("line", ["secret", "secret Signing_Key", "secret a b"])
+def test_a_malformed_secret_grant_names_its_line(tmp_path, line):
+    (tmp_path / "src/ws/authorize").mkdir(parents=True)
+    (tmp_path / "src/ws/authorize/config.arc").write_text(f"@permissions\n{line}\n")
+    with pytest.raises(ManifestError) as error:
+        load(tmp_path, "@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.Auth\n")
+    assert error.value.line == 2 and error.value.path.name == "config.arc"

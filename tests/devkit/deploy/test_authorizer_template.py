@@ -65,7 +65,22 @@ def test_the_authorizer_has_its_own_role_with_its_declared_grants_and_nothing_el
     function = document["Resources"]["AuthorizerAuthorizeFunction"]["Properties"]
     assert function["Role"] == {"Fn::GetAtt": ["AuthorizerAuthorizeRole", "Arn"]} and function["Timeout"] == 1
     policy = document["Resources"]["AuthorizerAuthorizeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    assert [s["Action"] for s in policy["Statement"]] == [["logs:CreateLogStream", "logs:PutLogEvents"], ["dynamodb:GetItem"]]
+    assert [s["Action"] for s in policy["Statement"]] == [["logs:CreateLogStream", "logs:PutLogEvents"], ["dynamodb:GetItem"],
+                                                          "secretsmanager:GetSecretValue"]
+    assert policy["Statement"][2]["Resource"] == {"Ref": "SecretSigningKey"}
+
+
+def test_a_granted_secret_is_generated_by_the_stack_and_named_to_every_function(guarded):
+    """AWS::SecretsManager::Secret `GenerateSecretString`: CloudFormation makes the value, so it is in no
+    file; functions get its ARN (`Ref`) as ARC_SECRET_<NAME>, and only the granted one may read it."""
+    document = build(guarded)
+    assert document["Resources"]["SecretSigningKey"]["Properties"]["GenerateSecretString"] == {
+        "PasswordLength": 64, "ExcludePunctuation": True}
+    for name, function in of_type(document, "AWS::Lambda::Function").items():
+        assert function["Properties"]["Environment"]["Variables"]["ARC_SECRET_SIGNING_KEY"] == {"Ref": "SecretSigningKey"}
+    readers = [name for name, role in of_type(document, "AWS::IAM::Role").items()
+               if "secretsmanager" in str(role["Properties"]["Policies"])]
+    assert readers == ["AuthorizerAuthorizeRole"]
 
 
 def test_a_changed_identity_source_gets_a_new_deployment(guarded, tmp_path):

@@ -155,3 +155,16 @@ def test_the_subprotocol_connect_chooses_is_echoed_after_the_authorizer_allows(g
     ws = open_socket(guarded, token="allow:ana", query="protocol=chat", subprotocols=["chat", "other"])
     assert ws.getsubprotocol() == "chat"
     ws.close()
+
+
+def test_a_secret_is_made_at_start_and_read_only_by_the_function_granted_it(guarded):
+    """`secret <name>` under @permissions: the sandbox creates it in its embedded moto with a random value;
+    a function without the grant gets AccessDeniedException (IAM's answer), and the log says so."""
+    ws = open_socket(guarded, token="secret", query="peek=1")
+    connection_id = ask(ws, {"do": "echo"})["event"]["requestContext"]["connectionId"]
+    assert ask(ws, {"do": "echo"})["event"]["requestContext"]["authorizer"]["secret_length"] == "64"
+    ws.close()
+    [connect] = guarded.read_records("connect", connection_id)
+    assert connect["peek"] == "AccessDeniedException"
+    guarded.wait_for_output("IAM denied $connect (ws-connect): secretsmanager:GetSecretValue on "
+                            "arn:aws:secretsmanager:us-east-1:123456789012:secret:guarded-testing-signing-key-XXXXXX")
