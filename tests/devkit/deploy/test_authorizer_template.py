@@ -76,7 +76,7 @@ def test_a_granted_secret_is_generated_by_the_stack_and_named_to_every_function(
     document = build(guarded)
     assert document["Resources"]["SecretSigningKey"]["Properties"]["GenerateSecretString"] == {
         "PasswordLength": 64, "ExcludePunctuation": True}
-    for name, function in of_type(document, "AWS::Lambda::Function").items():
+    for function in of_type(document, "AWS::Lambda::Function").values():
         assert function["Properties"]["Environment"]["Variables"]["ARC_SECRET_SIGNING_KEY"] == {"Ref": "SecretSigningKey"}
     readers = [name for name, role in of_type(document, "AWS::IAM::Role").items()
                if "secretsmanager" in str(role["Properties"]["Policies"])]
