@@ -7,7 +7,7 @@ import time
 import pytest
 import websocket
 
-from tests.support.app import ISO_MILLIS, TABLE
+from tests.support.app import ISO_MILLIS, TABLE, protocols
 from tests.support.sandbox import app_fixture, wait_until
 
 chat = app_fixture("module")
@@ -18,8 +18,10 @@ def table(chat):
     return lambda: chat.connection_ids(TABLE), chat.dynamodb()
 
 
-def open_socket(chat, origin=None):
-    return websocket.create_connection(chat.ws_url, timeout=10, origin=origin or f"http://localhost:{chat.port}")
+def open_socket(chat, origin=None, token=None):
+    """A socket as the page opens one: its origin, and a token from the page offered next to `chat`."""
+    return websocket.create_connection(chat.ws_url, timeout=10, origin=origin or f"http://localhost:{chat.port}",
+                                       subprotocols=protocols(token or chat.page_token()))
 
 
 def test_the_page_carries_its_socket_url_and_a_content_security_policy(chat):
