@@ -12,18 +12,20 @@ from devkit import manifest
 from devkit.contract import ACCOUNT_ID, DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
 from tests.conftest import ROOT
-from tests.support.app import APP, TABLE
+from tests.support.app import APP, SIGNING_KEY, TABLE
 
 WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    """moto's DynamoDB and Management API, with the runtime contract set as the deploy sets it."""
+    """moto's DynamoDB, Management API and Secrets Manager (the token signing key), with the runtime
+    contract set as the deploy sets it."""
     for name, value in {
         **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
         "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
         "ARC_TABLE_CONNECTIONS": TABLE, "ARC_ALLOWED_ORIGINS": "https://chat.example.com",
+        "ARC_SECRET_SIGNING_KEY": SIGNING_KEY,
         "POWERTOOLS_SERVICE_NAME": APP,
     }.items():
         monkeypatch.setenv(name, value)
@@ -36,6 +38,7 @@ def aws(monkeypatch):
             TableName=TABLE, KeySchema=connections.key_schema(),
             AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
         )
+        boto3.client("secretsmanager").create_secret(Name=SIGNING_KEY, SecretString="k" * 64)
         _forget_cached_clients()
         yield dynamodb
         _forget_cached_clients()
@@ -47,6 +50,8 @@ def _forget_cached_clients():
         module = sys.modules.get(name)
         if module is not None:
             module._client = None
+    if "shared.tokens" in sys.modules:
+        sys.modules["shared.tokens"]._key = None  # read from the secret once per cold start
 
 
 @pytest.fixture

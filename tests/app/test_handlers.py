@@ -22,9 +22,15 @@ def rows(dynamodb):
     return {item["connectionId"]["S"]: item for item in dynamodb.scan(TableName=TABLE)["Items"]}
 
 
-def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA="):
+GUEST = {"principalId": "guest-0000aaaa", "name": "guest-0000aaaa"}  # what the authorizer puts in requestContext.authorizer
+
+
+def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA=", authorizer=GUEST):
+    """AWS's `$connect` sample, after the authorizer let the visitor in (`authorizer=None`: none ran)."""
     event = load_event("ws-connect")
     event["requestContext"]["connectionId"] = connection_id
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     for headers in (event["headers"], event["multiValueHeaders"]):
         headers.pop("Origin", None)  # the AWS sample's client sent none
     if origin is not None:
