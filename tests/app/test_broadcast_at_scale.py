@@ -21,6 +21,7 @@ from tests.app.conftest import TABLE
 from tests.app.test_handlers import connect_event, message_event
 from tests.conftest import make_context
 from tests.fakes import ManagementApiFake
+from tests.support.app import protocols
 from tests.support.sandbox import start_app, wait_until
 
 STALE = 2000  # more than one 10 s invocation deletes on a loaded 2-core machine (600-1,200 measured)
@@ -32,7 +33,8 @@ def test_broadcasts_on_a_table_of_thousands_of_stale_rows_never_time_out_and_cle
     sandbox = start_app(tmp_path)
     try:
         origin = f"http://localhost:{sandbox.port}"
-        live = [websocket.create_connection(sandbox.ws_url, timeout=15, origin=origin) for _ in range(2)]
+        live = [websocket.create_connection(sandbox.ws_url, timeout=15, origin=origin,
+                                             subprotocols=protocols(sandbox.page_token())) for _ in range(2)]
         client = sandbox.dynamodb()
         expires = str(int(time.time()) + 3600)
         for start in range(0, STALE, 25):  # rows whose $disconnect never ran

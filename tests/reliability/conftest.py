@@ -21,8 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import ROOT
+from tests.reliability.wsclient import PAGE_PROTOCOLS
 from tests.support import sandbox as harness
-from tests.support.app import TABLE
+from tests.support.app import TABLE, protocols
 from tests.support.sandbox import RunningSandbox, app_fixture, children_of, copy_fixture, wait_until
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
@@ -40,7 +42,15 @@ def raise_open_file_limit() -> int:
 
 
 class Sandbox(RunningSandbox):
-    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log."""
+    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log.
+
+    Serving the starter app, its clients present a token from its page, as the page does (wsclient)."""
+
+    def wait_until_ready(self, timeout: float = 30) -> float:
+        took = super().wait_until_ready(timeout)
+        if self.app_dir == ROOT:
+            PAGE_PROTOCOLS[self.port] = ", ".join(protocols(self.page_token()))
+        return took
 
     def table(self):
         return self.dynamodb()

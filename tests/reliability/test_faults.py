@@ -85,6 +85,7 @@ class TestDatabaseFaults:
     def test_a_stalled_database_fails_handlers_fast_and_clearly_and_the_sandbox_reports_it(self, tmp_path):
         sandbox = start_app(tmp_path)
         moto = sandbox.moto_pid()
+        assert asyncio.run(_echo_once(sandbox.port)) == "ok"  # the authorizer has read its key (kept in moto too)
         try:
             os.kill(moto, signal.SIGSTOP)
             started = time.monotonic()
@@ -108,6 +109,7 @@ class TestDatabaseFaults:
 
     def test_a_killed_database_is_reported_and_handlers_fail_clearly_without_hanging(self, tmp_path):
         sandbox = start_app(tmp_path)
+        assert asyncio.run(_echo_once(sandbox.port)) == "ok"  # the authorizer has read its key (kept in moto too)
         try:
             os.kill(sandbox.moto_pid(), signal.SIGKILL)
             sandbox.wait_for_output("error: the embedded DynamoDB exited (killed by SIGKILL)", 10)

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.reliability.conftest import CLIENTS, MESSAGES, NEVER_READING, record_figures, start_app, wait_until
-from tests.reliability.wsclient import Client, connect_retrying
+from tests.reliability.wsclient import PAGE_PROTOCOLS, Client, connect_retrying
 from tests.support.sandbox import holds
 
 HALF_FRAME_CLIENT = Path(__file__).with_name("half_frame_client.py")
@@ -59,7 +59,8 @@ async def post_until_refused(session: aiohttp.ClientSession, url: str, connectio
 
 
 def half_frame_process(port: int, count: int) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES)],
+    process = subprocess.Popen([sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES),
+                                PAGE_PROTOCOLS.get(port, "")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()  # bounded by the child's own 15 s timeouts per step
     if not line.startswith("READY"):
