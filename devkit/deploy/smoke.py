@@ -172,6 +172,14 @@ def foreign_origin(smoke: Smoke) -> str:
     raise StepFailed(f"a socket with Origin {FOREIGN_ORIGIN} was accepted; expected it refused")
 
 
+def page_subprotocols(url: str, declaration: Declaration, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[str]:
+    """The subprotocols the declaration says a socket offers, read from the page at `url` now."""
+    smoke = Smoke(url, declaration, timeout)
+    page(smoke)
+    socket_url(smoke)
+    return smoke.subprotocols
+
+
 def _steps(declaration: Declaration) -> list[tuple[str, Callable[[Smoke], str]]]:
     """The runner's own steps around the app's: the page and its socket URL first, the foreign Origin last."""
     declared = [(step.name, exchange(step)) for step in declaration.steps]
