@@ -22,7 +22,7 @@ def guarded():
 
 
 def build(app, stage="staging"):
-    keys = {f.id: f"{app.app}/{f.id}/{'0' * 64}.zip" for f in app.functions}
+    keys = {f.id: f"{app.app}/{f.id}/{'0' * 64}.zip" for f in app.functions} | {template.STATIC_ID: "static.zip"}
     return template.build(app, stage, keys)
 
 
@@ -94,7 +94,14 @@ def test_a_changed_identity_source_gets_a_new_deployment(guarded, tmp_path):
     assert deployments[0] != deployments[1]
 
 
-def test_an_app_without_one_has_no_authorizer(app_manifest, code_keys):
-    document = template.build(app_manifest, "staging", code_keys)
+def test_an_app_without_one_has_no_authorizer():
+    document = build(manifest.load(FIXTURES / "faults" / "app.arc"))
     assert not of_type(document, "AWS::ApiGatewayV2::Authorizer")
     assert "AuthorizationType" not in document["Resources"]["WsConnectRoute"]["Properties"]
+    assert not of_type(document, "AWS::SecretsManager::Secret")
+
+
+def test_the_starter_app_guards_connect_with_its_authorizer_on_the_subprotocol_header(staging):
+    [authorizer] = of_type(staging, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Properties"]["IdentitySource"] == ["route.request.header.Sec-WebSocket-Protocol"]
+    assert staging["Resources"]["WsConnectRoute"]["Properties"]["AuthorizationType"] == "CUSTOM"

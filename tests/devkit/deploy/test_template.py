@@ -80,7 +80,7 @@ def test_every_integration_is_aws_proxy_and_http_ones_use_payload_2(staging):
 
 def test_every_permission_invokes_with_a_scoped_source_arn(staging):
     permissions = of_type(staging, "AWS::Lambda::Permission")
-    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 6
+    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 7  # the authorizer's: test_authorizer_template
     for permission in permissions.values():
         properties = permission["Properties"]
         assert properties["Action"] == "lambda:InvokeFunction"
@@ -194,6 +194,7 @@ def test_broadcast_function_resource(staging):
                 "ARC_WSS_URL": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
                 "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
                 "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
+                "ARC_SECRET_SIGNING_KEY": {"Ref": "SecretSigningKey"},
             }},
         },
     }
@@ -347,7 +348,7 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
         "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}]},
     }
     alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6 * 2 + 2  # errors and throttles per function, server errors per API
+    assert len(alarms) == 7 * 2 + 2  # errors and throttles per function, server errors per API
     assert resources["WsBroadcastErrorsAlarm"] == {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -382,7 +383,7 @@ def granted(document: dict, function: str) -> dict[str, set[str]]:
     for statement in document["Resources"][function + "Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
-        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else "ws"
+        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource["Ref"] if "Ref" in resource else "ws"
         result[where] = set(actions)
     return result
 
@@ -396,7 +397,8 @@ MANAGE = {"execute-api:ManageConnections"}
     ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
     ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
     ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:DeleteItem"}, "ws": MANAGE}),
-    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS}),
+    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
+    ("AuthorizerAuthorize", {"AuthorizerAuthorizeLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
     ("Static", {"StaticLogGroup": LOGS}),
 ])
 def test_each_function_gets_only_what_its_route_needs(staging, function, expected):
