@@ -196,7 +196,7 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
         server.shutdown()
         return
     try:
-        make_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), os.environ.get("DEVKIT_SECRETS", ""))
+        secrets = make_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), os.environ.get("DEVKIT_SECRETS", ""))
     except Exception as error:
         _say(f"error: could not create the secrets: {error}")
         server.shutdown()
@@ -207,6 +207,8 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
     while True:
         time.sleep(check_every)
         failure = _recreate_vanished(tables, report, failure)
+        if secrets:
+            _restore_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), secrets, report)
         if time.monotonic() - swept >= sweep_every:
             swept = time.monotonic()
             try:
@@ -218,17 +220,36 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
                 report({"log": f"TTL removed {deleted} expired item(s)"})
 
 
-def make_secrets(endpoint: str, region: str, names: str) -> None:
-    """Create each comma-separated secret with a fresh random value (48 random bytes, URL-safe), as the
-    stack's `GenerateSecretString` does on AWS; the value is never written anywhere else."""
-    import secrets
-
+def _secrets_client(endpoint: str, region: str):
     import boto3
 
-    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region,
-                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    for name in filter(None, names.split(",")):
-        client.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
+    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+
+def make_secrets(endpoint: str, region: str, names: str) -> dict[str, str]:
+    """Create each comma-separated secret with a fresh random value (48 random bytes, URL-safe), as the
+    stack's `GenerateSecretString` does on AWS; the values are kept only here, in this process's memory
+    (to restore them after a reset), never written anywhere."""
+    import secrets
+
+    client = _secrets_client(endpoint, region)
+    made = {name: secrets.token_urlsafe(48) for name in filter(None, names.split(","))}
+    for name, value in made.items():
+        client.create_secret(Name=name, SecretString=value)
+    return made
+
+
+def _restore_secrets(endpoint: str, region: str, kept: dict[str, str], report) -> None:
+    """Recreate, with their values, the secrets a reset removed (warm workers hold those values)."""
+    try:
+        client = _secrets_client(endpoint, region)
+        present = {s["Name"] for page in client.get_paginator("list_secrets").paginate() for s in page["SecretList"]}
+        for name in sorted(set(kept) - present):
+            client.create_secret(Name=name, SecretString=kept[name])
+            report({"log": f"recreated secret {name} (vanished from the embedded services) with its value"})
+    except Exception as error:  # the next round tries again
+        report({"log": f"error: could not check or recreate the secrets: {error}"})
 
 
 def _recreate_vanished(tables, report, failure: str | None) -> str | None:

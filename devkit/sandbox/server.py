@@ -93,7 +93,9 @@ class Sandbox:
         # What must wait for the tables, from the manifest: each function whose declaration may allow a
         # DynamoDB call, and every WebSocket upgrade if any WebSocket function may (a socket, once open,
         # reaches every route). Without IAM, declarations bind nothing, so everything waits.
-        self._waits_for_tables = {f.id for f in manifest.functions if self.iam is None or may_use_tables(f)}
+        # A function that reads a secret waits too: the embedded moto creates the secrets with the tables.
+        self._waits_for_tables = {f.id for f in manifest.functions
+                                  if self.iam is None or may_use_tables(f) or permissions.declared(f).secrets}
         guards = (manifest.authorizer.function,) if manifest.authorizer else ()
         self._sockets_wait = any(f.id in self._waits_for_tables for f in manifest.ws_functions + guards)
 

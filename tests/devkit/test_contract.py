@@ -21,11 +21,13 @@ def test_the_app_reads_the_table_variable_the_kit_writes(table, monkeypatch):
 
 def test_variables_name_each_table_and_the_socket_url_only_for_an_app_with_ws():
     manifest = load(ROOT / "app.arc")
-    env = contract.variables(manifest, "staging", wss_url="W", allowed_origins="O", table_names={"connections": "T"})
+    env = contract.variables(manifest, "staging", wss_url="W", allowed_origins="O", table_names={"connections": "T"},
+                             secret_names={"signing-key": "S"})
     assert env == {
         "ARC_ENV": "staging", "ARC_APP_NAME": "mywsapp", "POWERTOOLS_SERVICE_NAME": "mywsapp",
-        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_CONNECTIONS": "T",
+        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_CONNECTIONS": "T", "ARC_SECRET_SIGNING_KEY": "S",
     }
+    assert '"ARC_SECRET_SIGNING_KEY"' in (ROOT / "src/shared/tokens.py").read_text()  # the app's side of the contract
 
 
 def test_an_app_without_pages_gets_no_allowed_origins(tmp_path):

@@ -383,7 +383,7 @@ def granted(document: dict, function: str) -> dict[str, set[str]]:
     for statement in document["Resources"][function + "Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
-        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource["Ref"] if "Ref" in resource else "ws"
+        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource.get("Ref", "ws")
         result[where] = set(actions)
     return result
 
