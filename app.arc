@@ -11,6 +11,11 @@ get /              # src/http/get-index: the chat page
 # $connect, $default and $disconnect are always there (src/ws/connect, default, disconnect).
 broadcast          # {"action": "broadcast", "text": ...} -> src/ws/broadcast
 
+# This kit's (Architect ignores it): src/ws/authorize checks each visitor's token before $connect runs.
+@ws-authorizer
+authorize
+  identity route.request.header.Sec-WebSocket-Protocol
+
 @tables
 connections
   connectionId *String

@@ -28,6 +28,25 @@ REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any h
 HANDSHAKE_TIMEOUT_S = 15.0   # one WebSocket upgrade, $connect handler included
 GIVE_UP_AFTER = 50           # failed handshakes in a row: the server is broken, stop asking
 KEPT_ERRORS = 5              # error samples kept for the report
+OFFER_REFRESH_S = 300.0      # how long a page's subprotocols (say, a short-lived token) are reused
+
+# ws URL -> [how to read the subprotocols its page offers, the last ones read, when]; see `offer`.
+_offers: dict[str, list] = {}
+
+
+def offer(url: str, read: Callable[[], list[str]]) -> None:
+    """Offer, on every socket to `url`, the subprotocols `read()` returns (what the app's page offers),
+    read again every OFFER_REFRESH_S seconds."""
+    _offers[url] = [read, [], float("-inf")]
+
+
+def _offered(url: str) -> list[str]:
+    entry = _offers.get(url)
+    if entry is None:
+        return []
+    if time.monotonic() - entry[2] > OFFER_REFRESH_S:
+        entry[1], entry[2] = entry[0](), time.monotonic()
+    return entry[1]
 
 
 @dataclass
@@ -57,7 +76,7 @@ def new_session() -> aiohttp.ClientSession:
 async def connect(session: aiohttp.ClientSession, url: str, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
     """Open one socket; `origin` adds an Origin header as a browser would (None: none, like a script).
     Raises asyncio.TimeoutError when the handshake takes longer than HANDSHAKE_TIMEOUT_S."""
-    handshake = session.ws_connect(url, origin=origin, autoping=True, max_msg_size=0)
+    handshake = session.ws_connect(url, origin=origin, protocols=_offered(url), autoping=True, max_msg_size=0)
     return await asyncio.wait_for(handshake, HANDSHAKE_TIMEOUT_S)  # type: ignore[arg-type]  # awaitable, typed as a context manager
 
 

@@ -272,7 +272,7 @@ class Bench:
         """Edit -> first changed echo: a copy of the app in a sandbox that watches it, `startups` edits."""
         app = scratch / "reload-app"
         app.mkdir(parents=True, exist_ok=True)
-        for part in ("app.arc", "src", "public"):
+        for part in ("app.arc", "smoke.json", "src", "public"):
             source = targets.REPO_ROOT / part
             (shutil.copytree if source.is_dir() else shutil.copy)(source, app / part)
         messages = app / "src" / "shared" / "messages.py"

@@ -3,6 +3,7 @@
 - the sandbox: `python -m devkit --app <app.arc> sandbox --port P --quiet --no-reload` from the
   repository root (no reload: an edit elsewhere in the checkout must not restart its workers mid-run);
   ready when `GET /` answers 200 (the app's page), measured from process start: the start-up figure.
+  Its sockets offer the subprotocols the app's smoke.json declares (its page's token), read from the page.
 - the floor: `python -m bench.floor --port P`; ready on 200.
 - Architect's sandbox: its CLI under Node 22 in the generated app's folder; ready when `GET /`
   answers at all (that app has no @http, so Architect answers 403).
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
-from bench import architect, processes
+from bench import architect, client, processes
+from devkit.deploy import smoke, smoke_declaration
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +28,12 @@ def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbo
     port = processes.free_port()
     argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
             "sandbox", "--port", str(port), "--quiet", *([] if reload else ["--no-reload"])]
-    return processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
-                           timeout_s=timeout_s)
+    server = processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
+                             timeout_s=timeout_s)
+    declared = smoke_declaration.path_for(app or REPO_ROOT / "app.arc")
+    if declared.is_file():  # the subprotocols its page offers (the app's token), as its smoke test does
+        client.offer(server.ws_url, partial(smoke.page_subprotocols, server.http_url, smoke_declaration.load(declared)))
+    return server
 
 
 def start_floor(log_dir: Path) -> processes.Server:

@@ -31,13 +31,18 @@ def table_variable(table: str) -> str:
     return "ARC_TABLE_" + re.sub(r"[^A-Z0-9]", "_", table.upper())
 
 
+def secret_variable(secret: str) -> str:
+    """`ARC_SECRET_<NAME>`: the variable holding the name of the secret a function reads as `secret <name>`."""
+    return "ARC_SECRET_" + re.sub(r"[^A-Z0-9]", "_", secret.upper())
+
+
 def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: Any,
-              table_names: Mapping[str, Any]) -> dict[str, Any]:
+              table_names: Mapping[str, Any], secret_names: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The contract's variables for every function of `manifest` on `stage`.
 
     `ARC_WSS_URL` exists only for an app with `@ws`, `ARC_ALLOWED_ORIGINS` only when `allowed_origins`
-    is given (an app that serves pages), and one `ARC_TABLE_<NAME>` per declared table, from
-    `table_names` (declared name -> physical name).
+    is given (an app that serves pages), one `ARC_TABLE_<NAME>` per declared table, from
+    `table_names` (declared name -> physical name), and one `ARC_SECRET_<NAME>` per secret, from `secret_names`.
     """
     env: dict[str, Any] = {"ARC_ENV": stage, "ARC_APP_NAME": manifest.app, "POWERTOOLS_SERVICE_NAME": manifest.app}
     if manifest.ws_functions:
@@ -46,4 +51,6 @@ def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: 
         env["ARC_ALLOWED_ORIGINS"] = allowed_origins
     for table in manifest.tables:
         env[table_variable(table.name)] = table_names[table.name]
+    for secret in manifest.secrets:
+        env[secret_variable(secret)] = (secret_names or {})[secret]
     return env

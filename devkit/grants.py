@@ -11,6 +11,7 @@ import functools
 import gzip
 import importlib.util
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,9 @@ PERMISSION_FORMS = (
     "'table <name> <Action> ...' (DynamoDB actions on a table from @tables)",
     "'manage-connections POST|GET|DELETE ...' (the Management API: send, describe, close)",
     "'statements <file>.json' (IAM statements for other services, next to config.arc)",
+    "'secret <name>' (read a secret the stack and the sandbox generate: secretsmanager:GetSecretValue)",
 )
+SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 MANAGEMENT_METHODS = ("POST", "GET", "DELETE")
 # DynamoDB operations IAM does not authorize under their own name: a transaction is authorized item by
 # item (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem), PartiQL as PartiQLSelect etc.
@@ -53,6 +56,7 @@ class Permissions:
     tables: tuple[TableGrant, ...] = ()
     manage_connections: tuple[str, ...] = ()  # Management API methods: POST, GET, DELETE
     statements: tuple[dict, ...] = ()
+    secrets: tuple[str, ...] = ()  # secrets it reads: each made with a random value by the stack and the sandbox
 
 
 def parse(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permissions:
@@ -60,6 +64,7 @@ def parse(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permis
     grants: dict[str, TableGrant] = {}
     methods: list[str] = []
     statements: list[dict] = []
+    secrets: list[str] = []
     for entry in entries:
         kind, *rest = entry.words
         if entry.children:
@@ -79,11 +84,15 @@ def parse(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permis
                 if method not in MANAGEMENT_METHODS:
                     raise ManifestError(config, entry.line, f"manage-connections {method!r}: expected POST, GET or DELETE")
             methods += [m for m in rest if m not in methods]
+        elif kind == "secret" and len(rest) == 1:
+            if not SECRET_NAME.match(rest[0]):
+                raise ManifestError(config, entry.line, f"secret {rest[0]!r}: use lowercase letters, digits and dashes")
+            secrets += [rest[0]] if rest[0] not in secrets else []
         elif kind == "statements" and len(rest) == 1:
             statements += _statements_file(config.parent / rest[0], config, entry.line)
         else:
             raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
-    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements))
+    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements), tuple(secrets))
 
 
 def _check_dynamodb_action(action: str, config: Path, line: int) -> None:

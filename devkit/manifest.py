@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devkit import arc, grants
+from devkit import arc, authorizers, grants
 from devkit.arc import Entry, warn
+from devkit.authorizers import Authorizer
 from devkit.errors import ManifestError
 from devkit.grants import Permissions, TableGrant
 
 __all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant", "load"]
 
-KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws", "tags")
+KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws", "tags", authorizers.PRAGMA)
 ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "layers", "layer", "policies", "policy")
 ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
 FUNCTION_PRAGMAS = ("aws", "permissions")  # what a function's config.arc may hold
@@ -122,7 +123,7 @@ class Function:
     """A Lambda function: where its code lives and what invokes it."""
 
     name: str  # folder name, unique per kind: get-index, connect, broadcast
-    kind: str  # "http" or "ws"
+    kind: str  # "http", "ws" or "authorizer" (`@ws-authorizer`: no route, runs before $connect)
     route_key: str  # API Gateway route key: "GET /", "$connect", "broadcast"
     source_dir: Path
     handler_file: str  # index.py, handler.py or lambda.py
@@ -161,6 +162,7 @@ class Manifest:
     tables: tuple[Table, ...]
     warnings: tuple[str, ...] = ()  # each `file:line: message`; commands print them as `warning: ...`
     tags: tuple[tuple[str, str], ...] = ()  # `@tags`: (key, value) the user adds to the stack and its resources
+    authorizer: Authorizer | None = None  # `@ws-authorizer` (devkit/authorizers.py); its function is in `functions`
 
     @property
     def http_functions(self) -> tuple[Function, ...]:
@@ -177,6 +179,11 @@ class Manifest:
     @property
     def public_dir(self) -> Path:
         return self.root / "public"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret a function's `@permissions` reads (`secret <name>`): the stack and the sandbox make them."""
+        return tuple(sorted({s for f in self.functions if f.permissions for s in f.permissions.secrets}))
 
     def function(self, route_key: str) -> Function | None:
         return next((f for f in self.functions if f.route_key == route_key), None)
@@ -198,9 +205,18 @@ def load(path: Path | str = "app.arc") -> Manifest:
         routes = [(r, 0) for r in WS_BUILTIN_ROUTES]
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
         functions += [_ws_function(r, line, root, aws, path, declared, warnings) for r, line in routes]
+    authorizer = None
+    if authorizers.PRAGMA in pragmas:
+        if "ws" not in pragmas:
+            raise ManifestError(path, None, f"@{authorizers.PRAGMA} guards the WebSocket API's $connect: add @ws")
+        authorizer = authorizers.parse(
+            pragmas[authorizers.PRAGMA], path, tuple(f.name for f in functions if f.kind == "ws"),
+            lambda name, line: _function(name, authorizers.KIND, authorizers.ROUTE_KEY, root / "src" / "ws" / name,
+                                         aws, path, line, declared, warnings))
+        functions.append(authorizer.function)
     _unique([f.route_key for f in functions], path, "route")
     tags = _tags(pragmas.get("tags", []), path)
-    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings), tags)
+    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings), tags, authorizer)
 
 
 def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
@@ -225,10 +241,10 @@ def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
 
 def _timeout_warning(route_key: str, kind: str, settings: AwsSettings, path: Path) -> str | None:
     """A function behind an API that may run longer than API Gateway waits for it."""
-    limit = INTEGRATION_TIMEOUT_SECONDS[kind]
+    limit = INTEGRATION_TIMEOUT_SECONDS["http" if kind == "http" else "ws"]  # an authorizer: the WebSocket API's
     if settings.timeout <= limit or route_key == "$disconnect":  # no client waits on $disconnect
         return None
-    api = "WebSocket" if kind == "ws" else "HTTP"
+    api = "HTTP" if kind == "http" else "WebSocket"
     return (f"{settings.where('timeout') or path}: {route_key} has timeout {settings.timeout} s, but API Gateway's {api} API "
             f"answers the client with an error after {limit} s while the function runs on; keep it at {limit} s or less")
 

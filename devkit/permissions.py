@@ -16,6 +16,7 @@ from devkit.manifest import Function, Permissions
 
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 MANAGE_CONNECTIONS = "execute-api:ManageConnections"
+READ_SECRET = "secretsmanager:GetSecretValue"
 # Actions whose calls may name an index (`IndexName`): their grant also covers `table/<name>/index/*`.
 INDEX_ACTIONS = ("Query",)
 # The pseudo parameters a statements file may use; the sandbox substitutes them, deploy leaves them to
@@ -62,6 +63,8 @@ def client_services(function: Function) -> set[str]:
     prefixes name nothing). The sandbox loads these clients' models once, ahead of the workers."""
     grants = declared(function)
     services = {"dynamodb"} if grants.tables else set()
+    if grants.secrets:
+        services.add("secretsmanager")
     if grants.manage_connections:
         services.add(CLIENT_FOR_PREFIX["execute-api"])
     for prefix in _allowed_prefixes(grants):
@@ -78,6 +81,7 @@ class Arns(Protocol):
     def table_indexes(self, name: str) -> Any: ...
     def management_api(self, method: str) -> Any: ...
     def text(self, value: str) -> Any: ...  # a statements-file string that may hold ${AWS::...}
+    def secret(self, name: str) -> Any: ...
 
 
 def policy(function: Function, arns: Arns) -> dict:
@@ -94,6 +98,8 @@ def policy(function: Function, arns: Arns) -> dict:
         resources = [arns.management_api(m) for m in grants.manage_connections]
         statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS,
                            "Resource": resources[0] if len(resources) == 1 else resources})
+    for name in grants.secrets:
+        statements.append({"Effect": "Allow", "Action": READ_SECRET, "Resource": arns.secret(name)})
     statements += [_substitute(s, arns.text) for s in grants.statements]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -113,8 +119,9 @@ class LocalArns:
     its WebSocket API id and stage."""
 
     def __init__(self, region: str, account: str, table_names: dict[str, str], api_id: str, stage: str,
-                 function_name):
+                 function_name, secret_names: dict[str, str] | None = None):
         self.region, self.account, self.table_names = region, account, table_names
+        self.secret_names = secret_names or {}
         self.api_id, self.stage, self.function_name = api_id, stage, function_name
 
     def log_group(self, function: Function) -> str:
@@ -131,6 +138,10 @@ class LocalArns:
 
     def management_api(self, method: str, connection_id: str = "*") -> str:
         return f"arn:{PARTITION}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/{method}/@connections/{connection_id}"
+
+    def secret(self, name: str) -> str:
+        """As IAM names a secret by name: Secrets Manager adds `-` and six random characters to its ARN."""
+        return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account}:secret:{self.secret_names[name]}-??????"
 
     def text(self, value: str) -> str:
         values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,

@@ -1,9 +1,13 @@
-// The chat page's behaviour: one WebSocket to the URL the server put in <body data-wss-url>.
+// The chat page's behaviour: one WebSocket to the URL the server put in <body data-wss-url>, presenting
+// the visitor's token (<body data-token>) as a subprotocol next to 'chat', so it stays out of URLs and logs.
 // Every text from the network reaches the page through textContent, never innerHTML.
 
 import { reconnectDelay } from './backoff.mjs';
 
 const url = document.body.dataset.wssUrl;
+const token = document.body.dataset.token;
+const me = document.body.dataset.name;
+const PROTOCOL = 'chat';
 const state = document.getElementById('state');
 const list = document.getElementById('messages');
 const form = document.getElementById('composer');
@@ -31,7 +35,18 @@ function scrollToLatest() {
   list.lastElementChild?.scrollIntoView({ block: 'end' });
 }
 
-function show(kind, text) {
+
+// When the token stops being accepted (milliseconds since the epoch; 0 when unreadable).
+function tokenExpiry(jwt) {
+  try {
+    const payload = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).exp * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+function show(kind, text, sender) {
   const item = document.createElement('li');
   item.className = kind;
   if (LABELS[kind]) {
@@ -39,6 +54,12 @@ function show(kind, text) {
     label.className = 'kind';
     label.textContent = LABELS[kind];
     item.append(label, ' ');
+  }
+  if (typeof sender === 'string') {
+    const from = document.createElement('span');
+    from.className = 'from';
+    from.textContent = sender === me ? `${sender} (you)` : sender;
+    item.append(from, ' ');
   }
   const body = document.createElement('span');
   body.className = 'text';
@@ -63,17 +84,22 @@ function showReply(raw) {
     return;
   }
   if (typeof reply?.error === 'string') show('error', reply.error);
-  else if (typeof reply?.text === 'string') show(reply.broadcast ? 'broadcast' : 'echo', reply.text);
+  else if (typeof reply?.text === 'string') show(reply.broadcast ? 'broadcast' : 'echo', reply.text, reply.from);
   else if (typeof reply?.message === 'string') show('error', `Server: ${reply.message}`);
   else show('error', 'The server sent a reply this page does not understand.');
 }
 
 function connect() {
+  if (Date.now() > tokenExpiry(token) - 10_000) {
+    setState('connecting', 'Your visit expired; reloading for a new one…');
+    window.location.reload();  // GET / gives a fresh token
+    return;
+  }
   setState('connecting', 'Connecting…');
-  socket = new WebSocket(url);
+  socket = new WebSocket(url, [PROTOCOL, token]);
   socket.addEventListener('open', () => {
     failures = 0;
-    setState('open', 'Connected');
+    setState('open', `Connected as ${me}`);
   });
   socket.addEventListener('message', (event) => showReply(event.data));
   socket.addEventListener('close', (event) => {

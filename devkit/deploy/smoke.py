@@ -4,7 +4,8 @@ It checks, the way a browser meets it, what the app declares in its `smoke.json`
 (`devkit.deploy.smoke_declaration`), in steps: the page (200 `text/html`, and a Content-Security-Policy
 whose `connect-src` allows the socket, when declared); the socket URL in the declared HTML attribute;
 each declared step (a message sent on a socket opened with the page's Origin, and a JSON reply whose
-fields match, on that socket or another); and a socket from a foreign Origin being refused. It prints
+fields match, on that socket or another); with declared subprotocols (a token from the page, say), a
+socket offering none being refused; and a socket from a foreign Origin (offering them) being refused. It prints
 one line per step with its time, stops at the first failure, and returns 0 only when every step passed.
 
 Only the standard library and websocket-client: it runs against the sandbox and a deployed stack alike.
@@ -46,6 +47,7 @@ class Smoke:
     page: str = ""
     csp: str = ""
     wss_url: str = ""
+    subprotocols: list[str] = field(default_factory=list)  # offered on every socket, read from the page
     sockets: dict[str, websocket.WebSocket] = field(default_factory=dict)
     opened: list[websocket.WebSocket] = field(default_factory=list)
 
@@ -60,8 +62,9 @@ class Smoke:
             self.sockets[name] = self.open(self.origin)
         return self.sockets[name]
 
-    def open(self, origin: str) -> websocket.WebSocket:
-        sock = websocket.create_connection(self.wss_url, timeout=self.timeout, origin=origin)
+    def open(self, origin: str, offer: bool = True) -> websocket.WebSocket:
+        protocols = self.subprotocols if offer and self.subprotocols else None
+        sock = websocket.create_connection(self.wss_url, timeout=self.timeout, origin=origin, subprotocols=protocols)
         self.opened.append(sock)
         return sock
 
@@ -124,7 +127,24 @@ def socket_url(smoke: Smoke) -> str:
     if smoke.declaration.csp and (not allowed or f"{parts.scheme}://{parts.netloc}" not in allowed[1].split()):
         raise StepFailed(f"the Content-Security-Policy's connect-src does not allow {parts.scheme}://{parts.netloc}")
     smoke.wss_url = finder.value
-    return finder.value
+    for entry in smoke.declaration.subprotocols:
+        if isinstance(entry, str):
+            smoke.subprotocols.append(entry)
+            continue
+        found = _Attribute(entry["html_attribute"])
+        found.feed(smoke.page)
+        if not found.value:
+            raise StepFailed(f"the page has no {entry['html_attribute']} attribute (a declared subprotocol)")
+        smoke.subprotocols.append(found.value)
+    return finder.value + (f", offering {len(smoke.subprotocols)} subprotocol(s)" if smoke.subprotocols else "")
+
+
+def no_subprotocols(smoke: Smoke) -> str:
+    try:
+        smoke.open(smoke.origin, offer=False)
+    except websocket.WebSocketBadStatusException as refused:
+        return f"refused with {refused.status_code}"
+    raise StepFailed("a socket offering none of the declared subprotocols was accepted; expected it refused")
 
 
 def exchange(step: Step) -> Callable[[Smoke], str]:
@@ -152,10 +172,19 @@ def foreign_origin(smoke: Smoke) -> str:
     raise StepFailed(f"a socket with Origin {FOREIGN_ORIGIN} was accepted; expected it refused")
 
 
+def page_subprotocols(url: str, declaration: Declaration, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[str]:
+    """The subprotocols the declaration says a socket offers, read from the page at `url` now."""
+    smoke = Smoke(url, declaration, timeout)
+    page(smoke)
+    socket_url(smoke)
+    return smoke.subprotocols
+
+
 def _steps(declaration: Declaration) -> list[tuple[str, Callable[[Smoke], str]]]:
     """The runner's own steps around the app's: the page and its socket URL first, the foreign Origin last."""
     declared = [(step.name, exchange(step)) for step in declaration.steps]
-    return [("page", page), ("socket url", socket_url), *declared, ("foreign origin", foreign_origin)]
+    guarded = [("no subprotocols", no_subprotocols)] if declaration.subprotocols else []
+    return [("page", page), ("socket url", socket_url), *declared, *guarded, ("foreign origin", foreign_origin)]
 
 
 def _matches(reply: dict, expected: dict) -> bool:

@@ -5,7 +5,9 @@ says what to send and what must come back. The file is one JSON object:
 
     {
       "page": {"content_security_policy": true},        # optional: require a CSP that allows the socket
-      "socket_url": {"html_attribute": "data-ws"},      # where the page carries the WebSocket URL
+      "socket_url": {"html_attribute": "data-ws",       # where the page carries the WebSocket URL
+                     "subprotocols": ["chat", {"html_attribute": "data-token"}]},  # optional: offered on
+                                                        #   every socket; an entry may come from the page
       "steps": [                                        # run in order, one output line each
         {"name": "echo", "socket": "a",                 # sockets are opened, with the page's Origin,
          "send": {"text": "hi {token}"},                #   the first time a step names them
@@ -17,7 +19,8 @@ says what to send and what must come back. The file is one JSON object:
 `send` is a JSON object (sent encoded) or a string (sent as raw text); `{token}` in it becomes a token
 unique to the step. In `expect`, a string is a regular expression the reply's field must match in full
 (`.` matches newlines too), where `{token}` stands for the step's token and `{iso_time}` for an ISO 8601
-UTC time; any other value must equal the field exactly. `load` raises `ManifestError` (one line, naming
+UTC time; any other value must equal the field exactly. With `subprotocols` (say, a token the page
+carries), the runner also checks that a socket offering none of them is refused. `load` raises `ManifestError` (one line, naming
 the file and what was expected) for a missing, unreadable or malformed declaration.
 """
 
@@ -35,7 +38,7 @@ ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")  # never a regex quantifier: those hold digits only
 EXPECT_PLACEHOLDERS = {"token", "iso_time"}
 SEND_PLACEHOLDERS = {"token"}
-FIXED_STEPS = ("page", "socket url", "foreign origin")  # the runner's own steps, around the declared ones
+FIXED_STEPS = ("page", "socket url", "no subprotocols", "foreign origin")  # the runner's own, around the declared ones
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Declaration:
     csp: bool
     socket_url_attribute: str
     steps: tuple[Step, ...]
+    subprotocols: tuple[str | dict, ...] = ()  # each a literal, or {"html_attribute": name} read from the page
 
 
 def path_for(app: Path | str) -> Path:
@@ -109,8 +113,17 @@ class _Reader:
         csp = page.get("content_security_policy", False)
         if not isinstance(csp, bool):
             self.fail("page.content_security_policy", "true or false")
-        where = self.object(top["socket_url"], "socket_url", {"html_attribute"}, set())
+        where = self.object(top["socket_url"], "socket_url", {"html_attribute"}, {"subprotocols"})
         attribute = self.name(where["html_attribute"], "socket_url.html_attribute")
+        subprotocols = where.get("subprotocols", [])
+        if not isinstance(subprotocols, list):
+            self.fail("socket_url.subprotocols", 'a list of strings and {"html_attribute": name} objects')
+        for i, entry in enumerate(subprotocols):
+            if isinstance(entry, dict):
+                self.name(self.object(entry, f"socket_url.subprotocols[{i}]", {"html_attribute"}, set())["html_attribute"],
+                          f"socket_url.subprotocols[{i}].html_attribute")
+            else:
+                self.name(entry, f"socket_url.subprotocols[{i}]")
         if not isinstance(top["steps"], list):
             self.fail("steps", "a list of steps")
         steps = tuple(self.step(step, f"steps[{i}]") for i, step in enumerate(top["steps"]))
@@ -118,7 +131,7 @@ class _Reader:
         for i, step in enumerate(steps):
             if names.count(step.name) > 1:
                 self.fail(f"steps[{i}].name", f"a name no other step has (the runner's own: {', '.join(FIXED_STEPS)})")
-        return Declaration(self.path, csp, attribute, steps)
+        return Declaration(self.path, csp, attribute, steps, tuple(subprotocols))
 
     def step(self, value, where: str) -> Step:
         step = self.object(value, where, {"name", "socket", "send", "expect"}, {"listen_on"})

@@ -10,6 +10,7 @@
 - per function: the Lambda (runtime, architecture, memory, timeout from the manifest and config.arc),
   its log group with a retention period, its own IAM role (its config.arc's `@permissions`, see devkit/permissions.py) and an
   invoke permission scoped by `SourceArn` to its API, stage and route;
+- with `@ws-authorizer`: the `$connect` Lambda REQUEST authorizer (see `authorizer`);
 - one DynamoDB table per `@tables` entry: on-demand, TTL on the declared attribute, SSE on; in
   production deletion-protected and retained when the stack goes (staging deletes it with the stack);
 - stage throttling on both APIs (`@aws throttle-rate` / `throttle-burst`, a function's config.arc for
@@ -32,7 +33,7 @@ import re
 from collections.abc import Mapping
 
 from devkit import contract, permissions
-from devkit.deploy import accepted, concurrency, operations, tags
+from devkit.deploy import accepted, authorizer, concurrency, operations, secrets, tags
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, Function, Manifest, Table
 
 STATIC_ID = "static"  # the generated function serving public/
@@ -80,6 +81,7 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
     resources: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
     env = _environment(manifest, stage)
+    resources.update(secrets.resources(manifest, stage))
     for table in manifest.tables:
         resources[_table_id(table.name)] = _table(table, stage)
         outputs[_table_id(table.name) + "Name"] = {
@@ -103,6 +105,10 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
         for function in manifest.ws_functions:
             resources.update(_function(manifest, stage, function, env, _key(code_keys, function.id)))
             routes.update(_ws_route(_logical(function.id), function.route_key, stage))
+        if manifest.authorizer:  # with the routes, so a changed authorizer is redeployed too
+            guard = manifest.authorizer.function
+            resources.update(_function(manifest, stage, guard, env, _key(code_keys, guard.id)))
+            authorizer.attach(routes, manifest.authorizer, _logical(guard.id), _logical(_connect(manifest).id))
         resources.update(routes)
         resources.update(_ws_api(manifest, stage, routes))
         _throttle(resources["WsStage"], manifest, manifest.ws_functions, "WsApi")
@@ -149,6 +155,7 @@ def _environment(manifest: Manifest, stage: str) -> dict:
         wss_url={"Fn::Sub": WS_URL + "/" + stage},
         allowed_origins={"Fn::Sub": HTTP_URL} if manifest.http_functions or has_static(manifest) else None,
         table_names={t.name: {"Ref": _table_id(t.name)} for t in manifest.tables},
+        secret_names={s: {"Ref": secrets.logical(s)} for s in manifest.secrets},
     )
 
 
@@ -198,6 +205,9 @@ class _StackArns:
 
     def text(self, value: str) -> dict:
         return {"Fn::Sub": value}
+
+    def secret(self, name: str) -> dict:
+        return {"Ref": secrets.logical(name)}
 
 
 def _role(policy: dict) -> dict:
@@ -369,6 +379,12 @@ def _static_function(manifest: Manifest) -> Function:
         handler_file="index.py", runtime=manifest.aws.runtime, architecture=manifest.aws.architecture,
         memory=STATIC_MEMORY_MB, timeout=STATIC_TIMEOUT_SECONDS, concurrency=manifest.aws.concurrency,
     )
+
+
+def _connect(manifest: Manifest) -> Function:
+    found = manifest.function("$connect")
+    assert found is not None, "an app with @ws always has $connect"
+    return found
 
 
 def _key(code_keys: Mapping[str, str], function_id: str) -> str:

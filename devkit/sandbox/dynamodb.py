@@ -57,8 +57,9 @@ class EmbeddedDynamoDB:
 
     def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
                  tables: dict[str, Table] | None = None, region: str = "us-east-1",
-                 on_log=None, ttl_sweep_seconds: float = 30.0):
+                 on_log=None, ttl_sweep_seconds: float = 30.0, secrets: tuple[str, ...] = ()):
         self.host, self.tables, self.region = host, tables or {}, region
+        self.secrets = secrets  # Secrets Manager secrets to create with a random value (dynamodb_server.py)
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -77,7 +78,8 @@ class EmbeddedDynamoDB:
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
         env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables),
-                   DEVKIT_TABLES_REGION=self.region, DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds), PYTHONPATH=os.pathsep.join(
+                   DEVKIT_TABLES_REGION=self.region, DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds),
+                   DEVKIT_SECRETS=",".join(self.secrets), PYTHONPATH=os.pathsep.join(
             p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
         try:
             self.process = subprocess.Popen(

@@ -56,6 +56,7 @@ class Gate:
         self.app, self.report = app, report
         prefix = f"arn:aws:dynamodb:{policies.get('region', '')}:{policies.get('account', '')}:table/"
         self.table_arn = lambda name: name if name.startswith("arn:") else prefix + name
+        self.secret_arn = lambda name: f"arn:aws:secretsmanager:{policies.get('region', '')}:{policies.get('account', '')}:secret:{name}-XXXXXX"
         self.use(policies)
 
     def use(self, policies: dict) -> None:
@@ -66,6 +67,8 @@ class Gate:
     def __call__(self, environ, start_response):
         caller = self.callers.get(caller_key(environ.get("HTTP_AUTHORIZATION", "")) or "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if caller is not None and target.startswith("secretsmanager."):
+            return self.judge_secret(environ, start_response, caller, target)
         if caller is None or not target.startswith("DynamoDB_"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -85,6 +88,28 @@ class Gate:
                                                    ("Content-Length", str(len(answer)))])
                 return [answer]
         return self.app(environ, start_response)
+
+
+    def judge_secret(self, environ, start_response, caller, target):
+        """A Secrets Manager call, judged on the secret's ARN (a name stands for `<name>-` and Secrets
+        Manager's six random characters, as IAM sees it); AWS's denial is 400 AccessDeniedException."""
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            secret = str(json.loads(body or b"{}").get("SecretId") or "*")
+        except (ValueError, AttributeError):
+            secret = "*"
+        resource = secret if secret.startswith("arn:") or secret == "*" else self.secret_arn(secret)
+        function, principal, evaluator = caller
+        action = "secretsmanager:" + target.split(".", 1)[1]
+        decision = evaluator.decision(action, resource)
+        if decision == "allowed":
+            return self.app(environ, start_response)
+        self.report({"function": function, "action": action, "resource": resource})
+        answer = json.dumps({"__type": "AccessDeniedException",
+                             "message": denial_message(principal, action, resource, decision)}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(answer)))])
+        return [answer]
 
 
 class NoBrowsers:
@@ -189,12 +214,20 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
         _say(f"error: could not create the tables: {error}")
         server.shutdown()
         return
+    try:
+        secrets = make_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), os.environ.get("DEVKIT_SECRETS", ""))
+    except Exception as error:
+        _say(f"error: could not create the secrets: {error}")
+        server.shutdown()
+        return
     _say("ready")
     sweep_every = float(os.environ.get("DEVKIT_TTL_SWEEP_SECONDS") or 30)
     swept, failure = time.monotonic(), None
     while True:
         time.sleep(check_every)
         failure = _recreate_vanished(tables, report, failure)
+        if secrets:
+            _restore_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), secrets, report)
         if time.monotonic() - swept >= sweep_every:
             swept = time.monotonic()
             try:
@@ -215,6 +248,38 @@ def share_moto_session() -> None:
     moto_session = getattr(AccountSpecificBackend, "get_session", None)  # moto 5's; without it, two loaders
     if moto_session is not None:
         boto3.DEFAULT_SESSION = moto_session()
+
+
+def _secrets_client(endpoint: str, region: str):
+    import boto3
+
+    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+
+def make_secrets(endpoint: str, region: str, names: str) -> dict[str, str]:
+    """Create each comma-separated secret with a fresh random value (48 random bytes, URL-safe), as the
+    stack's `GenerateSecretString` does on AWS; the values are kept only here, in this process's memory
+    (to restore them after a reset), never written anywhere."""
+    import secrets
+
+    client = _secrets_client(endpoint, region)
+    made = {name: secrets.token_urlsafe(48) for name in filter(None, names.split(","))}
+    for name, value in made.items():
+        client.create_secret(Name=name, SecretString=value)
+    return made
+
+
+def _restore_secrets(endpoint: str, region: str, kept: dict[str, str], report) -> None:
+    """Recreate, with their values, the secrets a reset removed (warm workers hold those values)."""
+    try:
+        client = _secrets_client(endpoint, region)
+        present = {s["Name"] for page in client.get_paginator("list_secrets").paginate() for s in page["SecretList"]}
+        for name in sorted(set(kept) - present):
+            client.create_secret(Name=name, SecretString=kept[name])
+            report({"log": f"recreated secret {name} (vanished from the embedded services) with its value"})
+    except Exception as error:  # the next round tries again
+        report({"log": f"error: could not check or recreate the secrets: {error}"})
 
 
 def _recreate_vanished(tables, report, failure: str | None) -> str | None:

@@ -41,6 +41,7 @@ class Peer:
     api_id: str
     server_port: int  # the port the client connected to (`X-Forwarded-Port`; 443 on AWS)
     scheme: str  # `X-Forwarded-Proto`: `http` in the sandbox (`https` on AWS)
+    authorizer: dict | None = None  # what the `$connect` authorizer allowed (devkit/sandbox/authorizer.py)
 
 
 def identity(peer: Peer) -> dict:
@@ -92,7 +93,7 @@ def _ws_context(peer: Peer, route_key: str, event_type: str, request_id: str, no
         "domainName": peer.domain_name,
         "connectionId": peer.connection_id,
         "apiId": peer.api_id,
-    }
+    } | ({"authorizer": dict(peer.authorizer)} if peer.authorizer is not None else {})
 
 
 def ws_connect(peer: Peer, headers: list[tuple[str, str]], query: list[tuple[str, str]], request_id: str, now_ms: int) -> dict:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # aiohttp and the parts over it: imported by `start()` in a thread (about 0.5 s) while the database
 # and the preloaded worker parent start, so this module imports none of them.
-SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.connections", "devkit.sandbox.http_api",
+SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.authorizer", "devkit.sandbox.connections", "devkit.sandbox.http_api",
                    "devkit.sandbox.management_api", "devkit.sandbox.websocket_api")
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
@@ -69,7 +69,7 @@ class Sandbox:
         # IAM needs the workers' own keys: off when the developer's credentials are passed through.
         self.iam = SandboxIam(manifest, LocalArns(
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
-            partial(function_name, manifest),
+            partial(function_name, manifest), self.secret_names(),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
@@ -77,7 +77,8 @@ class Sandbox:
         # a DynamoDB of the developer's own.
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
                                          tables=declared, region=manifest.aws.region, on_log=self._database_said,
-                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
+                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
+                                         secrets=tuple(self.secret_names().values()))
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), log=self.log.function,
@@ -92,10 +93,11 @@ class Sandbox:
         self._ready = asyncio.Event()  # set once the tables exist; what `_waits_for_tables` waits for it
 
     def _waits_for_tables(self, function: Function) -> bool:
-        """Whether `function`'s invocations wait until the tables exist: its declaration may allow a
-        DynamoDB call (without IAM, declarations bind nothing, so every function waits). A WebSocket
-        upgrade waits if any WebSocket function does: a socket, once open, reaches every route."""
-        return self.iam is None or may_use_tables(function)
+        """Whether `function`'s invocations wait until the embedded services have their tables and
+        secrets: its declaration may allow a DynamoDB call, or reads a secret (without IAM, declarations
+        bind nothing, so every function waits). A WebSocket upgrade waits if any WebSocket function or the
+        authorizer does: a socket, once open, reaches every route."""
+        return self.iam is None or may_use_tables(function) or bool(permissions.declared(function).secrets)
 
     @property
     def page_url(self) -> str:
@@ -117,6 +119,10 @@ class Sandbox:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
         return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
 
+    def secret_names(self) -> dict[str, str]:
+        """Secret -> its name in the embedded services, `<app>-testing-<name>`, made at start with a random value."""
+        return {s: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{s}" for s in self.manifest.secrets}
+
     def _dynamodb_denied(self, denial: dict) -> None:
         """From the database's reader thread: log the denial on the event loop's thread."""
         assert self.iam is not None, "denials come only from an IAM-checking database"
@@ -133,7 +139,7 @@ class Sandbox:
         return worker_environment(
             self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
             table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
-            real_credentials=self.real_credentials,
+            real_credentials=self.real_credentials, secret_names=self.secret_names(),
         )
 
     async def start(self) -> None:
@@ -165,6 +171,7 @@ class Sandbox:
             self._spawn(self._watch_sources())
 
     def _serving_parts(self) -> None:
+        from devkit.sandbox.authorizer import SandboxAuthorizer
         from devkit.sandbox.connections import Registry
         from devkit.sandbox.http_api import HttpApi
         from devkit.sandbox.management_api import ManagementApi
@@ -172,9 +179,11 @@ class Sandbox:
 
         manifest = self.manifest
         self.registry = Registry()
+        authorizer = SandboxAuthorizer(manifest.authorizer, self.functions, self.log, manifest.aws.region, self.api_id,
+                                       contract.LOCAL_STAGE, self.limits.ws_integration_timeout_seconds) if manifest.authorizer else None
         self.ws = WebSocketApi(
             self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, contract.LOCAL_STAGE,
+            self.limits, self.log, self.api_id, contract.LOCAL_STAGE, authorizer,
         )
         self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
                             self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
@@ -212,7 +221,8 @@ class Sandbox:
         if found:
             return await self.management.handle(request, unquote(found["id"]))
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
-            if any(self._waits_for_tables(f) for f in self.manifest.ws_functions):
+            guards = (self.manifest.authorizer.function,) if self.manifest.authorizer else ()
+            if any(self._waits_for_tables(f) for f in self.manifest.ws_functions + guards):
                 await self._ready.wait()
             return await self.ws.handle(request)
         if not self._ready.is_set():  # the port opens while the tables are still being created

@@ -29,6 +29,7 @@ from aiohttp.http_websocket import WebSocketError
 
 from devkit.manifest import Function
 from devkit.sandbox import events
+from devkit.sandbox.authorizer import SandboxAuthorizer
 from devkit.sandbox.connections import ClientBufferFull, Connection, Registry
 from devkit.sandbox.frames import BufferBudget, LimitedWebSocketResponse
 from devkit.sandbox.limits import Limits
@@ -62,8 +63,8 @@ class RateLimiter:
 
 class WebSocketApi:
     def __init__(self, functions: Functions, routes: dict[str, Function], registry: Registry,
-                 limits: Limits, log: Log, api_id: str, stage: str):
-        self.functions, self.routes, self.registry = functions, routes, registry
+                 limits: Limits, log: Log, api_id: str, stage: str, authorizer: SandboxAuthorizer | None = None):
+        self.functions, self.routes, self.registry, self.authorizer = functions, routes, registry, authorizer
         self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
         self.rate = RateLimiter(limits.new_connections_per_second)
         self.budget = BufferBudget(limits.unfinished_messages_bytes)  # every socket's unfinished messages
@@ -88,6 +89,10 @@ class WebSocketApi:
             user_agent=request.headers.get("User-Agent"), domain_name=request.host,
             stage=self.stage, api_id=self.api_id, server_port=request.url.port or 80, scheme=request.scheme,
         )
+        if self.authorizer is not None:  # API Gateway runs it before `$connect`
+            peer, refused = await self.authorizer.admit(request, peer, now_ms)
+            if refused is not None:
+                return refused
         accepted, refusal, protocols = await self._connect(request, peer, now_ms)
         if not accepted:
             return refusal

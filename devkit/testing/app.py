@@ -13,6 +13,7 @@ from devkit.testing.client import LAST_LOG_LINES, Response, Socket, open_socket,
 from devkit.testing.process import SandboxProcess
 
 DEFAULT_ORIGIN: Any = object()  # connect()'s default: the page's own Origin
+AS_THE_PAGE: Any = object()  # connect()'s default subprotocols: what the app's page offers (smoke.json)
 
 
 class WaitTimeout(AssertionError):
@@ -32,6 +33,7 @@ class Running:
     process: SandboxProcess | None = None
     region: str = "us-east-1"
     target: str = ""  # the --target given, if any
+    app_arc: Path | None = None  # the manifest, for the page's declared subprotocols (smoke.json next to it)
     _session: Any = field(default=None, repr=False)
     _dynamodb: Any = field(default=None, repr=False)
 
@@ -45,6 +47,23 @@ class Running:
             self._session = boto3.session.Session(region_name=self.region, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                                                   aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
             self._session.resource("dynamodb", endpoint_url="http://127.0.0.1:9")  # loads the model; never called
+
+    def page_subprotocols(self) -> list[str] | None:
+        """What a visitor's page offers as `Sec-WebSocket-Protocol` (a token it was given, say), as the
+        app declares it in smoke.json's `socket_url.subprotocols`, read from the page now; None when the
+        app declares none."""
+        from devkit.deploy import smoke, smoke_declaration
+
+        path = smoke_declaration.path_for(self.app_arc) if self.app_arc else None
+        if path is None or not path.is_file():
+            return None
+        declaration = smoke_declaration.load(path)
+        if not declaration.subprotocols:
+            return None
+        try:
+            return smoke.page_subprotocols(self.page_url, declaration)
+        except smoke.StepFailed as problem:
+            raise AssertionError(f"could not read the subprotocols smoke.json declares from the page: {problem}") from None
 
     def dynamodb(self):
         """boto3's DynamoDB resource on the embedded database (made once)."""
@@ -88,10 +107,14 @@ class Sandbox:
         return request("POST", self.url + path, json_body=json, **kw)
 
     def connect(self, *, headers: dict[str, str] | None = None, query: dict | str | None = None,
-                subprotocols: list[str] | None = None, origin: Any = DEFAULT_ORIGIN, timeout: float = 10) -> Socket:
-        """A WebSocket client connected to the app, with the page's Origin unless `origin` says another
-        (None: no Origin header). A refused handshake raises websocket.WebSocketBadStatusException,
-        whose `status_code` says how it was refused."""
+                subprotocols: Any = AS_THE_PAGE, origin: Any = DEFAULT_ORIGIN, timeout: float = 10) -> Socket:
+        """A WebSocket client connected to the app as a visitor of its page would be: with the page's
+        Origin unless `origin` says another (None: no Origin header), and offering the subprotocols the
+        page offers (a token it hands out, as smoke.json declares them) unless `subprotocols` says others
+        (None: none, an anonymous client). A refused handshake raises
+        websocket.WebSocketBadStatusException, whose `status_code` says how it was refused."""
+        if subprotocols is AS_THE_PAGE:
+            subprotocols = self.running.page_subprotocols()
         socket = open_socket(self.ws_url, origin=self.origin if origin is DEFAULT_ORIGIN else origin, headers=headers,
                              query=query, subprotocols=subprotocols, timeout=timeout, log_tail=self._log_tail)
         self.sockets.append(socket)

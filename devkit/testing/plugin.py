@@ -36,7 +36,7 @@ def devkit_running(request, tmp_path_factory) -> Iterator[Running]:
     from devkit.manifest import load
 
     with SandboxProcess(app_arc, log_dir=tmp_path_factory.mktemp("devkit-sandbox"), wait=False) as process:
-        running = Running("", "", process, load(app_arc).aws.region)
+        running = Running("", "", process, load(app_arc).aws.region, app_arc=app_arc)
         running.prepare()  # boto3 is imported while the sandbox starts, not after
         process.wait_until_ready()
         running.page_url, running.ws_url = process.page_url, process.socket_url
@@ -67,7 +67,7 @@ def _target(target: str, app_arc) -> Running:
         smoke.socket_url(found)
     except (smoke.StepFailed, OSError, ValueError) as error:
         pytest.fail(f"--target {target}: cannot find the app's socket URL: {error}", pytrace=False)
-    return Running(page_url, found.wss_url, target=target)
+    return Running(page_url, found.wss_url, target=target, app_arc=app_arc)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -46,14 +46,14 @@ def timestamp(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def echo(text: str, now: datetime) -> dict:
-    """The reply to the sender of `text`."""
-    return {"text": f"{timestamp(now)} - Echoing {text}"}
+def echo(text: str, now: datetime, sender: str | None = None) -> dict:
+    """The reply to the sender of `text`, naming them when known."""
+    return {"text": f"{timestamp(now)} - Echoing {text}"} | ({"from": sender} if sender else {})
 
 
-def broadcast(text: str, now: datetime) -> dict:
-    """What every connection receives when someone broadcasts `text`."""
-    return {"text": f"{timestamp(now)} - {text}", "broadcast": True}
+def broadcast(text: str, now: datetime, sender: str | None = None) -> dict:
+    """What every connection receives when someone broadcasts `text`: its sender's name too, when known."""
+    return {"text": f"{timestamp(now)} - {text}", "broadcast": True} | ({"from": sender} if sender else {})
 
 
 def error(reason: str) -> dict:

@@ -9,16 +9,18 @@ from moto import mock_aws
 from devkit import manifest
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.sandbox.loader import load_handler
-from tests.app.support import APP, ROOT, TABLE, WSS_URL, forget_cached_clients, make_context
+from tests.app.support import APP, ROOT, SIGNING_KEY, TABLE, WSS_URL, forget_cached_clients, make_context
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    """moto's DynamoDB and Management API, with the runtime contract set as the deploy sets it."""
+    """moto's DynamoDB, Management API and Secrets Manager (the token signing key), with the runtime
+    contract set as the deploy sets it."""
     for name, value in {
         **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
         "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
         "ARC_TABLE_CONNECTIONS": TABLE, "ARC_ALLOWED_ORIGINS": "https://chat.example.com",
+        "ARC_SECRET_SIGNING_KEY": SIGNING_KEY,
         "POWERTOOLS_SERVICE_NAME": APP,
     }.items():
         monkeypatch.setenv(name, value)
@@ -31,6 +33,7 @@ def aws(monkeypatch):
             TableName=TABLE, KeySchema=connections.key_schema(),
             AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
         )
+        boto3.client("secretsmanager").create_secret(Name=SIGNING_KEY, SecretString="k" * 64)
         forget_cached_clients()
         yield dynamodb
         forget_cached_clients()

@@ -16,9 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]  # the app: app.arc, src/, public/
 EVENTS = ROOT / "tests" / "events"
 APP = "mywsapp"  # @app in app.arc
 TABLE = f"{APP}-{LOCAL_STAGE}-connections"  # the connections table as the sandbox names it
+SIGNING_KEY = f"{APP}-{LOCAL_STAGE}-signing-key"  # the token signing secret as the sandbox names it
+PROTOCOL = "chat"  # the subprotocol the page offers, its token next to it (src/shared/tokens.py)
 # A reply's timestamp: ISO 8601 in UTC with milliseconds, as src/shared/messages.py writes it.
 ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"  # the socket URL the in-process handlers see
+
+
+def protocols(token: str) -> list[str]:
+    """What the page offers as `Sec-WebSocket-Protocol`: `chat`, then its token."""
+    return [PROTOCOL, token]
 
 
 def load_event(name: str) -> dict:
@@ -42,9 +49,15 @@ def message_event(body, connection_id="R1kmxc2VNjMCFIA="):
     return event
 
 
-def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA="):
+GUEST = {"principalId": "guest-0000aaaa", "name": "guest-0000aaaa"}  # what the authorizer puts in requestContext.authorizer
+
+
+def connect_event(origin="https://chat.example.com", connection_id="R1kmxc2VNjMCFIA=", authorizer=GUEST):
+    """AWS's `$connect` sample, after the authorizer let the visitor in (`authorizer=None`: none ran)."""
     event = load_event("ws-connect")
     event["requestContext"]["connectionId"] = connection_id
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     for headers in (event["headers"], event["multiValueHeaders"]):
         headers.pop("Origin", None)  # the AWS sample's client sent none
     if origin is not None:
@@ -77,3 +90,5 @@ def forget_cached_clients():
         module = sys.modules.get(name)
         if module is not None:
             module._client = None
+    if "shared.tokens" in sys.modules:
+        sys.modules["shared.tokens"]._key = None  # read from the secret once per cold start

@@ -11,6 +11,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from devkit.deploy import accepted, template
+from tests.support.deploy import lint_findings, of_type
 
 SUB_ACCOUNT = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -41,19 +42,9 @@ def skips(*checks: str) -> dict:
     return {"checkov": {"skip": [{"id": check, "comment": reasons[check]} for check in checks]}}
 
 
-def of_type(document: dict, kind: str) -> dict[str, dict]:
-    return {k: v for k, v in document["Resources"].items() if v["Type"] == kind}
-
-
 def statements(document: dict) -> list[dict]:
     return [s for role in of_type(document, "AWS::IAM::Role").values()
             for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
-
-
-def lint_findings(document: dict) -> list[str]:
-    """Every cfn-lint finding, informational rules (I3011 and the rest) included."""
-    config = ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"])
-    return [str(m) for m in lint(json.dumps(document), config=config)]
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
@@ -94,7 +85,7 @@ def test_every_integration_is_aws_proxy_and_http_ones_use_payload_2(staging):
 
 def test_every_permission_invokes_with_a_scoped_source_arn(staging):
     permissions = of_type(staging, "AWS::Lambda::Permission")
-    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 6
+    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 7  # the authorizer's: test_authorizer_template
     for permission in permissions.values():
         properties = permission["Properties"]
         assert properties["Action"] == "lambda:InvokeFunction"
@@ -209,6 +200,7 @@ def test_broadcast_function_resource(staging):
                 "ARC_WSS_URL": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
                 "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
                 "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
+                "ARC_SECRET_SIGNING_KEY": {"Ref": "SecretSigningKey"},
             }},
             "Tags": tag_list(),
         },
@@ -385,7 +377,7 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
         "Metadata": skips("CKV_AWS_26"),
     }
     alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6 * 2 + 2  # errors and throttles per function, server errors per API
+    assert len(alarms) == 7 * 2 + 2  # errors and throttles per function, server errors per API
     assert resources["WsBroadcastErrorsAlarm"] == {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -421,7 +413,7 @@ def granted(document: dict, function: str) -> dict[str, set[str]]:
     for statement in document["Resources"][function + "Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
-        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else "ws"
+        where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource.get("Ref", "ws")
         result[where] = set(actions)
     return result
 
@@ -435,7 +427,8 @@ MANAGE = {"execute-api:ManageConnections"}
     ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
     ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
     ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:DeleteItem"}, "ws": MANAGE}),
-    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS}),
+    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
+    ("AuthorizerAuthorize", {"AuthorizerAuthorizeLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
     ("Static", {"StaticLogGroup": LOGS}),
 ])
 def test_each_function_gets_only_what_its_route_needs(staging, function, expected):

@@ -8,13 +8,17 @@ ports, from a copy of the app (it writes `vendor/` into every function folder). 
 PyPI.
 
 Architect's behaviour checked here is its own (sandbox 9.0.0: `src/invoke-lambda`, `src/arc/_ws`,
-`src/tables/create-table`); there is no AWS source for it.
+`src/tables/create-table`); there is no AWS source for it. Architect runs no `$connect` authorizer and
+has no Secrets Manager: the app's `$connect` checks the page's token itself, signed with the key the
+project's own `.env` holds (`SIGNING_KEY`, written here with a random value, as a developer would).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -76,6 +80,7 @@ class ArcSandbox:
             else:
                 self.app.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source, self.app / part)
+        (self.app / ".env").write_text(f"SIGNING_KEY={secrets.token_urlsafe(48)}\n")  # never committed: .gitignore
         self.http, self.tables, self.internal = free_port(), free_port(), free_port()
         env = architect.environment(self.http, self.tables, self.internal)
         self.output: list[str] = []
@@ -117,9 +122,17 @@ class ArcSandbox:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
-    def socket(self, origin: str | None = None) -> websocket.WebSocket:
+    def token(self) -> str:
+        """A visitor's token, from the page as a browser gets it."""
+        status, body = self.get("/")
+        assert status == 200, self.log()
+        return re.search(r'data-token="([^"]+)"', body)[1]
+
+    def socket(self, origin: str | None = None, token: str | None = "") -> websocket.WebSocket:
+        """A socket as the page opens one, offering `chat` and the page's token (None: no token)."""
+        offered = None if token is None else ["chat", token or self.token()]
         return websocket.create_connection(f"ws://localhost:{self.http}", timeout=30,
-                                           origin=origin or f"http://localhost:{self.http}")
+                                           origin=origin or f"http://localhost:{self.http}", subprotocols=offered)
 
     def connection_ids(self) -> set[str]:
         db = boto3.client("dynamodb", endpoint_url=f"http://localhost:{self.tables}", region_name="us-east-1",
@@ -175,6 +188,15 @@ def test_a_page_from_a_foreign_origin_is_refused_with_403(arc):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         arc.socket(origin="https://evil.example")
     assert refused.value.status_code == 403
+
+
+def test_without_an_authorizer_connect_itself_refuses_a_socket_without_a_valid_token(arc):
+    before = arc.connection_ids()
+    for token in (None, "not.a.token"):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            arc.socket(token=token)
+        assert refused.value.status_code == 401, arc.log()
+    assert arc.connection_ids() <= before
 
 
 def test_the_row_is_gone_after_disconnect(arc):

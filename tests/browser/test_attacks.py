@@ -86,6 +86,8 @@ def test_a_hostile_socket_url_rendered_by_the_page_handler_stays_inside_its_attr
     hostile = f'ws://localhost:{sandbox.port}/"><script>alert(1)</script><img src=x onerror=alert(2)>'
     monkeypatch.setenv("ARC_WSS_URL", hostile)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mywsapp")
+    monkeypatch.setenv("SIGNING_KEY", "k" * 64)  # the page signs a token: a key of this test's own (no Secrets Manager here)
+    monkeypatch.delenv("ARC_SECRET_SIGNING_KEY", raising=False)
     handler = load_handler(ROOT / "src/http/get-index/index.py", ROOT / "src/shared", "browser_test_get_index")
     response = handler(load_event("http-get"), lambda_context)
     watched = open_page(bypass_csp=True)  # so that only the escaping stands between the URL and the page
@@ -129,10 +131,11 @@ def test_the_content_security_policy_is_sent_lets_the_page_work_and_blocks_injec
 
 
 REFUSED = "refused with 403"  # the sandbox's log line for a $connect that returned 403
-# Opens a socket and reports what happened to it: ["open"] or ["error", "close 1006"].
-TRY_SOCKET = """url => new Promise(resolve => {
+# Opens a socket with a token, as the chat page does, and reports what happened to it: ["open"] or
+# ["error", "close 1006"].
+TRY_SOCKET = """([url, token]) => new Promise(resolve => {
     const events = [];
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, ['chat', token]);
     socket.onopen = () => { events.push('open'); socket.close(); };
     socket.onerror = () => events.push('error');
     socket.onclose = e => { events.push('close ' + e.code); resolve(events); };
@@ -143,11 +146,12 @@ def test_a_socket_opened_by_a_page_on_another_origin_is_refused_at_connect(
         open_page, page_url, sandbox, connection_ids, foreign_origin):
     ws_url = f"ws://localhost:{sandbox.port}"
     own = open_page(page_url).page
-    assert own.evaluate(TRY_SOCKET, ws_url)[0] == "open", "the same script from the chat's own origin connects"
+    token = own.evaluate("document.body.dataset.token")  # anyone may get one: a foreign page's script too
+    assert own.evaluate(TRY_SOCKET, [ws_url, token])[0] == "open", "the same script from the chat's own origin connects"
 
     before, refusals = connection_ids(), sandbox.output().count(REFUSED)
     foreign = open_page(foreign_origin)
-    assert foreign.page.evaluate(TRY_SOCKET, ws_url) == ["error", "close 1006"]
+    assert foreign.page.evaluate(TRY_SOCKET, [ws_url, token]) == ["error", "close 1006"]
     assert any("403" in message for message in foreign.console_errors), "the handshake got 403, not a network error"
     wait_until(lambda: sandbox.output().count(REFUSED) > refusals, what="the sandbox to log the refusal")
     assert connection_ids() <= before, "no row for the refused socket"

@@ -12,6 +12,7 @@ from tests.support.sandbox import start_app, wait_until
 
 pytestmark = pytest.mark.browser
 
+CONNECTED = re.compile(r"^Connected as guest-[0-9a-f]{8}$")  # the page names the visitor its token stands for
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
@@ -19,8 +20,9 @@ def test_the_page_loads_without_console_errors_and_shows_it_is_connected(open_pa
     watched = open_page(page_url)
     page = watched.page
     wait_until_open(page)
-    expect(page.locator("#state")).to_have_text("Connected")
+    expect(page.locator("#state")).to_have_text(CONNECTED)
     assert page.evaluate("document.body.dataset.wssUrl") == f"ws://localhost:{sandbox.port}"
+    assert page.evaluate("document.body.dataset.name") in page.locator("#state").text_content()
     assert watched.problems() == []
 
 
@@ -28,7 +30,7 @@ def test_the_input_state_and_messages_are_labelled_for_assistive_technology(open
     page = open_page(page_url).page
     wait_until_open(page)
     expect(page.get_by_label("Message", exact=True)).to_be_editable()
-    expect(page.get_by_role("status")).to_have_text("Connected")
+    expect(page.get_by_role("status")).to_have_text(CONNECTED)
     log = page.get_by_role("log", name="Messages")
     expect(log).to_have_attribute("aria-live", "polite")
     send(page, "for a screen reader")
@@ -42,7 +44,9 @@ def test_enter_sends_the_message_and_shows_the_timestamped_echo(open_page, page_
     send(page, "hello from Chromium")
     echo = page.locator("#messages li.echo")
     expect(echo).to_have_count(1)
-    expect(echo).to_have_text(re.compile(rf"^{ISO_MILLIS} - Echoing hello from Chromium$"))
+    expect(echo.locator(".text")).to_have_text(re.compile(rf"^{ISO_MILLIS} - Echoing hello from Chromium$"))
+    me = page.evaluate("document.body.dataset.name")
+    expect(echo.locator(".from")).to_have_text(f"{me} (you)")  # the echo names its sender: this page's guest
     expect(page.get_by_label("Message", exact=True)).to_have_value("")
     assert watched.problems() == []
 
@@ -68,15 +72,17 @@ def test_a_rejected_message_shows_as_an_error_and_the_chat_goes_on(open_page, pa
     expect(page.locator("#state")).to_have_attribute("data-state", "open")
 
 
-def test_send_to_everyone_reaches_both_pages_as_a_broadcast(open_page, page_url):
+def test_send_to_everyone_reaches_both_pages_as_a_broadcast_naming_the_sender(open_page, page_url):
     alice, bob = open_page(page_url).page, open_page(page_url).page
     wait_until_open(alice)
     wait_until_open(bob)
+    name = alice.evaluate("document.body.dataset.name")
+    assert name != bob.evaluate("document.body.dataset.name"), "each visit is a guest of its own"
     send(alice, "hello, everyone", everyone=True)
-    for page in (alice, bob):
+    for page, shown in ((alice, f"{name} (you)"), (bob, name)):
         item = page.locator("#messages li.broadcast")
         expect(item).to_have_count(1)
-        expect(item).to_have_text(re.compile(rf"^Everyone {ISO_MILLIS} - hello, everyone$"))
+        expect(item).to_have_text(re.compile(rf"^Everyone {re.escape(shown)} {ISO_MILLIS} - hello, everyone$"))
     expect(bob.locator("#messages li")).to_have_count(1)  # a broadcast, not an echo of someone else's text
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import expect, send, wait_until_open
+from tests.support.browser import expect, send, wait_until_open
 from tests.support.repo import ROOT
 from tests.support.sandbox import wait_until
 

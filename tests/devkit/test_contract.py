@@ -25,7 +25,7 @@ def test_variables_name_each_table_and_the_socket_url_only_for_an_app_with_ws(tm
         (tmp_path / "src" / folder).mkdir(parents=True)
         (tmp_path / "src" / folder / "index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
     env = contract.variables(load(tmp_path / "app.arc"), "staging", wss_url="W", allowed_origins="O",
-                             table_names={"rooms": "T1", "seats": "T2"})
+                             table_names={"rooms": "T1", "seats": "T2"}, secret_names={})
     assert env == {
         "ARC_ENV": "staging", "ARC_APP_NAME": "chat", "POWERTOOLS_SERVICE_NAME": "chat",
         "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_ROOMS": "T1", "ARC_TABLE_SEATS": "T2",

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,18 @@ from hypothesis import strategies as st
 
 from devkit import arc, contract, grants, manifest
 from devkit.manifest import Key, ManifestError
+from tests.support.apps import write_app
 from tests.support.repo import ROOT
-
-
-def write_app(tmp_path: Path, arc: str, functions=("http/get-index", "ws/connect", "ws/default", "ws/disconnect")) -> Path:
-    for folder in functions:
-        (tmp_path / "src" / folder).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "src" / folder / "index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
-    path = tmp_path / "app.arc"
-    path.write_text(textwrap.dedent(arc))
-    return path
 
 
 def test_reads_the_apps_own_manifest():
     app = manifest.load(ROOT / "app.arc")
     assert app.app == "mywsapp"
-    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast"]
-    assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast"]
+    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast",
+                                                    "$connect authorizer"]
+    assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast",
+                                             "authorizer-authorize"]
+    assert app.secrets == ("signing-key",)
     index = app.function("GET /")
     assert index.source_dir == ROOT / "src" / "http" / "get-index"
     assert index.handler == "index.handler" and index.requirements == index.source_dir / "requirements.txt"

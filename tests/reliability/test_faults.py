@@ -99,6 +99,7 @@ class TestDatabaseFaults:
     def test_a_stalled_database_fails_handlers_fast_and_clearly_and_the_sandbox_reports_it(self, tmp_path):
         sandbox = start_app(tmp_path)
         moto = sandbox.moto_pid()
+        assert asyncio.run(_echo_once(sandbox.port)) == "ok"  # the authorizer has read its key (kept in moto too)
         try:
             os.kill(moto, signal.SIGSTOP)
             started = time.monotonic()
@@ -124,6 +125,7 @@ class TestDatabaseFaults:
         """No AWS counterpart (DynamoDB does not die); the rule is the sandbox's own: the embedded
         database comes back on the same endpoint with the manifest's tables, empty, within seconds."""
         sandbox = start_app(tmp_path)
+        assert asyncio.run(_echo_once(sandbox.port)) == "ok"  # the authorizer has read its key (kept in moto too)
         try:
             assert asyncio.run(_echo_once(sandbox.port)) == "ok"
             killed = sandbox.moto_pid()

@@ -24,7 +24,7 @@ import aiohttp
 from tests.support.reliability import CLIENTS, MESSAGES, NEVER_READING, record_figures, start_app
 from tests.support.repo import ROOT
 from tests.support.sandbox import holds, wait_until
-from tests.support.wsclient import Client, connect_retrying
+from tests.support.wsclient import PAGE_PROTOCOLS, Client, connect_retrying
 
 HALF_FRAME_CLIENT = ROOT / "tests" / "support" / "half_frame_client.py"
 FUNCTIONS = 5  # GET /, $connect, $default, $disconnect, broadcast
@@ -60,7 +60,8 @@ async def post_until_refused(session: aiohttp.ClientSession, url: str, connectio
 
 
 def half_frame_process(port: int, count: int) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES)],
+    process = subprocess.Popen([sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES),
+                                PAGE_PROTOCOLS.get(port, "")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()  # bounded by the child's own 15 s timeouts per step
     if not line.startswith("READY"):

@@ -1,9 +1,14 @@
 """Helpers for the deploy tests: the AWS settings that could reach a real account, and a fake pip."""
 
+import json
 import re
 from pathlib import Path
 
+from cfnlint.api import ManualArgs, lint
+
+from devkit import cli
 from devkit.deploy import package
+from tests.support.repo import ROOT
 
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
@@ -29,3 +34,28 @@ class FakePip:
                 (target / name.replace("-", "_").lower() / "__init__.py").write_text(f"# fake, {platform.pip_platforms[0]}\n")
         (target / "bin").mkdir(exist_ok=True)
         (target / "bin" / "some-script").write_text("#!/bin/sh\n")
+
+
+def of_type(document: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in document["Resources"].items() if v["Type"] == kind}
+
+
+def lint_findings(document: dict) -> list[str]:
+    """Every cfn-lint finding, informational rules (I3011 and the rest) included."""
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"])
+    return [str(m) for m in lint(json.dumps(document), config=config)]
+
+
+APP = str(ROOT / "app.arc")
+
+
+def main(*argv):
+    return cli.main(["--app", APP, *argv])
+
+
+def give_api_gateway_a_cloudwatch_role():
+    """Production writes access logs by default, and a WebSocket stage needs the account's role for that."""
+    import boto3
+
+    boto3.client("apigateway", region_name="us-east-1").update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::123456789012:role/apigateway-cloudwatch"}])

@@ -1,8 +1,9 @@
 """A client process for the load test, killed with SIGKILL in the middle of a frame.
 
-`python half_frame_client.py PORT COUNT MESSAGES`: opens COUNT sockets to 127.0.0.1:PORT, exchanges
+`python half_frame_client.py PORT COUNT MESSAGES [PROTOCOLS]`: opens COUNT sockets to 127.0.0.1:PORT, exchanges
 MESSAGES echoes on each, then sends the first half of one more frame on every socket, prints
-`READY <messages>` and waits to be killed. The kernel, not the client, ends those TCP connections.
+`READY <messages>` and waits to be killed. PROTOCOLS: the page's `Sec-WebSocket-Protocol` (its token).
+The kernel, not the client, ends those TCP connections.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support.wsclient import TEXT, connect_retrying, frame
+from tests.support.wsclient import PAGE_PROTOCOLS, TEXT, connect_retrying, frame
 
 
 async def main(port: int, count: int, messages: int) -> None:
@@ -36,4 +37,6 @@ async def main(port: int, count: int, messages: int) -> None:
 
 if __name__ == "__main__":
     started = time.monotonic()
+    if len(sys.argv) > 4 and sys.argv[4]:
+        PAGE_PROTOCOLS[int(sys.argv[1])] = sys.argv[4]
     asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))

@@ -20,9 +20,11 @@ from pathlib import Path
 import psutil
 
 from devkit.sandbox.command import raise_open_file_limit
-from tests.app.support import TABLE
+from tests.app.support import TABLE, protocols
 from tests.support import sandbox as harness
+from tests.support.repo import ROOT
 from tests.support.sandbox import RunningSandbox, children_of, copy_fixture
+from tests.support.wsclient import PAGE_PROTOCOLS
 
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
 MESSAGES = int(os.environ.get("RELIABILITY_MESSAGES", "2"))
@@ -31,7 +33,15 @@ FIGURES = os.environ.get("RELIABILITY_FIGURES")
 
 
 class Sandbox(RunningSandbox):
-    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log."""
+    """The real sandbox plus what the reliability tests inspect: table, processes, fds, memory, log.
+
+    Serving the starter app, its clients present a token from its page, as the page does (wsclient)."""
+
+    def wait_until_ready(self, timeout: float = 30) -> float:
+        took = super().wait_until_ready(timeout)
+        if self.app_dir == ROOT:
+            PAGE_PROTOCOLS[self.port] = ", ".join(protocols(self.page_token()))
+        return took
 
     def table(self):
         return self.dynamodb()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -81,6 +82,17 @@ class RunningSandbox(SandboxProcess):
     def management(self):
         """boto3's Management API client on the sandbox, exactly as a handler's would be."""
         return boto3.client("apigatewaymanagementapi", endpoint_url=self.url, **DUMMY_AWS)
+
+    def page_token(self) -> str:
+        """A visitor's token, read from the page as a browser gets it (the app's `data-token`)."""
+        status, _, body = self.get("/")
+        assert status == 200, f"GET / answered {status}"
+        return re.search(r'data-token="([^"]+)"', body.decode())[1]
+
+    def secret(self, physical_name: str) -> str:
+        """The value of a secret the sandbox generated (`secret <name>` grants) in its embedded moto."""
+        client = boto3.client("secretsmanager", endpoint_url=self.dynamodb_endpoint, config=SHORT, **DUMMY_AWS)
+        return client.get_secret_value(SecretId=physical_name)["SecretString"]
 
     def connection_ids(self, table: str) -> set[str]:
         """Every `connectionId` in `table`, following Scan's pagination."""

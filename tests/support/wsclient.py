@@ -14,6 +14,9 @@ import socket
 import struct
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+# port -> the `Sec-WebSocket-Protocol` a page on that port offers (`chat, <its token>`), registered by
+# the fixture that starts the starter app (its `$connect` authorizer refuses a handshake without one).
+PAGE_PROTOCOLS: dict[int, str] = {}
 
 
 class Refused(Exception):
@@ -65,7 +68,10 @@ class Client:
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        headers = dict(headers or {})
+        if port in PAGE_PROTOCOLS and not any(k.lower() == "sec-websocket-protocol" for k in headers):
+            headers["Sec-WebSocket-Protocol"] = PAGE_PROTOCOLS[port]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)

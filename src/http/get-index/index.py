@@ -1,7 +1,7 @@
 """GET /: the chat page.
 
-Renders `index.html` with Jinja2 (autoescaping on); the WebSocket URL enters the page only as an
-escaped data attribute. Returns 200 with a Content-Security-Policy allowing the page's own static
+Renders `index.html` with Jinja2 (autoescaping on); the WebSocket URL and the visitor's token (a new
+guest identity, `shared.tokens`) enter the page only as escaped data attributes. Returns 200 with a Content-Security-Policy allowing the page's own static
 files and its socket, nothing else.
 """
 
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools import Logger
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shared import config, lambda_context
+from shared import config, lambda_context, tokens
 
 logger = Logger()
 templates = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(default=True))
@@ -33,6 +33,7 @@ def content_security_policy(wss_url: str) -> str:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event, context):
     wss_url = config.wss_url()
+    token, name = tokens.mint()
     return {
         "statusCode": 200,
         "headers": {
@@ -42,5 +43,5 @@ def handler(event, context):
             "referrer-policy": "no-referrer",
             "cache-control": "no-store",
         },
-        "body": templates.get_template("index.html").render(wss_url=wss_url),
+        "body": templates.get_template("index.html").render(wss_url=wss_url, token=token, name=name),
     }

@@ -2,9 +2,10 @@
 (The starter app's manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
 
 import pytest
+from moto import mock_aws
 
 from devkit.contract import DUMMY_CREDENTIALS
-from devkit.deploy import package, stack
+from devkit.deploy import command, package, stack
 from tests.support.deploy import AWS_VARIABLES, FakePip
 
 
@@ -48,3 +49,17 @@ def no_tls_deny(monkeypatch):
         return {**real(bucket, partition), "Statement": []}
 
     monkeypatch.setattr(stack, "tls_only_policy", without_the_deny)
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    folder = tmp_path / "build"
+    monkeypatch.setenv(command.BUILD_DIR_VARIABLE, str(folder))
+    monkeypatch.setattr(stack, "POLL_SECONDS", 0)
+    return folder
+
+
+@pytest.fixture
+def moto(fake_aws, build, fake_pip, no_tls_deny):
+    with mock_aws():
+        yield

@@ -11,30 +11,16 @@ from datetime import datetime, timezone
 
 import pytest
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
-from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from devkit import cli
 from devkit.deploy import command, stack
 from devkit.errors import ServiceError
 from devkit.progress import Progress
-from tests.support.deploy import AWS_VARIABLES
+from tests.support.deploy import AWS_VARIABLES, give_api_gateway_a_cloudwatch_role, main
 from tests.support.repo import ROOT
 
-APP = str(ROOT / "app.arc")
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # moto skips them, see test_stack
-
-
-@pytest.fixture
-def build(tmp_path, monkeypatch):
-    folder = tmp_path / "build"
-    monkeypatch.setenv(command.BUILD_DIR_VARIABLE, str(folder))
-    monkeypatch.setattr(stack, "POLL_SECONDS", 0)
-    return folder
-
-
-def main(*argv):
-    return cli.main(["--app", APP, *argv])
 
 
 def test_dry_run_on_a_fresh_clone_needs_no_aws_account(tmp_path):
@@ -52,7 +38,7 @@ def test_dry_run_on_a_fresh_clone_needs_no_aws_account(tmp_path):
     document = json.loads((tmp_path / "build/template.json").read_text())
     assert document["Resources"]["WsApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
     zips = sorted(p.name for p in (tmp_path / "build/packages").iterdir())
-    assert zips == ["http-get-index.zip", "static.zip", "ws-broadcast.zip", "ws-connect.zip", "ws-default.zip",
+    assert zips == ["authorizer-authorize.zip", "http-get-index.zip", "static.zip", "ws-broadcast.zip", "ws-connect.zip", "ws-default.zip",
                     "ws-disconnect.zip"]
     assert "jinja2/__init__.py" in zipfile.ZipFile(tmp_path / "build/packages/http-get-index.zip").namelist()
 
@@ -72,20 +58,6 @@ def test_a_missing_profile_is_one_clear_line(no_aws, build, capsys, monkeypatch)
     monkeypatch.setenv("AWS_PROFILE", "nobody")
     assert main("deploy", "--stage", "staging") == 2
     assert capsys.readouterr().err.startswith("error: The config profile (nobody) could not be found: set AWS_PROFILE")
-
-
-@pytest.fixture
-def moto(fake_aws, build, fake_pip, no_tls_deny):
-    with mock_aws():
-        yield
-
-
-def give_api_gateway_a_cloudwatch_role():
-    """Production writes access logs by default, and a WebSocket stage needs the account's role for that."""
-    import boto3
-
-    boto3.client("apigateway", region_name="us-east-1").update_account(patchOperations=[
-        {"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::123456789012:role/apigateway-cloudwatch"}])
 
 
 def test_deploy_then_deploy_again_then_destroy(moto, capsys):

@@ -18,8 +18,8 @@ import pytest
 from devkit import manifest as manifest_module
 from devkit import packages
 from devkit.deploy import imports_check, package
+from tests.support.deploy import AWS_VARIABLES
 from tests.support.repo import ROOT
-from tests.devkit.deploy.conftest import AWS_VARIABLES
 from tests.support.sandbox import copy_fixture
 
 UNDECLARED = ("error: src/http/get-undeclared/index.py:3: missing package aws_lambda_powertools: "

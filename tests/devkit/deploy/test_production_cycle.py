@@ -15,8 +15,8 @@ import pytest
 
 from devkit.deploy import adopt, command, stack, template
 from devkit.manifest import load
+from tests.support.deploy import give_api_gateway_a_cloudwatch_role, main
 from tests.support.repo import ROOT
-from tests.devkit.deploy.test_command import build, give_api_gateway_a_cloudwatch_role, main, moto  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning"),
               pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudWatch..Alarm:UserWarning")]
@@ -31,7 +31,7 @@ def protection(monkeypatch):
 
 
 @pytest.fixture
-def deployed(moto, protection, capsys):  # noqa: F811 (a fixture)
+def deployed(moto, protection, capsys):
     give_api_gateway_a_cloudwatch_role()
     assert main("deploy", "--stage", "production", "--no-smoke") == 0
     capsys.readouterr()
@@ -111,7 +111,7 @@ def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsy
     assert protection == [True]
 
 
-def test_a_kept_table_with_other_keys_is_refused_by_name(moto):  # noqa: F811 (a fixture)
+def test_a_kept_table_with_other_keys_is_refused_by_name(moto):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(TableName="MywsappProduction-TableConnections-OLD1", BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -128,7 +128,7 @@ def _code_keys():
     return {**{f.id: f"k/{f.id}.zip" for f in manifest.functions}, template.STATIC_ID: "k/static.zip"}
 
 
-def test_the_bucket_policy_and_lifecycle_are_written_only_when_they_differ(moto):  # noqa: F811 (a fixture)
+def test_the_bucket_policy_and_lifecycle_are_written_only_when_they_differ(moto):
     s3 = boto3.client("s3", region_name="us-east-1")
     writes: list[str] = []
     for operation in ("PutBucketPolicy", "PutBucketLifecycleConfiguration"):

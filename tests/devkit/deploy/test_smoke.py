@@ -34,11 +34,13 @@ def test_the_smoke_command_passes_against_the_sandbox(sandbox):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines[1:-1]] == [
-        ["ok", "page"], ["ok", "socket"], ["ok", "echo"], ["ok", "broadcast"], ["ok", "malformed"], ["ok", "foreign"],
+        ["ok", "page"], ["ok", "socket"], ["ok", "echo"], ["ok", "broadcast"], ["ok", "malformed"], ["ok", "no"],
+        ["ok", "foreign"],
     ]
     assert all(" ms " in line for line in lines[1:-1])
-    assert "Echoing smoke " in lines[3] and '"broadcast": true' in lines[4] and "refused with 403" in lines[6]
-    assert lines[-1] == "smoke test passed: 6 steps"
+    assert "offering 2 subprotocol(s)" in lines[2] and "Echoing smoke " in lines[3] and '"broadcast": true' in lines[4]
+    assert "refused with 401" in lines[6] and "refused with 403" in lines[7]
+    assert lines[-1] == "smoke test passed: 7 steps"
 
 
 def broken_app(tmp_path, break_it) -> RunningSandbox:
@@ -129,8 +131,8 @@ def test_the_smoke_steps_are_the_runners_around_the_declared_ones(sandbox, tmp_p
 
     lines = []
     assert smoke.run(sandbox.url + "/", declaration_with(tmp_path, one_step), timeout=5, out=lines.append) == 0
-    assert [line.split()[1] for line in lines[1:-1]] == ["page", "socket", "hello", "foreign"]
-    assert lines[-1] == "smoke test passed: 4 steps"
+    assert [line.split()[1] for line in lines[1:-1]] == ["page", "socket", "hello", "no", "foreign"]
+    assert lines[-1] == "smoke test passed: 5 steps"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -156,7 +158,7 @@ def test_the_smoke_steps_are_the_runners_around_the_declared_ones(sandbox, tmp_p
     ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "{iso_time}", "expect": {"t": "x"}}]}',
      "smoke.json: steps[0].send: expected only the placeholders {token}, not {iso_time}"),
     ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "page", "socket": "s", "send": "x", "expect": {"t": "x"}}]}',
-     "smoke.json: steps[0].name: expected a name no other step has (the runner's own: page, socket url, foreign origin)"),
+     "smoke.json: steps[0].name: expected a name no other step has (the runner's own: page, socket url, no subprotocols, foreign origin)"),
     ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "send": "x", "expect": {"t": "x"}}]}',
      "smoke.json: steps[0]: expected a key 'socket'"),
 ])
@@ -168,3 +170,22 @@ def test_a_missing_or_malformed_declaration_is_one_line_naming_the_file(tmp_path
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--app", "app.arc", "smoke", "--url", "http://127.0.0.1:9/"]) == 2
     assert capsys.readouterr() == ("", f"error: {message}\n")
+
+
+def test_declared_subprotocols_come_from_the_page_and_a_socket_without_them_must_be_refused(sandbox, tmp_path):
+    """The app's authorizer refuses a socket offering no token (401): the runner checks it; a declaration
+    naming an attribute the page lacks fails at the socket-url step, naming it."""
+    def no_token(document):
+        document["socket_url"]["subprotocols"] = ["chat", {"html_attribute": "data-missing"}]
+
+    lines = []
+    assert smoke.run(sandbox.url + "/", declaration_with(tmp_path, no_token), timeout=5, out=lines.append) == 1
+    assert "the page has no data-missing attribute (a declared subprotocol)" in lines[2]
+
+
+@pytest.mark.parametrize("subprotocols", ["chat", [1], [{"attribute": "x"}]])
+def test_malformed_subprotocols_name_their_place(tmp_path, subprotocols):
+    path = tmp_path / "smoke.json"
+    path.write_text(json.dumps({"socket_url": {"html_attribute": "x", "subprotocols": subprotocols}, "steps": []}))
+    with pytest.raises(smoke_declaration.ManifestError, match="socket_url.subprotocols"):
+        smoke_declaration.load(path)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
+from tests.app.support import protocols
 from tests.support.sandbox import app_fixture, wait_until
 
 TABLE = "faults-testing-connections"
@@ -106,13 +107,16 @@ RECREATED = "recreated table(s) mywsapp-testing-connections"
 def test_tables_wiped_by_a_local_process_are_recreated_and_the_log_says_so(chat):
     """A non-browser request may still reset moto (the point is browsers); the sandbox then recovers."""
     origin = f"http://localhost:{chat.port}"
-    websocket.create_connection(chat.ws_url, timeout=10, origin=origin).close()
+    websocket.create_connection(chat.ws_url, timeout=10, origin=origin, subprotocols=protocols(chat.page_token())).close()
     assert call(chat, "POST", "/moto-api/reset")[0] == 200
     wait_until(lambda: RECREATED in chat.output(), 10, "the sandbox to recreate its table")
     lines = chat.output().splitlines()
     said = [i for i, line in enumerate(lines) if VANISHED in line and "mywsapp-testing-connections" in line]
     assert len(said) == 1 and said[0] < next(i for i, line in enumerate(lines) if RECREATED in line)
-    socket = websocket.create_connection(chat.ws_url, timeout=10, origin=origin)  # 502 while the table was gone
+    wait_until(lambda: "recreated secret mywsapp-testing-signing-key" in chat.output(), 10, "the secret back, same value")
+    token = chat.page_token()  # a fresh page worker reads the restored key; the warm authorizer kept the old one
+    socket = websocket.create_connection(chat.ws_url, timeout=10, origin=origin,
+                                         subprotocols=protocols(token))  # 502 while the table was gone
     try:
         wait_until(lambda: chat.connection_ids("mywsapp-testing-connections"), 5, "the new socket's row")
     finally:

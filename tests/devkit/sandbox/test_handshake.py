@@ -19,6 +19,7 @@ import time
 import pytest
 import websocket
 
+from tests.app.support import protocols
 from tests.support.sandbox import RunningSandbox, app_fixture, copy_fixture, wait_until
 
 TABLE = "mywsapp-testing-connections"
@@ -31,6 +32,7 @@ def upgrade(sandbox, **overrides) -> int:
     headers = {
         "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
         "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), "Origin": f"http://localhost:{sandbox.port}",
+        "Sec-WebSocket-Protocol": ", ".join(protocols(sandbox.page_token())),  # the app's authorizer lets it by
     }
     for name, value in overrides.items():
         name = name.replace("_", "-")
@@ -47,7 +49,8 @@ def upgrade(sandbox, **overrides) -> int:
 
 def control_rows(app, before: set[str]) -> set[str]:
     """Open a valid socket and return the rows added since `before` while it is open (then close it)."""
-    client = websocket.create_connection(app.ws_url, timeout=10, origin=f"http://localhost:{app.port}")
+    client = websocket.create_connection(app.ws_url, timeout=10, origin=f"http://localhost:{app.port}",
+                                         subprotocols=protocols(app.page_token()))
     try:
         return wait_until(lambda: app.connection_ids(TABLE) - before, 10, "the control row")
     finally:

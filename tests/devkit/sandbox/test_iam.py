@@ -11,21 +11,11 @@ integration sends `{"message": "Internal server error", ...}` (FACTS: API Gatewa
 """
 
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.support.sandbox import DUMMY_AWS, SHORT, RunningSandbox, copy_fixture
+from tests.support.iam import TABLE, TABLE_ARN, as_function, denied, role
+from tests.support.sandbox import RunningSandbox, copy_fixture
 from tests.support.sockets import ask, connect
-
-ACCOUNT = "123456789012"
-TABLE = "grants-testing-things"
-TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}"
-
-
-def role(function_id: str) -> str:
-    name = f"grants-testing-{function_id}"
-    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}-role/{name}"
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +30,6 @@ def grants(app_dir):
         yield sandbox
     finally:
         sandbox.stop()
-
-
-def as_function(sandbox, service: str, function_id: str):
-    """A boto3 client signing with `function_id`'s own key, as its handler's client does."""
-    endpoint = sandbox.dynamodb_endpoint if service == "dynamodb" else sandbox.url
-    options = dict(DUMMY_AWS, aws_access_key_id=f"sandbox-{function_id}")
-    return boto3.client(service, endpoint_url=endpoint, config=SHORT, **options)
-
-
-def denied(call) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response
 
 
 def test_an_ungranted_scan_fails_with_access_denied_the_client_gets_the_error_frame_and_the_log_says_what_to_add(grants):

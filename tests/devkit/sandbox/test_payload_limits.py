@@ -21,8 +21,8 @@ import psutil
 import pytest
 
 from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
-from tests.support.wsclient import connect_retrying
 from tests.support.sandbox import wait_until
+from tests.support.wsclient import connect_retrying
 
 
 def respond(sandbox, ask: dict, body: bytes | None = None) -> tuple[int, bytes]:

@@ -9,9 +9,9 @@ policy), and the function's next invocation runs with it. The denials' wording i
 
 import pytest
 
-from tests.devkit.sandbox.test_iam import TABLE, as_function, denied
-from tests.devkit.sandbox.test_websocket_api import ask, connect
+from tests.support.iam import TABLE, as_function, denied
 from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sockets import ask, connect
 
 
 @pytest.fixture(scope="module")

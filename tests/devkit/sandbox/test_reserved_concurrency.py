@@ -6,8 +6,8 @@ import time
 
 from devkit import manifest
 from devkit.sandbox import limits
-from tests.devkit.sandbox.test_websocket_api import connect
 from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sockets import connect
 
 
 def _function(app, route_key):

@@ -21,8 +21,8 @@ import struct
 import psutil
 import pytest
 
-from tests.support.wsclient import CLOSE, PING, PONG, TEXT, Client, close_code, frame
 from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
+from tests.support.wsclient import CLOSE, PING, PONG, TEXT, Client, close_code, frame
 
 MESSAGE = 127 * 1024  # each socket's unfinished message
 FRAME = 32 * 1024
