@@ -59,21 +59,6 @@ def free_ports(count: int) -> list[int]:
             probe.close()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    return free_ports(1)[0]
-
-
-def raise_open_file_limit() -> tuple[int, int]:
-    """Raise this process's soft RLIMIT_NOFILE to its hard limit (children inherit it); returns (soft, hard)."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
 def http_status(port: int, path: str = "/", timeout_s: float = 1.0) -> int | None:
     """The status of `GET path` on 127.0.0.1:port, or None when nothing answers."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench import architect, chart, client, coldstart, processes, report, start_profile, stats, targets
 from devkit.progress import Progress
+from devkit.sandbox.command import raise_open_file_limit
 
 RESULTS_DIR = targets.REPO_ROOT / "bench" / "results"
 PROFILED_CLIENTS = 10  # the throughput goal's client count: its run gets a CPU profile
@@ -369,7 +370,7 @@ def main(args) -> int:
     quick = bool(getattr(args, "quick", False))
     bench = Bench(QUICK if quick else FULL, quick)
     started = time.perf_counter()
-    soft, _ = processes.raise_open_file_limit()
+    soft = raise_open_file_limit()
     machine = bench.results["machine"]
     bench.progress.note(f"devkit bench ({'quick' if quick else 'full'}): {machine['cores']} cores, "
                         f"{machine['memory_gb']} GB, {machine['cpu']}, Python {machine['python']}; "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import architect, client, processes
 from devkit.deploy import smoke, smoke_declaration
+from devkit.sandbox.dynamodb import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0,
                   reload: bool = False) -> processes.Server:
     """`reload`: watch the app's src/ (only for a copy of the app: edits in the checkout would restart it)."""
-    port = processes.free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
             "sandbox", "--port", str(port), "--quiet", *([] if reload else ["--no-reload"])]
     server = processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
@@ -37,7 +38,7 @@ def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbo
 
 
 def start_floor(log_dir: Path) -> processes.Server:
-    port = processes.free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
     return processes.start("floor", argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
                            timeout_s=30.0)

@@ -23,6 +23,7 @@ from botocore.config import Config
 
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.manifest import Manifest
+from devkit.sandbox.dynamodb import free_port  # noqa: F401  (for tests: a port nothing listens on now)
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
 from devkit.sandbox.server import Sandbox
@@ -33,17 +34,6 @@ from tests.support.repo import FIXTURES, ROOT
 DUMMY_AWS = {"region_name": "us-east-1", "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
              "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
 SHORT = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
-
-
-def free_port() -> int:
-    """A port nothing listens on now, for servers that cannot report the port they chose (Architect's
-    sandbox) and for "nothing answers here" cases. It may be taken before it is used: the sandbox
-    itself is always started on port 0 instead."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def copy_fixture(name: str, destination: Path) -> Path:
