@@ -17,13 +17,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from devkit.arc import Entry
 from devkit.errors import ManifestError
 
-if TYPE_CHECKING:
-    from devkit.manifest import Function
+F = TypeVar("F")  # the function type the manifest makes (devkit.manifest.Function): this module needs none of it
 
 PRAGMA = "ws-authorizer"
 KIND = "authorizer"  # Function.kind of the authorizer: no route of either API
@@ -46,13 +45,13 @@ class IdentitySource:
 
 
 @dataclass(frozen=True)
-class Authorizer:
-    function: Function
+class Authorizer(Generic[F]):
+    function: F
     identity_sources: tuple[IdentitySource, ...]
 
 
 def parse(entries: list[Entry], path: Path, routes: tuple[str, ...],
-          make_function: Callable[[str, int], Function]) -> Authorizer:
+          make_function: Callable[[str, int], F]) -> Authorizer[F]:
     """Validate `@ws-authorizer`; `routes` are the WebSocket route names (the folder may not be one of
     them), `make_function(name, line)` reads `src/ws/<name>/` as any function's folder."""
     if not entries:

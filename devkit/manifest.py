@@ -162,7 +162,7 @@ class Manifest:
     tables: tuple[Table, ...]
     warnings: tuple[str, ...] = ()  # each `file:line: message`; commands print them as `warning: ...`
     tags: tuple[tuple[str, str], ...] = ()  # `@tags`: (key, value) the user adds to the stack and its resources
-    authorizer: Authorizer | None = None  # `@ws-authorizer` (devkit/authorizers.py); its function is in `functions`
+    authorizer: Authorizer[Function] | None = None  # `@ws-authorizer` (devkit/authorizers.py); its function is in `functions`
 
     @property
     def http_functions(self) -> tuple[Function, ...]:
