@@ -277,7 +277,7 @@ def test_staging_and_production_differ_only_where_the_profile_says(app_manifest,
         assert production["Resources"][name]["Metadata"]["checkov"]["skip"][:3] == staging["Resources"][name]["Metadata"]["checkov"]["skip"][:3]
     added = production["Resources"].keys() - staging["Resources"].keys()
     assert added == {"HttpApiStageAccessLogs", "WsStageAccessLogs"} | {k for k in added if k.endswith("Alarm")}
-    assert len(added) == 2 + 6 * 2 + 2
+    assert len(added) == 2 + (len(app_manifest.functions) + 1) * 2 + 2  # access logs; errors and throttles per function (static too); two 5xx
     assert not staging["Resources"].keys() - production["Resources"].keys()
 
 

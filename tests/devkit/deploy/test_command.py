@@ -13,13 +13,14 @@ import pytest
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
-from devkit import cli
+from devkit import cli, manifest
 from devkit.deploy import command, stack
 from devkit.errors import ServiceError
 from devkit.progress import Progress
 from tests.support.deploy import AWS_VARIABLES, give_api_gateway_a_cloudwatch_role, main
 from tests.support.repo import ROOT
 
+PACKAGES = len(manifest.load(ROOT / "app.arc").functions) + 1  # one a function, and public/'s static one
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # moto skips them, see test_stack
 
 
@@ -418,7 +419,7 @@ def test_ctrl_c_while_packaging_says_what_was_built_and_that_nothing_reached_aws
     out = capsys.readouterr().out
     started = re.findall(r"^packaging (\S+)", out, re.MULTILINE)
     assert len(started) == 3
-    assert out.splitlines()[-1] == (f"Interrupted while packaging {started[2]} (2 of 6 packages built): nothing was sent "
+    assert out.splitlines()[-1] == (f"Interrupted while packaging {started[2]} (2 of {PACKAGES} packages built): nothing was sent "
                                     "to AWS, and stack MywsappStaging was not changed.")
     assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
 
@@ -432,8 +433,8 @@ def test_ctrl_c_while_uploading_says_which_packages_are_in_the_bucket(moto, caps
     uploaded = re.findall(r"^  uploaded  (\S+)", out, re.MULTILINE)
     assert len(uploaded) == 2
     third = re.findall(r"^packaging (\S+)", out, re.MULTILINE)[2]
-    assert out.splitlines()[-1] == (f"Interrupted while uploading {third}: 2 of 6 packages are in the deployment bucket "
-                                    f"({', '.join(uploaded)}), 4 not; stack MywsappStaging was not changed.")
+    assert out.splitlines()[-1] == (f"Interrupted while uploading {third}: 2 of {PACKAGES} packages are in the deployment bucket "
+                                    f"({', '.join(uploaded)}), {PACKAGES - 2} not; stack MywsappStaging was not changed.")
     assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == ""
 
 
