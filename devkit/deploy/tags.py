@@ -22,6 +22,7 @@ TAGGED = {
     "AWS::SNS::Topic": "list",
     "AWS::CloudWatch::Alarm": "list",
     "AWS::SQS::Queue": "list",
+    "AWS::SecretsManager::Secret": "list",
     "AWS::ApiGatewayV2::Api": "map",
     "AWS::ApiGatewayV2::Stage": "map",
 }

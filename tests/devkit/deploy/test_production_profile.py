@@ -6,6 +6,7 @@ import pytest
 from devkit import manifest as manifest_module
 from devkit.deploy import concurrency, stack, tags, template
 from devkit.errors import ManifestError
+from tests.support.repo import ROOT
 
 
 def build(app_copy, code_keys, stage, app_lines="", config=None):
@@ -30,7 +31,8 @@ def test_production_reserves_the_default_for_every_function_staging_none(app_cop
 def test_declared_concurrency_wins_app_wide_then_per_function(app_copy, code_keys, stage):
     resources = build(app_copy, code_keys, stage, "concurrency 20\n", "@aws\nconcurrency 3\n")
     assert reserved(resources) == {"HttpGetIndexFunction": 20, "StaticFunction": 20, "WsConnectFunction": 20,
-                                   "WsDefaultFunction": 3, "WsDisconnectFunction": 20, "WsBroadcastFunction": 20}
+                                   "WsDefaultFunction": 3, "WsDisconnectFunction": 20, "WsBroadcastFunction": 20,
+                                   "AuthorizerAuthorizeFunction": 20}
 
 
 def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys):
@@ -60,13 +62,17 @@ def test_concurrency_at_its_bounds_is_accepted(app_copy):
         assert manifest_module.load(arc).aws.concurrency == int(value)
 
 
+# Errors and throttles of each function (public/'s static one too), and 5xx of both APIs.
+ALARMS = (len(manifest_module.load(ROOT / "app.arc").functions) + 1) * 2 + 2
+
+
 def alarms(resources) -> dict[str, dict]:
     return {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
 
 def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_copy, code_keys):
     resources = build(app_copy, code_keys, "production")
-    assert len(alarms(resources)) == 6 * 2 + 2
+    assert len(alarms(resources)) == ALARMS
     assert "AlarmTopic" not in resources
     assert all("AlarmActions" not in a["Properties"] for a in alarms(resources).values()), "nobody to notify"
     ws = resources["WsApiErrorsAlarm"]["Properties"]
@@ -78,9 +84,9 @@ def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_c
 
 @pytest.mark.parametrize("line, stage, count, topic", [
     ("", "staging", 0, False),
-    ("alarms true", "staging", 14, False),
-    ("alarms you@example.com", "staging", 14, True),
-    ("alarms you@example.com", "production", 14, True),
+    ("alarms true", "staging", ALARMS, False),
+    ("alarms you@example.com", "staging", ALARMS, True),
+    ("alarms you@example.com", "production", ALARMS, True),
     ("alarms false", "production", 0, False),
 ])
 def test_alarms_setting(app_copy, code_keys, line, stage, count, topic):
@@ -109,7 +115,7 @@ def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, 
         assert as_map == expected, name
     untagged = {r["Type"] for r in resources.values() if "Tags" not in r["Properties"]}
     assert untagged == {"AWS::Lambda::Permission", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration",
-                        "AWS::ApiGatewayV2::Deployment"}, "types CloudFormation gives no Tags property"
+                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer"}, "types CloudFormation gives no Tags property"
 
 
 def test_the_stack_carries_the_same_tags_and_its_name():
