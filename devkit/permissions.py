@@ -15,6 +15,12 @@ from typing import Any, Protocol
 from devkit.manifest import Function, Permissions
 
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# A producer's `queue <name> send`: SendMessageBatch is authorized as sqs:SendMessage (SQS developer
+# guide, "Amazon SQS API permissions: Actions and resource reference").
+SEND_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+# What Lambda's event source mapping does with the consumer's role (Lambda guide, "Using Lambda with
+# Amazon SQS": execution role permissions): implied for every queue's consumer.
+CONSUMER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
 MANAGE_CONNECTIONS = "execute-api:ManageConnections"
 # Actions whose calls may name an index (`IndexName`): their grant also covers `table/<name>/index/*`.
 INDEX_ACTIONS = ("Query",)
@@ -62,6 +68,8 @@ def client_services(function: Function) -> set[str]:
     prefixes name nothing). The sandbox loads these clients' models once, ahead of the workers."""
     grants = declared(function)
     services = {"dynamodb"} if grants.tables else set()
+    if grants.send_to:
+        services.add("sqs")
     if grants.manage_connections:
         services.add(CLIENT_FOR_PREFIX["execute-api"])
     for prefix in _allowed_prefixes(grants):
@@ -77,12 +85,13 @@ class Arns(Protocol):
     def table(self, name: str) -> Any: ...
     def table_indexes(self, name: str) -> Any: ...
     def management_api(self, method: str) -> Any: ...
+    def queue(self, name: str) -> Any: ...  # the ARN of the queue declared as `name`
     def text(self, value: str) -> Any: ...  # a statements-file string that may hold ${AWS::...}
 
 
 def policy(function: Function, arns: Arns) -> dict:
-    """The function's identity-based policy: its logs, its table grants, the Management API, its
-    statements file, in that order."""
+    """The function's identity-based policy: its logs, its table grants, the Management API, the queues
+    it sends to, its own queue's (a consumer's) rights, its statements file, in that order."""
     grants = declared(function)
     statements: list[dict] = [{"Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": arns.log_group(function)}]
     for grant in sorted(grants.tables, key=lambda g: g.table):
@@ -94,6 +103,10 @@ def policy(function: Function, arns: Arns) -> dict:
         resources = [arns.management_api(m) for m in grants.manage_connections]
         statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS,
                            "Resource": resources[0] if len(resources) == 1 else resources})
+    for queue in sorted(grants.send_to):
+        statements.append({"Effect": "Allow", "Action": list(SEND_ACTIONS), "Resource": arns.queue(queue)})
+    if function.kind == "queue":
+        statements.append({"Effect": "Allow", "Action": list(CONSUMER_ACTIONS), "Resource": arns.queue(function.name)})
     statements += [_substitute(s, arns.text) for s in grants.statements]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -113,9 +126,10 @@ class LocalArns:
     its WebSocket API id and stage."""
 
     def __init__(self, region: str, account: str, table_names: dict[str, str], api_id: str, stage: str,
-                 function_name):
+                 function_name, queue_names: dict[str, str] | None = None):
         self.region, self.account, self.table_names = region, account, table_names
         self.api_id, self.stage, self.function_name = api_id, stage, function_name
+        self.queue_names = queue_names or {}  # declared name -> physical name
 
     def log_group(self, function: Function) -> str:
         return f"arn:{PARTITION}:logs:{self.region}:{self.account}:log-group:/aws/lambda/{self.function_name(function)}:*"
@@ -131,6 +145,12 @@ class LocalArns:
 
     def management_api(self, method: str, connection_id: str = "*") -> str:
         return f"arn:{PARTITION}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/{method}/@connections/{connection_id}"
+
+    def queue(self, name: str) -> str:
+        return self.queue_arn(self.queue_names[name])
+
+    def queue_arn(self, physical: str) -> str:
+        return f"arn:{PARTITION}:sqs:{self.region}:{self.account}:{physical}"
 
     def text(self, value: str) -> str:
         values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,
@@ -150,6 +170,10 @@ def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str
         if table is not None:
             existing = next((g.actions for g in grants.tables if g.table == table), ())
             line = " ".join(("table", table, *existing, name))
+    elif service == "sqs":
+        queues = {arns.queue(q): q for q in arns.queue_names}
+        if resource in queues:
+            line = f"queue {queues[resource]} send"
     elif action == MANAGE_CONNECTIONS:
         method = resource.split("/")[2] if resource.count("/") >= 3 else "POST"
         line = " ".join(("manage-connections", *dict.fromkeys((*grants.manage_connections, method))))

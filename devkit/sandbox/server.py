@@ -27,6 +27,7 @@ from devkit.sandbox.environment import function_name, worker_environment
 from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits
 from devkit.sandbox.log import Log
+from devkit.sandbox.queues import EventSources, QueueSpec, queue_url, specs_to_json
 from devkit.sandbox.workers import FunctionPool, Functions
 
 if TYPE_CHECKING:
@@ -68,15 +69,17 @@ class Sandbox:
         # IAM needs the workers' own keys: off when the developer's credentials are passed through.
         self.iam = SandboxIam(manifest, LocalArns(
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
-            partial(function_name, manifest),
+            partial(function_name, manifest), self.queue_names(),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
         # The embedded database creates and keeps the tables itself (dynamodb.py); `tables` does it for
         # a DynamoDB of the developer's own.
+        # It also serves the queues, with a DynamoDB of the developer's own too (then with no tables).
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
-                                         tables=declared, region=manifest.aws.region, on_log=self._database_said,
-                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds)
+                                         tables={} if dynamodb_endpoint else declared, region=manifest.aws.region,
+                                         on_log=self._database_said, ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
+                                         queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]))
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
@@ -84,6 +87,9 @@ class Sandbox:
             for f in manifest.functions
         }, preload=True, log=self.log.info,
            client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)))
+        self.event_sources = EventSources(manifest, self.dynamodb.endpoint, self._prefix, contract.ACCOUNT_ID,
+                                          partial(self.functions.invoke, may_throttle=False), self.log,
+                                          self.limits.worker_concurrency) if manifest.queues else None
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -111,6 +117,19 @@ class Sandbox:
     def dynamodb_endpoint(self) -> str:
         return self.external_dynamodb or self.dynamodb.endpoint
 
+    @property
+    def _prefix(self) -> str:
+        """`<app>-testing`: what the sandbox's physical names of tables and queues start with."""
+        return f"{self.manifest.app}-{contract.LOCAL_STAGE}"
+
+    def queue_names(self) -> dict[str, str]:
+        """Declared queue name -> physical name, `<app>-testing-<name>` (`.fifo` for a FIFO queue)."""
+        return {q.name: q.physical_name(self._prefix) for q in self.manifest.queues}
+
+    def queue_urls(self) -> dict[str, str]:
+        """Declared queue name -> its URL in the embedded SQS."""
+        return {name: queue_url(self.dynamodb.endpoint, contract.ACCOUNT_ID, physical) for name, physical in self.queue_names().items()}
+
     def table_names(self) -> dict[str, str]:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
         return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
@@ -131,7 +150,7 @@ class Sandbox:
         return worker_environment(
             self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
             table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
-            real_credentials=self.real_credentials,
+            real_credentials=self.real_credentials, queue_urls=self.queue_urls(), sqs_endpoint=self.dynamodb.endpoint,
         )
 
     async def start(self) -> None:
@@ -144,6 +163,8 @@ class Sandbox:
         database: asyncio.Future
         if self.tables is not None:  # a DynamoDB of the developer's own: the sandbox's process creates them
             database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
+            if self.manifest.queues:  # and the embedded server serves the queues
+                database = asyncio.gather(database, asyncio.to_thread(self.dynamodb.start))
         else:
             database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
         await asyncio.to_thread(_import_all, SERVING_MODULES)
@@ -158,6 +179,8 @@ class Sandbox:
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
         self._ready.set()
+        if self.event_sources is not None:
+            self.event_sources.start()
         self._spawn(self._enforce_time_limits())
         if self.tables is not None:
             self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
@@ -237,6 +260,8 @@ class Sandbox:
         self._stopped.set()
         serving = hasattr(self, "ws")  # False when start() failed before making them
         open_sockets = len(self.registry) if serving else 0
+        if self.event_sources is not None and self._ready.is_set():  # first: no batch starts on closing sockets
+            await self.event_sources.stop()
         if serving:
             await self.ws.close_all()
         for task in self._background:
