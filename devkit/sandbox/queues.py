@@ -119,7 +119,7 @@ class Sqs:
 def record(message: dict, arn: str, region: str) -> dict:
     """One message as a record of Lambda's SQS event (AWS's sample event, Powertools' `SqsRecordModel`)."""
     attributes = message.get("Attributes") or {}
-    return {
+    shown = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message.get("Body", ""),
@@ -130,6 +130,9 @@ def record(message: dict, arn: str, region: str) -> dict:
         "eventSourceARN": arn,
         "awsRegion": region,
     }
+    if message.get("MD5OfMessageAttributes"):
+        shown["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return shown
 
 
 def _attribute(value: dict) -> dict:

@@ -157,3 +157,27 @@ def test_the_clients_a_function_may_use_are_read_from_the_declaration(function, 
     `execute-api:ManageConnections` is called through boto3's `apigatewaymanagementapi` client
     (botocore's model for that service)."""
     assert permissions.client_services(function) == expected
+
+
+def test_queue_grants_are_scoped_to_exactly_that_queue():
+    """A producer's `queue <name> send` and a consumer's implied rights (the Lambda guide, "Using Lambda with
+    Amazon SQS": the execution role needs sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes; SQS authorizes
+    SendMessageBatch as sqs:SendMessage), each on the one queue's ARN."""
+    from devkit.sandbox.dynamodb_server import sqs_requested
+
+    app = manifest.load(ROOT / "tests/fixtures/queues/app.arc")
+    arns = permissions.LocalArns("us-east-1", "123456789012", {}, "api", "testing", lambda f: f.id,
+                                 {"jobs": "queues-testing-jobs"})
+    queue = "arn:aws:sqs:us-east-1:123456789012:queues-testing-jobs"
+    producer = Evaluator(permissions.policy(app.function("POST /send"), arns))
+    url = "http://127.0.0.1:1/123456789012/queues-testing-jobs"
+    [(action, resource)] = sqs_requested("SendMessageBatch", {"QueueUrl": url}, lambda n, o: f"arn:aws:sqs:us-east-1:{o}:{n}")
+    assert (action, resource) == ("sqs:SendMessage", queue)
+    assert producer.allows(action, resource)
+    assert not producer.allows("sqs:SendMessage", queue + "-dlq")
+    assert not producer.allows("sqs:ReceiveMessage", queue)
+    consumer = Evaluator(permissions.policy(app.function("queue jobs"), arns))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
+        assert consumer.allows(action, queue) and not consumer.allows(action, queue + "-dlq")
+    assert not consumer.allows("sqs:SendMessage", queue)
+    assert not Evaluator(permissions.policy(app.function("POST /sneak"), arns)).allows("sqs:SendMessage", queue)
