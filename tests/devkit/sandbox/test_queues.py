@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import urllib.request
 
 import boto3
@@ -82,7 +81,7 @@ def test_a_batch_reaches_the_consumer_in_aws_event_shape(sandbox):
 
 def test_a_consumer_that_always_raises_sends_the_message_to_the_dlq_after_max_receives(sandbox):
     send(sandbox, ["fail-always"])
-    sandbox.wait_for_output(f"go to the dead-letter queue queues-testing-jobs-dlq", 20)
+    sandbox.wait_for_output("go to the dead-letter queue queues-testing-jobs-dlq", 20)
     wait_until(lambda: "fail-always" in dead_letters(sandbox), 15, "the message in the dead-letter queue")
     counts = [r["record"]["attributes"]["ApproximateReceiveCount"] for r in received(sandbox, "fail-always")]
     assert counts == [str(n) for n in range(1, MAX_RECEIVES + 1)]
