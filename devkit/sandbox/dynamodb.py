@@ -50,9 +50,11 @@ class EmbeddedDynamoDB:
 
     def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
                  tables: dict[str, Table] | None = None, region: str = "us-east-1",
-                 on_log=None, ttl_sweep_seconds: float = 30.0, queues: str = ""):
-        """`queues`: the queues to create, as devkit/sandbox/queues.py `specs_to_json` writes them."""
+                 on_log=None, ttl_sweep_seconds: float = 30.0, queues: str = "", on_queues=None):
+        """`queues`: the queues to create, as devkit/sandbox/queues.py `specs_to_json` writes them; they
+        are made after `start()` returns, and `on_queues("ready" or "error: ...")` is then called."""
         self.host, self.tables, self.region, self.queues = host, tables or {}, region, queues
+        self.on_queues = on_queues
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -98,7 +100,10 @@ class EmbeddedDynamoDB:
             for line in lines:  # ends when the server exits
                 try:
                     report = json.loads(line)
-                    if "log" in report:
+                    if "queues" in report:
+                        if self.on_queues is not None:
+                            self.on_queues(report["queues"])
+                    elif "log" in report:
                         if self.on_log is not None:
                             self.on_log(report["log"])
                     elif self.on_denial is not None:

@@ -5,7 +5,8 @@ functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; non
 and the tables to create in `DEVKIT_TABLES` (devkit/sandbox/dynamodb.py `tables_to_json`), in the
 region `DEVKIT_TABLES_REGION`, and the queues in `DEVKIT_QUEUES` (devkit/sandbox/queues.py). Once it serves and the tables exist it prints `ready` on stdout (or
 `error: ...` and exits); it then keeps the tables (`keep_tables`: vanished ones recreated, expired
-items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}` on the descriptor.
+items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}` on the descriptor; once the queues exist (after `ready`), `{"queues": "ready"}`
+(or `"error: ..."`).
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
@@ -212,24 +213,20 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
     where boto3 is loaded anyway, so the sandbox's own process never imports it."""
     from devkit.sandbox.dynamodb import Tables, tables_from_json
 
-    tables = Tables(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"),
-                    tables_from_json(os.environ.get("DEVKIT_TABLES", "")))
+    region = os.environ.get("DEVKIT_TABLES_REGION", "us-east-1")
+    tables = Tables(endpoint, region, tables_from_json(os.environ.get("DEVKIT_TABLES", "")))
+    queues: list[str] = []  # what went wrong creating the queues, if anything
+    making = threading.Thread(target=_make_queues, args=(endpoint, region, queues), daemon=True)
+    making.start()  # alongside the tables, off the path to `ready` (moto imports its SQS backend, about 0.2-1 s)
     try:
         tables.create()
     except Exception as error:  # the sandbox shows it and stops
         _say(f"error: could not create the tables: {error}")
         server.shutdown()
         return
-    if os.environ.get("DEVKIT_QUEUES"):
-        from devkit.sandbox.queues import create_queues, specs_from_json
-
-        try:
-            create_queues(tables.session_client("sqs"), specs_from_json(os.environ["DEVKIT_QUEUES"]))
-        except Exception as error:
-            _say(f"error: could not create the queues: {error}")
-            server.shutdown()
-            return
-    _say("ready")
+    _say("ready")  # the queues may still be in the making: the sandbox holds what uses them until reported
+    making.join()
+    report({"queues": f"error: could not create the queues in the embedded SQS: {queues[0]}" if queues else "ready"})
     sweep_every = float(os.environ.get("DEVKIT_TTL_SWEEP_SECONDS") or 30)
     swept, failure = time.monotonic(), None
     while True:
@@ -244,6 +241,20 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
                 continue
             if deleted:
                 report({"log": f"TTL removed {deleted} expired item(s)"})
+
+
+def _make_queues(endpoint: str, region: str, problems: list[str]) -> None:
+    """Create `DEVKIT_QUEUES` (devkit/sandbox/queues.py); a failure is appended to `problems`."""
+    if not os.environ.get("DEVKIT_QUEUES"):
+        return
+    from functools import partial
+
+    from devkit.sandbox.queues import create_queues, specs_from_json, sync_call
+
+    try:
+        create_queues(partial(sync_call, endpoint, region), specs_from_json(os.environ["DEVKIT_QUEUES"]))
+    except Exception as error:
+        problems.append(str(error))
 
 
 def _recreate_vanished(tables, report, failure: str | None) -> str | None:

@@ -66,19 +66,41 @@ def specs_from_json(text: str) -> list[QueueSpec]:
     return [QueueSpec(**fields) for fields in json.loads(text or "[]")]
 
 
-def create_queues(client, specs: list[QueueSpec]) -> list[str]:
-    """Create each queue and its dead-letter queue (redrive policy, visibility timeout) through a boto3
-    SQS `client`; returns the names created. Run in the embedded server's process."""
+def create_queues(call, specs: list[QueueSpec]) -> list[str]:
+    """Create each queue and its dead-letter queue (redrive policy, visibility timeout) with `call`
+    (`sync_call` bound to the embedded server); returns the names created. Run in the server's process."""
     created = []
     for spec in specs:
         fifo = {"FifoQueue": "true"} if spec.fifo else {}
-        dlq_url = client.create_queue(QueueName=spec.dlq, Attributes={**fifo, "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
-        dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_url = call("CreateQueue", {"QueueName": spec.dlq, "Attributes": {**fifo, "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}})["QueueUrl"]
+        dlq_arn = call("GetQueueAttributes", {"QueueUrl": dlq_url, "AttributeNames": ["QueueArn"]})["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receives})
-        client.create_queue(QueueName=spec.name, Attributes={**fifo, "VisibilityTimeout": str(spec.visibility_timeout),
-                                                             "RedrivePolicy": redrive})
+        call("CreateQueue", {"QueueName": spec.name, "Attributes": {**fifo, "VisibilityTimeout": str(spec.visibility_timeout),
+                                                                     "RedrivePolicy": redrive}})
         created += [spec.name, spec.dlq]
     return created
+
+
+def _headers(operation: str, region: str) -> dict[str, str]:
+    """SQS's JSON protocol, with a credential scope that tells moto the service (it checks no signature)."""
+    return {"X-Amz-Target": f"AmazonSQS.{operation}", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={POLLER_KEY}/20250101/{region}/sqs/aws4_request, "
+                             f"SignedHeaders=host, Signature=0"}
+
+
+def sync_call(endpoint: str, region: str, operation: str, params: dict, timeout: float = 10) -> dict:
+    """One SQS call with urllib: no boto3 client to build (its model took 30-130 ms of the server's start)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(endpoint.rstrip("/") + "/", data=json.dumps(params).encode(),
+                                     headers=_headers(operation, region), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        body = json.loads(error.read() or b"{}")
+        raise SqsError(str(body.get("__type", error.code)).rsplit("#", 1)[-1], str(body.get("message", ""))) from None
 
 
 class SqsError(Exception):
@@ -99,11 +121,7 @@ class Sqs:
 
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        headers = {"X-Amz-Target": f"AmazonSQS.{operation}", "Content-Type": "application/x-amz-json-1.0",
-                   # moto learns the service from the credential scope; it checks no signature
-                   "Authorization": f"AWS4-HMAC-SHA256 Credential={POLLER_KEY}/20250101/{self.region}/sqs/aws4_request, "
-                                    f"SignedHeaders=host, Signature=0"}
-        async with self._session.post(self.endpoint + "/", data=json.dumps(params), headers=headers,
+        async with self._session.post(self.endpoint + "/", data=json.dumps(params), headers=_headers(operation, self.region),
                                       timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             body = await response.json(content_type=None) if response.content_length != 0 else {}
             if response.status >= 400:

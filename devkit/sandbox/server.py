@@ -79,7 +79,8 @@ class Sandbox:
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
                                          tables={} if dynamodb_endpoint else declared, region=manifest.aws.region,
                                          on_log=self._database_said, ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
-                                         queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]))
+                                         queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]),
+                                         on_queues=self._queues_made)
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), self.limits.worker_concurrency, self.log.function,
@@ -90,6 +91,11 @@ class Sandbox:
         self.event_sources = EventSources(manifest, self.dynamodb.endpoint, self._prefix, contract.ACCOUNT_ID,
                                           partial(self.functions.invoke, may_throttle=False), self.log,
                                           self.limits.worker_concurrency) if manifest.queues else None
+        # Functions that may use the queues wait until the embedded SQS has made them (after the tables).
+        self._queues_ready = asyncio.Event()
+        if manifest.queues:
+            self.functions.hold({f.id for f in manifest.functions if "sqs" in permissions.client_services(f)
+                                 or f.kind == "queue"}, self._queues_ready)
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -140,6 +146,16 @@ class Sandbox:
         line = self.iam.denial_line(denial["function"], denial["action"], denial["resource"])
         self._loop.call_soon_threadsafe(self.log.info, line)
 
+    def _queues_made(self, outcome: str) -> None:
+        """From the database's reader thread: the queues exist (or could not be made); start polling."""
+        def made() -> None:
+            if outcome != "ready":
+                self.log.info(outcome)
+            self._queues_ready.set()
+            if self.event_sources is not None and outcome == "ready" and not self._stopped.is_set():
+                self.event_sources.start()
+        self._loop.call_soon_threadsafe(made)
+
     def _database_said(self, line: str) -> None:
         """From the database's reader thread: its line (a swept or recreated table) in the log."""
         self._loop.call_soon_threadsafe(self.log.info, line)
@@ -179,8 +195,6 @@ class Sandbox:
         if failures:  # both finished, so stop() finds the database process if it was started
             raise failures[0]
         self._ready.set()
-        if self.event_sources is not None:
-            self.event_sources.start()
         self._spawn(self._enforce_time_limits())
         if self.tables is not None:
             self._spawn(sweep_forever(self.tables, self.limits.ttl_sweep_seconds, self.log.info))
@@ -260,7 +274,7 @@ class Sandbox:
         self._stopped.set()
         serving = hasattr(self, "ws")  # False when start() failed before making them
         open_sockets = len(self.registry) if serving else 0
-        if self.event_sources is not None and self._ready.is_set():  # first: no batch starts on closing sockets
+        if self.event_sources is not None:  # first: no batch starts on closing sockets
             await self.event_sources.stop()
         if serving:
             await self.ws.close_all()

@@ -344,8 +344,16 @@ class Functions:
         self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher
+        self._holds: dict[str, asyncio.Event] = {}
+
+    def hold(self, function_ids: set[str], until: asyncio.Event) -> None:
+        """Invocations of `function_ids` wait for `until` (what they use is still being made)."""
+        self._holds.update(dict.fromkeys(function_ids, until))
 
     async def invoke(self, function: Function, request_id: str, event: dict, may_throttle: bool = True):
+        held = self._holds.get(function.id)
+        if held is not None and not held.is_set():
+            await held.wait()
         return await self._pools[function.id].invoke(request_id, event, may_throttle)
 
     def saturated(self, function: Function) -> bool:
