@@ -11,6 +11,13 @@ get /              # src/http/get-index: the chat page
 # $connect, $default and $disconnect are always there (src/ws/connect, default, disconnect).
 broadcast          # {"action": "broadcast", "text": ...} -> src/ws/broadcast
 
+@queues
+# src/queues/deliver posts each batch of a broadcast (Architect's @queues; the options below are AWS's,
+# see docs/deploy.md). Its dead-letter queue keeps what failed maxReceives times.
+deliver
+  batchSize 10
+  maxReceives 5
+
 @tables
 connections
   connectionId *String

@@ -249,9 +249,10 @@ def _make_queues(endpoint: str, region: str, problems: list[str]) -> None:
         return
     from functools import partial
 
-    from devkit.sandbox.queues import create_queues, specs_from_json, sync_call
+    from devkit.sandbox.queues import create_queues, specs_from_json, speed_up_moto, sync_call
 
     try:
+        speed_up_moto()
         create_queues(partial(sync_call, endpoint, region), specs_from_json(os.environ["DEVKIT_QUEUES"]))
     except Exception as error:
         problems.append(str(error))

@@ -103,6 +103,21 @@ def sync_call(endpoint: str, region: str, operation: str, params: dict, timeout:
         raise SqsError(str(body.get("__type", error.code)).rsplit("#", 1)[-1], str(body.get("message", ""))) from None
 
 
+def speed_up_moto() -> None:
+    """Make moto's ReceiveMessage linear: for each message it hands out, moto 5.2 checks the retention
+    period through `get_queue_attributes`, which computes every attribute of the queue, counting its
+    messages twice; so a receive took O(messages in the queue) per message (about 1 s for 10 of 100
+    on a busy 2-core machine). This reads the one attribute instead. Called in the embedded server."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    def valid(self, queue_name: str, message) -> bool:
+        retention = int(getattr(self.get_queue(queue_name), "message_retention_period", 345600))
+        return retention + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = valid  # type: ignore[method-assign]
+
+
 class SqsError(Exception):
     def __init__(self, code: str, message: str):
         self.code = code

@@ -54,6 +54,21 @@ def delete(connection_id: str) -> None:
     _dynamodb().delete_item(TableName=_table(), Key={"connectionId": {"S": connection_id}})
 
 
+def delete_all(connection_ids: list[str]) -> int:
+    """Forget many connections, 25 per BatchWriteItem (DynamoDB's limit); unprocessed items are tried
+    once more. Returns how many were left undeleted (their rows expire by TTL anyway)."""
+    left = 0
+    for start in range(0, len(connection_ids), 25):
+        requests = [{"DeleteRequest": {"Key": {"connectionId": {"S": cid}}}} for cid in dict.fromkeys(connection_ids[start:start + 25])]
+        for _ in range(2):
+            unprocessed = _dynamodb().batch_write_item(RequestItems={_table(): requests}).get("UnprocessedItems", {})
+            requests = unprocessed.get(_table(), [])
+            if not requests:
+                break
+        left += len(requests)
+    return left
+
+
 def all_ids() -> Iterator[str]:
     """Every recorded connection id, following `Scan` pagination to the end."""
     for page in pages():

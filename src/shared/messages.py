@@ -47,9 +47,10 @@ def echo(text: str, now: datetime) -> dict:
     return {"text": f"{timestamp(now)} - Echoing {text}"}
 
 
-def broadcast(text: str, now: datetime) -> dict:
-    """What every connection receives when someone broadcasts `text`."""
-    return {"text": f"{timestamp(now)} - {text}", "broadcast": True}
+def broadcast(text: str, now: datetime, broadcast_id: str) -> dict:
+    """What every connection receives when someone broadcasts `text`. Delivery is at least once (a
+    retried queue message posts again), so each broadcast carries its `id`: the page shows an id once."""
+    return {"text": f"{timestamp(now)} - {text}", "broadcast": True, "id": broadcast_id}
 
 
 def error(reason: str) -> dict:

@@ -19,7 +19,8 @@ WSS_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/testing"
 
 @pytest.fixture
 def aws(monkeypatch):
-    """moto's DynamoDB and Management API, with the runtime contract set as the deploy sets it."""
+    """moto's DynamoDB, SQS (the deliver queue) and Management API, with the runtime contract set as the
+    deploy sets it."""
     for name, value in {
         **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
         "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
@@ -30,6 +31,8 @@ def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     with mock_aws():
+        url = boto3.client("sqs").create_queue(QueueName="mywsapp-testing-deliver")["QueueUrl"]
+        monkeypatch.setenv("ARC_QUEUE_DELIVER", url)
         dynamodb = boto3.client("dynamodb")
         [connections] = manifest.load(ROOT / "app.arc").tables  # the keys app.arc declares
         dynamodb.create_table(
@@ -43,7 +46,7 @@ def aws(monkeypatch):
 
 def _forget_cached_clients():
     """The shared modules cache boto3 clients per process, as on Lambda; each test starts afresh."""
-    for name in ("shared.connections", "shared.sender"):
+    for name in ("shared.connections", "shared.sender", "shared.queue"):
         module = sys.modules.get(name)
         if module is not None:
             module._client = None
@@ -75,3 +78,19 @@ def sent_to(connection_id: str) -> list[dict]:
         message, index = decoder.raw_decode(data, index)
         messages.append(message)
     return messages
+
+
+def queued_event(limit: int = 10) -> dict:
+    """The deliver queue's waiting messages (up to `limit`) as Lambda's SQS event (AWS's sample shape)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="mywsapp-testing-deliver")["QueueUrl"]
+    messages = []
+    while len(messages) < limit:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(messages))).get("Messages", [])
+        if not got:
+            break
+        messages += got
+    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+                         "awsRegion": "us-east-1"} for m in messages]}

@@ -27,7 +27,7 @@ def test_the_page_carries_its_socket_url_and_a_content_security_policy(chat):
     assert status == 200
     assert f'data-wss-url="ws://localhost:{chat.port}"' in body.decode()
     assert f"connect-src ws://localhost:{chat.port}" in headers["Content-Security-Policy"]
-    assert all(chat.get(f"/_static/{name}")[0] == 200 for name in ("index.mjs", "backoff.mjs", "index.css"))
+    assert all(chat.get(f"/_static/{name}")[0] == 200 for name in ("index.mjs", "backoff.mjs", "seen.mjs", "index.css"))
 
 
 def test_a_message_is_echoed_with_a_timestamp(chat):
