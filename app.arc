@@ -12,7 +12,7 @@ get /              # src/http/get-index: the chat page
 broadcast          # {"action": "broadcast", "text": ...} -> src/ws/broadcast
 
 @queues
-# src/queues/deliver posts each batch of a broadcast (Architect's @queues; the options below are AWS's,
+# src/queues/deliver posts each batch of the fan-out (Architect's @queues; the options below are AWS's,
 # see docs/deploy.md). Its dead-letter queue keeps what failed maxReceives times.
 deliver
   batchSize 10

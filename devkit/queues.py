@@ -33,6 +33,7 @@ MAX_QUEUE_NAME = 80  # SQS
 MAX_VISIBILITY_TIMEOUT = 43200  # SQS: 12 hours
 LOCAL_PREFIX_STAGE = "staging"  # the longest stage name a physical name carries (`<app>-staging-<name>`)
 DLQ_SUFFIX = "-dlq"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum, so a dead letter outlives its source message
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devkit.manifest import Function, Manifest, Queue
+from devkit.queues import DLQ_RETENTION_SECONDS
 
 POLL_WAIT_SECONDS = 20  # Lambda long-polls with the longest wait SQS allows
 INITIAL_BATCHES = 5  # concurrent batches an event source starts with
@@ -37,7 +38,6 @@ POLLER_KEY = "devkit-event-source"  # the access key id the poller signs with: n
 # The record attributes Lambda passes on (AWS's sample event; FIFO queues add the last three).
 RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
                      "AWSTraceHeader", "SequenceNumber", "MessageGroupId", "MessageDeduplicationId")
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum, so a dead letter outlives its source message
 
 
 @dataclass(frozen=True)

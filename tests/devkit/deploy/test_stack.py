@@ -115,7 +115,7 @@ def test_packages_in_use_are_read_from_the_deployed_template(deployable):
     assert stack.packages_in_use(cfn, NAME, bucket) == set()
     run(cfn, bucket, document)
     keys = {r["Properties"]["Code"]["S3Key"] for r in document["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
-    assert len(keys) == 6 and stack.packages_in_use(cfn, NAME, bucket) == keys
+    assert len(keys) == 7 and stack.packages_in_use(cfn, NAME, bucket) == keys
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -168,7 +168,7 @@ def test_create_then_no_change_then_update_then_destroy(deployable, aws):
     functions = {f["Description"]: f for f in aws.client("lambda").list_functions()["Functions"]}
     assert set(functions) == {
         "mywsapp staging: GET /", "mywsapp staging: GET /_static/{proxy+}", "mywsapp staging: $connect",
-        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast",
+        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast", "mywsapp staging: queue deliver",
     }
     variables = functions["mywsapp staging: $connect"]["Environment"]["Variables"]
     table = variables["ARC_TABLE_CONNECTIONS"]
