@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from devkit.manifest import Function
+from devkit.sandbox.capacity import predict
 from devkit.sandbox.environment import PASSED_THROUGH
 from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
 
@@ -90,6 +91,7 @@ class Worker:
         UUID, Lambda's own id for the invocation, as on AWS.
         """
         deadline_ms = int((time.time() + timeout) * 1000)
+        started = time.monotonic()
         try:
             self._send({"aws_request_id": str(uuid.uuid4()), "deadline_ms": deadline_ms, "event": event})
             reply = await asyncio.wait_for(self._receive(), timeout)
@@ -99,6 +101,10 @@ class Worker:
         except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
             code = await self._exit_code()
             raise InvocationError("crash", {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: exit status {code}"}) from None
+        if "cpu" in reply:  # what it would take on Lambda at the function's memory (devkit/sandbox/capacity.py)
+            line = predict(reply["cpu"], time.monotonic() - started, self.function.memory).line(self.function.timeout)
+            if line:
+                self.log(self.function.id, line)
         if "error" in reply:
             raise InvocationError("error", reply["error"])
         return reply["result"]

@@ -130,3 +130,14 @@ def test_a_sandbox_stopped_with_messages_in_flight_says_they_are_discarded(tmp_p
         wait_until(lambda: received(running, "sleep-at-stop"), 15, "the batch in flight")
         running.stop()
     assert "message(s) not yet processed and 0 in its dead-letter queue are discarded with the sandbox" in running.output()
+
+
+def test_a_cpu_bound_invocation_says_what_it_would_take_on_lambda_and_warns_past_the_timeout(sandbox):
+    """The Lambda guide, "Configure Lambda function memory": CPU in proportion to memory, one vCPU at
+    1,769 MB. 0.4 s of CPU at 256 MB (0.14 vCPU) is about 2.8 s, past the consumer's 2 s timeout."""
+    send(sandbox, ["burn-cpu"])
+    sandbox.wait_for_output("at 256 MB Lambda gives 0.14 vCPU: about", 20)
+    [line] = [line for line in sandbox.output().splitlines() if "Lambda gives 0.14 vCPU" in line]
+    assert line.startswith("  queue-jobs | warning: [sandbox] 0.4") and "past its 2 s timeout" in line
+    seconds = float(line.split("about ")[1].split(" s there")[0])
+    assert 2.7 <= seconds <= 3.6  # 0.40-0.52 s of CPU / (256 / 1769)
