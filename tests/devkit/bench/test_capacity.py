@@ -1,0 +1,30 @@
+"""The bench's capacity model (devkit/bench/capacity.py): its bounds at their boundaries, each from its source."""
+
+from devkit.bench.capacity import Inputs, batch_seconds, predict, table
+
+MEASURED = Inputs(cpu_per_post_s=0.0014)
+
+
+def test_a_batch_is_cpu_bound_at_256_mb_and_round_trip_bound_at_a_full_vcpu():
+    """250 posts x 1.4 ms / (256 / 1,769) vCPU = 2.42 s; at 1,769 MB the CPU (0.35 s) still exceeds the
+    round trips (250 / 16 x 20 ms = 0.31 s)."""
+    assert round(batch_seconds(MEASURED), 2) == 2.42
+    full = Inputs(cpu_per_post_s=0.0014, deliver_memory_mb=1769)
+    assert round(batch_seconds(full), 3) == 0.35  # 0.35 s of CPU > 0.3125 s of round trips
+
+
+def test_a_million_connections_are_bound_by_api_gateways_account_throttle_once_the_producer_keeps_up():
+    """API Gateway's 10,000 requests a second: a million posts take at least 100 s."""
+    row = predict(1_000_000, Inputs(cpu_per_post_s=0.0014, producer_memory_mb=1769, producer_timeout_s=900))
+    assert row["bound"] == "API Gateway's 10,000 requests/s" and row["seconds"] >= 100 and row["reached"] == 1_000_000
+
+
+def test_a_producer_past_its_timeout_says_how_many_it_reached():
+    row = predict(1_000_000, MEASURED)  # 178 s of producing at 256 MB, 29 s allowed
+    assert row["reached"] == int(1_000_000 * 29 / row["producer_s"]) and row["seconds"] <= 29.1
+    assert "(its timeout ends first)" in table(MEASURED)
+
+
+def test_small_broadcasts_are_bound_by_the_event_sources_first_five_batches():
+    row = predict(1_000, MEASURED)
+    assert row["bound"] == "event source scaling" and row["seconds"] <= batch_seconds(MEASURED)
