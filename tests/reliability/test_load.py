@@ -26,7 +26,7 @@ from tests.reliability.wsclient import Client, connect_retrying
 from tests.support.sandbox import holds
 
 HALF_FRAME_CLIENT = Path(__file__).with_name("half_frame_client.py")
-FUNCTIONS = 5  # GET /, $connect, $default, $disconnect, broadcast
+FUNCTIONS = 6  # GET /, $connect, $default, $disconnect, broadcast, deliver
 WORKERS_PER_FUNCTION = 4  # SANDBOX_WORKER_CONCURRENCY for this test, so "no worker left behind" has a bound
 POST_BYTES = 128 * 1024
 SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20240101/us-east-1/execute-api/aws4_request, "
