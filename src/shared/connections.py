@@ -75,6 +75,18 @@ def all_ids() -> Iterator[str]:
         yield from page
 
 
+def pages_from(start: dict | None, size: int = 500) -> Iterator[tuple[list[str], dict | None]]:
+    """(ids, the key to go on from or None at the end), one `Scan` page (at most `size`) at a time from `start`."""
+    key = start
+    while True:
+        extra = {"ExclusiveStartKey": key} if key else {}
+        page = _dynamodb().scan(TableName=_table(), ProjectionExpression="connectionId", Limit=size, **extra)
+        key = page.get("LastEvaluatedKey")
+        yield [item["connectionId"]["S"] for item in page["Items"]], key
+        if not key:
+            return
+
+
 def pages(size: int = 500) -> Iterator[list[str]]:
     """The recorded connection ids, one `Scan` page (at most `size`) at a time, read as they are asked for."""
     paginator = _dynamodb().get_paginator("scan")

@@ -30,6 +30,10 @@ def test_the_page_carries_its_socket_url_and_a_content_security_policy(chat):
     assert all(chat.get(f"/_static/{name}")[0] == 200 for name in ("index.mjs", "backoff.mjs", "seen.mjs", "index.css"))
 
 
+def test_the_banner_shows_the_deliver_queue_and_its_consumer(chat):
+    assert re.search(r"deliver +-> src/queues/deliver  batch 10, visibility 174 s, dead-letter queue after 5 receives", chat.output())
+
+
 def test_a_message_is_echoed_with_a_timestamp(chat):
     ws = open_socket(chat)
     ws.send(json.dumps({"text": "hello <script>"}))
@@ -74,12 +78,15 @@ def test_broadcast_reaches_everyone_once_and_deletes_stale_rows(chat, table):
     for cid in stale:
         client.put_item(TableName=TABLE, Item={"connectionId": {"S": cid}, "expires": {"N": str(int(time.time()) + 600)}})
     sockets[0].send(json.dumps({"action": "broadcast", "text": "hi all"}))
+    broadcast_ids = set()
     for ws in sockets:
         reply = json.loads(ws.recv())
         assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True
+        broadcast_ids.add(reply["id"])
         ws.settimeout(0.3)
         with pytest.raises(websocket.WebSocketTimeoutException):
             ws.recv()  # exactly once
-    assert not (set(stale) & ids()), "the 410 answers deleted the stale rows"
+    assert len(broadcast_ids) == 1, "one broadcast, one id"
+    wait_until(lambda: not (set(stale) & ids()), 10, "the 410 answers to delete the stale rows")
     for ws in sockets:
         ws.close()

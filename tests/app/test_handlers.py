@@ -2,11 +2,12 @@
 
 import json
 import re
+import sys
 
 import pytest
 
 from tests.app.conftest import queued_event, sent_to
-from tests.conftest import load_event
+from tests.conftest import load_event, make_context
 from tests.fakes import ManagementApiFake
 from tests.support.app import ISO_MILLIS, TABLE
 
@@ -135,6 +136,23 @@ class TestBroadcast:
         for connection_id in ids:
             [reply] = sent_to(connection_id)
             assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True and reply["id"] == the_id
+
+    def test_near_its_timeout_broadcast_hands_the_rest_of_the_table_to_deliver(self, aws, handler, monkeypatch):
+        """Pages of 20 ids and never enough time left: broadcast enqueues one page and a `scan_from`
+        message; each deliver that gets one reads a page on and hands on again, until the table ends."""
+        handler("ws/broadcast")
+        monkeypatch.setattr(sys.modules["shared.fanout"], "PAGE_IDS", 20)
+        ids = [f"conn{i:03d}AAAAAAA=" for i in range(50)]
+        short = make_context(4, "broadcast")  # 4 s left: below the 5 s reserve from the start
+        self.connect(handler, short, *ids)
+        self.broadcast(handler, short, "in parts", ids[0])
+        posted, rounds = set(), 0
+        while (event := queued_event(limit=100))["Records"]:
+            rounds += 1
+            assert handler("queues/deliver")(event, make_context(4, "deliver")) == {"batchItemFailures": []}
+            posted |= {i for r in event["Records"] for i in json.loads(r["body"]).get("to", [])}
+        assert posted == set(ids) and rounds == 3  # pages of 20, 20, 10
+        assert all(len(sent_to(i)) == 1 for i in ids)
 
     def test_bad_input_is_answered_to_the_sender_only(self, aws, handler, lambda_context):
         self.connect(handler, lambda_context, "senderAAAAAAAA=", "otherAAAAAAAAA=")

@@ -1,6 +1,7 @@
 """deliver: post each queue message's payload to its connections (the `broadcast` fan-out's second half).
 
-Each message is `{"payload": {...}, "to": [connection ids]}` (src/ws/broadcast). Rows of gone
+Each message is `{"payload": {...}, "to": [connection ids]}` (src/ws/broadcast), or `{"payload",
+"scan_from": key}`: read the table on from there and enqueue, as broadcast does (shared.fanout). Rows of gone
 connections (410) are deleted, 25 per BatchWriteItem. A message whose posts failed in a retryable way (429, 5xx, throttling,
 no answer) is reported in `batchItemFailures`, so only it comes back after the queue's visibility
 timeout, and after `maxReceives` it goes to the dead-letter queue; so does a malformed message.
@@ -14,7 +15,7 @@ from collections import Counter
 
 from aws_lambda_powertools import Logger
 
-from shared import connections, lambda_context, sender
+from shared import connections, fanout, lambda_context, sender
 
 logger = Logger()
 
@@ -29,11 +30,19 @@ def handler(event, context):
         message_id = record.get("messageId", "")
         try:
             body = json.loads(record["body"])
+            if isinstance(body, dict) and isinstance(body.get("scan_from"), dict) and isinstance(body.get("payload"), dict):
+                reached, queued, _ = fanout.enqueue(body["payload"], body["scan_from"], context.get_remaining_time_in_millis)
+                logger.info("read on: %d more connections queued in %d messages", reached, queued)
+                continue
             ids, payload = body["to"], body["payload"]
             if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and isinstance(payload, dict)):
                 raise ValueError("expected {\"payload\": {...}, \"to\": [connection ids]}")
         except (KeyError, TypeError, ValueError) as problem:
             logger.warning("malformed message %s: %s", message_id, problem)
+            failed.append(message_id)
+            continue
+        except Exception as problem:  # reading on failed (the table or the queue): the message comes back
+            logger.warning("message %s: reading on failed: %s", message_id, problem)
             failed.append(message_id)
             continue
         data = json.dumps(payload).encode()

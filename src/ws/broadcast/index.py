@@ -1,9 +1,10 @@
 """broadcast: hand the sender's text, timestamped, to the `deliver` queue for every open connection.
 
 `{"action": "broadcast", "text": ...}` is read here (the connections table, page by page) and sent on
-in queue messages of IDS_PER_MESSAGE connection ids each, ten messages per SendMessageBatch; the
-`deliver` queue's function posts them (src/queues/deliver). One invocation only reads and enqueues, so
-it reaches any number of connections (docs/deploy.md, "Where broadcast ends"). The sender hears back
+in queue messages of 25 connection ids each, ten messages per SendMessageBatch (shared.fanout); the
+`deliver` queue's function posts them (src/queues/deliver). Near its timeout it hands the rest of the
+table on in one message and `deliver` reads on, so it reaches any number of connections
+(docs/deploy.md, "Where broadcast ends"). The sender hears back
 only on error: a message that breaks the rules, or a broadcast that could not be queued. Always returns 200.
 """
 
@@ -12,9 +13,8 @@ from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
 
-from shared import connections, lambda_context, messages, queue, sender
+from shared import fanout, lambda_context, messages, sender
 
-IDS_PER_MESSAGE = 25  # deliver's batch of 10 messages is then 250 posts: ~2.7 s of CPU at 256 MB (docs/deploy.md)
 logger = Logger()
 
 
@@ -28,15 +28,12 @@ def handler(event, context):
         sender.send(me, messages.error(str(problem)))
         return {"statusCode": 200}
     payload = messages.broadcast(text, datetime.now(timezone.utc), str(uuid.uuid4()))
-    reached = queued = 0
     try:
-        for page in connections.pages():
-            chunks = [page[i:i + IDS_PER_MESSAGE] for i in range(0, len(page), IDS_PER_MESSAGE)]
-            queued += queue.send_all("deliver", [{"payload": payload, "to": chunk} for chunk in chunks])
-            reached += len(page)
+        reached, queued, handed_on = fanout.enqueue(payload, None, context.get_remaining_time_in_millis)
     except Exception as error:  # the table or the queue failed: tell the sender, once, in words
-        logger.error("broadcast %s queued for %d connections, then stopped: %s", payload["id"], reached, error)
+        logger.error("broadcast %s could not be queued: %s", payload["id"], error)
         sender.send(me, messages.error("the broadcast did not reach everyone: please try again"))
         return {"statusCode": 200}
-    logger.info("broadcast %s queued for %d connections in %d messages", payload["id"], reached, queued)
+    logger.info("broadcast %s queued for %d connections in %d messages%s", payload["id"], reached, queued,
+                "; the rest of the table handed on to deliver" if handed_on else "")
     return {"statusCode": 200}

@@ -237,7 +237,7 @@ def test_the_deliver_queue_its_dead_letter_queue_and_event_source(staging):
     assert resources["QueueDeliverDlq"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
                                             "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600}}
     assert resources["QueueDeliver"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                                         "Properties": {"SqsManagedSseEnabled": True, "VisibilityTimeout": 60, "MessageRetentionPeriod": 345600,
+                                         "Properties": {"SqsManagedSseEnabled": True, "VisibilityTimeout": 174, "MessageRetentionPeriod": 345600,
                                                         "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["QueueDeliverDlq", "Arn"]},
                                                                           "maxReceiveCount": 5}}}
     assert resources["QueueDeliverEventSource"] == {
@@ -382,7 +382,7 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
         "Properties": {"Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}]},
     }
     alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6 * 2 + 2  # errors and throttles per function, server errors per API
+    assert len(alarms) == 7 * 2 + 2 + 1  # errors and throttles per function, server errors per API, the dead-letter queue
     assert resources["WsBroadcastErrorsAlarm"] == {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -406,6 +406,7 @@ def test_outputs_give_page_url_websocket_url_and_table_names(staging):
         "TableConnectionsName": {"Ref": "TableConnections"},
         "PageUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
         "WebSocketUrl": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
+        "QueueDeliverUrl": {"Ref": "QueueDeliver"},
     }
 
 
@@ -418,19 +419,23 @@ def granted(document: dict, function: str) -> dict[str, set[str]]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
         where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else "ws"
-        result[where] = set(actions)
+        result.setdefault(where, set()).update(actions)
     return result
 
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 MANAGE = {"execute-api:ManageConnections"}
+SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 
 
 @pytest.mark.parametrize("function, expected", [
     ("WsConnect", {"WsConnectLogGroup": LOGS, "TableConnections": {"dynamodb:PutItem"}}),
     ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
     ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
-    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:DeleteItem"}, "ws": MANAGE}),
+    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan"}, "ws": MANAGE, "QueueDeliver": SEND}),
+    ("QueueDeliver", {"QueueDeliverLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, "ws": MANAGE,
+                      "QueueDeliver": SEND | CONSUME}),
     ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS}),
     ("Static", {"StaticLogGroup": LOGS}),
 ])
