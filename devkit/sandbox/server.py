@@ -232,7 +232,8 @@ class Sandbox:
 
     async def _listen_then_warm(self) -> None:
         await self._listen()
-        self._spawn(self.functions.warm_all())
+        # Queue consumers start cold, on their first batch: an idle sandbox holds no worker for them.
+        self._spawn(self.functions.warm_all(skip={f.id for f in self.manifest.queue_functions}))
 
     async def _listen(self) -> None:
         from aiohttp import web

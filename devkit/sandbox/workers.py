@@ -391,8 +391,10 @@ class Functions:
         if self.launcher.zygote is not None:
             await self.launcher.zygote.ready()
 
-    async def warm_all(self) -> None:
-        await asyncio.gather(*(pool.warm() for pool in self._pools.values()))
+    async def warm_all(self, skip: Iterable[str] = ()) -> None:
+        """Start one worker per function, except the function ids in `skip`."""
+        skipped = set(skip)
+        await asyncio.gather(*(pool.warm() for function_id, pool in self._pools.items() if function_id not in skipped))
 
     def recycle(self) -> None:
         for pool in self._pools.values():
