@@ -19,12 +19,13 @@ def test_the_app_reads_the_table_variable_the_kit_writes(table, monkeypatch):
     assert config.table_name(table) == "physical-name"
 
 
-def test_variables_name_each_table_and_the_socket_url_only_for_an_app_with_ws():
+def test_variables_name_each_table_each_queue_and_the_socket_url_only_for_an_app_with_ws():
     manifest = load(ROOT / "app.arc")
-    env = contract.variables(manifest, "staging", wss_url="W", allowed_origins="O", table_names={"connections": "T"})
+    env = contract.variables(manifest, "staging", wss_url="W", allowed_origins="O", table_names={"connections": "T"},
+                             queue_urls={"deliver": "Q"})
     assert env == {
         "ARC_ENV": "staging", "ARC_APP_NAME": "mywsapp", "POWERTOOLS_SERVICE_NAME": "mywsapp",
-        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_CONNECTIONS": "T",
+        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_CONNECTIONS": "T", "ARC_QUEUE_DELIVER": "Q",
     }
 
 
@@ -32,3 +33,15 @@ def test_an_app_without_pages_gets_no_allowed_origins(tmp_path):
     (tmp_path / "app.arc").write_text("@app\nquiet\n")
     env = contract.variables(load(tmp_path / "app.arc"), "production", wss_url="W", allowed_origins=None, table_names={})
     assert env == {"ARC_ENV": "production", "ARC_APP_NAME": "quiet", "POWERTOOLS_SERVICE_NAME": "quiet"}
+
+
+@pytest.mark.parametrize("queue", ["deliver", "jobs-2", "a_b"])
+def test_the_app_reads_the_queue_variable_the_kit_writes(queue, monkeypatch):
+    from devkit.sandbox.loader import register_shared
+
+    register_shared(ROOT / "src" / "shared")
+    from shared import config
+
+    monkeypatch.delenv("ARC_SANDBOX", raising=False)
+    monkeypatch.setenv(contract.queue_variable(queue), "https://sqs.example/1/q")
+    assert config.queue_url(queue) == "https://sqs.example/1/q"

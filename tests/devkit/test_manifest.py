@@ -26,8 +26,10 @@ def write_app(tmp_path: Path, arc: str, functions=("http/get-index", "ws/connect
 def test_reads_the_apps_own_manifest():
     app = manifest.load(ROOT / "app.arc")
     assert app.app == "mywsapp"
-    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast"]
-    assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast"]
+    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast", "queue deliver"]
+    assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast",
+                                             "queue-deliver"]
+    assert [q.name for q in app.queues] == ["deliver"] and app.consumer(app.queues[0]).id == "queue-deliver"
     index = app.function("GET /")
     assert index.source_dir == ROOT / "src" / "http" / "get-index"
     assert index.handler == "index.handler" and index.requirements == index.source_dir / "requirements.txt"

@@ -74,7 +74,7 @@ def app():
 
 def local_arns(loaded) -> permissions.LocalArns:
     return permissions.LocalArns("us-east-1", "123456789012", {"connections": "mywsapp-testing-connections"},
-                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}")
+                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}", {"deliver": "mywsapp-testing-deliver"})
 
 
 def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
@@ -83,16 +83,20 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     assert document == {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*"},
-        {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+        {"Effect": "Allow", "Action": ["dynamodb:Scan"],
          "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
         {"Effect": "Allow", "Action": "execute-api:ManageConnections",
          "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/POST/@connections/*"},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+         "Resource": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver"},
     ]}
 
 
 @pytest.mark.parametrize("route, action, resource, expected", [
     ("broadcast", "dynamodb:Query", ARN + "mywsapp-testing-connections",
-     'add "table connections Scan DeleteItem Query" under @permissions in src/ws/broadcast/config.arc'),
+     'add "table connections Scan Query" under @permissions in src/ws/broadcast/config.arc'),
+    ("broadcast", "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+     'add "queue deliver send" under @permissions in src/ws/broadcast/config.arc'),
     ("$connect", "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
      'add "manage-connections GET" under @permissions in src/ws/connect/config.arc'),
     ("$default", "dynamodb:GetItem", ARN + "mywsapp-testing-connections/index/byTime",
