@@ -1,6 +1,6 @@
 """The bench's capacity model (devkit/bench/capacity.py): its bounds at their boundaries, each from its source."""
 
-from devkit.bench.capacity import Inputs, batch_seconds, predict, producer_seconds, table
+from devkit.bench.capacity import Inputs, batch_seconds, predict, producer_seconds
 
 MEASURED = Inputs(cpu_per_post_s=0.0014)
 
