@@ -1,6 +1,6 @@
 """The bench's capacity model (devkit/bench/capacity.py): its bounds at their boundaries, each from its source."""
 
-from devkit.bench.capacity import Inputs, batch_seconds, predict, producer_seconds
+from devkit.bench.capacity import ASSUMPTIONS, Inputs, batch_seconds, predict, producer_seconds, table
 
 MEASURED = Inputs(cpu_per_post_s=0.0014)
 
@@ -28,3 +28,9 @@ def test_reading_past_one_timeout_is_a_chain_of_readers_each_handing_on_5_s_befo
 def test_small_broadcasts_are_bound_by_the_event_sources_first_five_batches():
     row = predict(1_000, MEASURED)
     assert row["bound"] == "event source scaling" and row["seconds"] <= batch_seconds(MEASURED)
+
+
+def test_the_table_has_the_four_sizes_and_every_assumption_with_its_source():
+    written = table(MEASURED)
+    assert all(f"| {n:,} |" in written for n in (1_000, 10_000, 100_000, 1_000_000))
+    assert all(f"| {name} | {value} | {source} |" in written for name, value, source in ASSUMPTIONS)
