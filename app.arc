@@ -15,6 +15,12 @@ broadcast          # {"action": "broadcast", "text": ...} -> src/ws/broadcast
 @ws-authorizer
 authorize
   identity route.request.header.Sec-WebSocket-Protocol
+@queues
+# src/queues/deliver posts each batch of the fan-out (Architect's @queues; the options below are AWS's,
+# see docs/deploy.md). Its dead-letter queue keeps what failed maxReceives times.
+deliver
+  batchSize 10
+  maxReceives 5
 
 @tables
 connections

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import architect, chart, client, coldstart, processes, report, start_profile, stats, targets
+from bench import architect, chart, client, coldstart, fanout, processes, report, start_profile, stats, targets
 from devkit.progress import Progress
 from devkit.sandbox.command import raise_open_file_limit
 
@@ -259,6 +259,11 @@ class Bench:
                                                  lambda: self.measure_throughput("sandbox", server, cpu)) or []
             figures["broadcast"] = self.attempt("sandbox broadcast",
                                                 lambda: self.measure_broadcast("sandbox", server, cpu)) or []
+            queue_sockets = 10_000 if self.plan is FULL else 1_000
+            self.progress.step(f"sandbox: broadcast to {queue_sockets:,} sockets through the queue")
+            figures["queue_fanout"] = self.attempt("sandbox queue fan-out", lambda: asyncio.run(
+                fanout.exactly_once(server.ws_url, queue_sockets)))
+            self.results["cpu_per_post"] = self.attempt("CPU per post", fanout.cpu_per_post)
             figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects(
                 "sandbox", server, self.plan.connects))
             figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
@@ -359,6 +364,8 @@ class Bench:
         drawn = self.attempt("chart", lambda: chart.write_chart(results, png))
         report.write_json(results, json_path)
         report.write_markdown(results, page, png.name if drawn else None)
+        with page.open("a", encoding="utf-8") as out:  # the queue's section (bench/fanout.py)
+            out.write(fanout.section(results))
         print()
         print(report.render_terminal(results))
         print(f"Raw figures: {json_path.relative_to(targets.REPO_ROOT)}; page: {page.relative_to(targets.REPO_ROOT)}"

@@ -36,13 +36,20 @@ def secret_variable(secret: str) -> str:
     return "ARC_SECRET_" + re.sub(r"[^A-Z0-9]", "_", secret.upper())
 
 
-def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: Any,
-              table_names: Mapping[str, Any], secret_names: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def queue_variable(queue: str) -> str:
+    """`ARC_QUEUE_<NAME>`: the variable holding the URL of the queue declared as `queue` (SendMessage's
+    `QueueUrl`); `src/shared/config.py` applies the same rule."""
+    return "ARC_QUEUE_" + re.sub(r"[^A-Z0-9]", "_", queue.upper())
+
+
+def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: Any, table_names: Mapping[str, Any],
+              secret_names: Mapping[str, Any] | None = None, queue_urls: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The contract's variables for every function of `manifest` on `stage`.
 
     `ARC_WSS_URL` exists only for an app with `@ws`, `ARC_ALLOWED_ORIGINS` only when `allowed_origins`
     is given (an app that serves pages), one `ARC_TABLE_<NAME>` per declared table, from
-    `table_names` (declared name -> physical name), and one `ARC_SECRET_<NAME>` per secret, from `secret_names`.
+    `table_names` (declared name -> physical name), one `ARC_SECRET_<NAME>` per secret, from `secret_names`,
+    and one `ARC_QUEUE_<NAME>` per declared queue, from `queue_urls` (declared name -> URL).
     """
     env: dict[str, Any] = {"ARC_ENV": stage, "ARC_APP_NAME": manifest.app, "POWERTOOLS_SERVICE_NAME": manifest.app}
     if manifest.ws_functions:
@@ -53,4 +60,6 @@ def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: 
         env[table_variable(table.name)] = table_names[table.name]
     for secret in manifest.secrets:
         env[secret_variable(secret)] = (secret_names or {})[secret]
+    for queue in manifest.queues:
+        env[queue_variable(queue.name)] = (queue_urls or {})[queue.name]
     return env

@@ -22,10 +22,12 @@ from devkit.errors import ManifestError
 PERMISSION_FORMS = (
     "'table <name> <Action> ...' (DynamoDB actions on a table from @tables)",
     "'manage-connections POST|GET|DELETE ...' (the Management API: send, describe, close)",
+    "'queue <name> send' (send messages to a queue from @queues)",
     "'statements <file>.json' (IAM statements for other services, next to config.arc)",
     "'secret <name>' (read a secret the stack and the sandbox generate: secretsmanager:GetSecretValue)",
 )
 SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
+QUEUE_RIGHTS = ("send",)
 MANAGEMENT_METHODS = ("POST", "GET", "DELETE")
 # DynamoDB operations IAM does not authorize under their own name: a transaction is authorized item by
 # item (PutItem, UpdateItem, DeleteItem, ConditionCheckItem, GetItem), PartiQL as PartiQLSelect etc.
@@ -57,14 +59,16 @@ class Permissions:
     manage_connections: tuple[str, ...] = ()  # Management API methods: POST, GET, DELETE
     statements: tuple[dict, ...] = ()
     secrets: tuple[str, ...] = ()  # secrets it reads: each made with a random value by the stack and the sandbox
+    send_to: tuple[str, ...] = ()  # queues from @queues it may send to
 
 
-def parse(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permissions:
+def parse(entries: list[Entry], config: Path, tables: tuple[str, ...], queues: tuple[str, ...] = ()) -> Permissions:
     """Validate `@permissions` lines (see PERMISSION_FORMS); every problem names its line."""
     grants: dict[str, TableGrant] = {}
     methods: list[str] = []
     statements: list[dict] = []
     secrets: list[str] = []
+    send_to: list[str] = []
     for entry in entries:
         kind, *rest = entry.words
         if entry.children:
@@ -88,11 +92,21 @@ def parse(entries: list[Entry], config: Path, tables: tuple[str, ...]) -> Permis
             if not SECRET_NAME.match(rest[0]):
                 raise ManifestError(config, entry.line, f"secret {rest[0]!r}: use lowercase letters, digits and dashes")
             secrets += [rest[0]] if rest[0] not in secrets else []
+        elif kind == "queue" and len(rest) == 2:
+            queue, right = rest
+            if queue not in queues:
+                known = ", ".join(queues) or "none"
+                raise ManifestError(config, entry.line, f"queue {queue!r} is not declared in app.arc's @queues (declared: {known})")
+            if right not in QUEUE_RIGHTS:
+                raise ManifestError(config, entry.line, f"queue {queue} {right!r}: expected 'send' (a consumer's receive and delete "
+                                                        f"rights come with its queue)")
+            send_to += [queue] if queue not in send_to else []
         elif kind == "statements" and len(rest) == 1:
             statements += _statements_file(config.parent / rest[0], config, entry.line)
         else:
             raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
-    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements), tuple(secrets))
+    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements), secrets=tuple(secrets),
+                       send_to=tuple(send_to))
 
 
 def _check_dynamodb_action(action: str, config: Path, line: int) -> None:

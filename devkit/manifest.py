@@ -19,10 +19,11 @@ from devkit.arc import Entry, warn
 from devkit.authorizers import Authorizer
 from devkit.errors import ManifestError
 from devkit.grants import Permissions, TableGrant
+from devkit.queues import Queue, queue_entry
 
-__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant", "load"]
+__all__ = ["ManifestError", "Manifest", "Function", "Table", "Key", "AwsSettings", "Permissions", "TableGrant", "Queue", "load"]
 
-KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "aws", "tags", authorizers.PRAGMA)
+KNOWN_PRAGMAS = ("app", "http", "ws", "tables", "queues", "aws", "tags", authorizers.PRAGMA)
 ARCHITECT_AWS_SETTINGS = ("profile", "apigateway", "bucket", "storage", "layers", "layer", "policies", "policy")
 ARCHITECT_TABLE_OPTIONS = ("stream",)  # the rest of Architect's table options are TABLE_OPTIONS below
 FUNCTION_PRAGMAS = ("aws", "permissions")  # what a function's config.arc may hold
@@ -123,8 +124,8 @@ class Function:
     """A Lambda function: where its code lives and what invokes it."""
 
     name: str  # folder name, unique per kind: get-index, connect, broadcast
-    kind: str  # "http", "ws" or "authorizer" (`@ws-authorizer`: no route, runs before $connect)
-    route_key: str  # API Gateway route key: "GET /", "$connect", "broadcast"
+    kind: str  # "http", "ws", "queue" or "authorizer" (`@ws-authorizer`: no route, runs before $connect)
+    route_key: str  # API Gateway route key: "GET /", "$connect", "broadcast"; a consumer's: "queue <name>"
     source_dir: Path
     handler_file: str  # index.py, handler.py or lambda.py
     runtime: str
@@ -163,6 +164,7 @@ class Manifest:
     warnings: tuple[str, ...] = ()  # each `file:line: message`; commands print them as `warning: ...`
     tags: tuple[tuple[str, str], ...] = ()  # `@tags`: (key, value) the user adds to the stack and its resources
     authorizer: Authorizer[Function] | None = None  # `@ws-authorizer` (devkit/authorizers.py); its function is in `functions`
+    queues: tuple[Queue, ...] = ()  # @queues, each consumed by the function of the same name (kind "queue")
 
     @property
     def http_functions(self) -> tuple[Function, ...]:
@@ -171,6 +173,14 @@ class Manifest:
     @property
     def ws_functions(self) -> tuple[Function, ...]:
         return tuple(f for f in self.functions if f.kind == "ws")
+
+    @property
+    def queue_functions(self) -> tuple[Function, ...]:
+        return tuple(f for f in self.functions if f.kind == "queue")
+
+    def consumer(self, queue: Queue) -> Function:
+        """The function that consumes `queue` (src/queues/<name>/)."""
+        return next(f for f in self.functions if f.kind == "queue" and f.name == queue.name)
 
     @property
     def shared_dir(self) -> Path:
@@ -200,11 +210,21 @@ def load(path: Path | str = "app.arc") -> Manifest:
     tables = [_table(e, path, warnings) for e in pragmas.get("tables", [])]
     _unique([t.name for t in tables], path, "table")
     declared = tuple(t.name for t in tables)
-    functions = [_http_function(e, root, aws, path, declared, warnings) for e in pragmas.get("http", [])]
+    queue_entries = [queue_entry(e, path, app) for e in pragmas.get("queues", [])]
+    _unique([q.name for q, _ in queue_entries], path, "queue")
+    queue_names = tuple(q.name for q, _ in queue_entries)
+    declared_both = (declared, queue_names)
+    functions = [_http_function(e, root, aws, path, declared_both, warnings) for e in pragmas.get("http", [])]
     if "ws" in pragmas:
         routes = [(r, 0) for r in WS_BUILTIN_ROUTES]
         routes += [_ws_route(e, path) for e in pragmas["ws"]]
-        functions += [_ws_function(r, line, root, aws, path, declared, warnings) for r, line in routes]
+        functions += [_ws_function(r, line, root, aws, path, declared_both, warnings) for r, line in routes]
+    queues = []
+    for queue, entry in queue_entries:
+        consumer = _function(queue.name, "queue", f"queue {queue.name}", root / "src" / "queues" / queue.name, aws,
+                             path, entry.line, declared_both, warnings)
+        functions.append(consumer)
+        queues.append(queue.for_consumer(consumer.timeout, path, entry.line))
     authorizer = None
     if authorizers.PRAGMA in pragmas:
         if "ws" not in pragmas:
@@ -212,11 +232,11 @@ def load(path: Path | str = "app.arc") -> Manifest:
         authorizer = authorizers.parse(
             pragmas[authorizers.PRAGMA], path, tuple(f.name for f in functions if f.kind == "ws"),
             lambda name, line: _function(name, authorizers.KIND, authorizers.ROUTE_KEY, root / "src" / "ws" / name,
-                                         aws, path, line, declared, warnings))
+                                         aws, path, line, declared_both, warnings))
         functions.append(authorizer.function)
     _unique([f.route_key for f in functions], path, "route")
     tags = _tags(pragmas.get("tags", []), path)
-    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings), tags, authorizer)
+    return Manifest(path, root, app, aws, tuple(functions), tuple(tables), tuple(warnings), tags, authorizer, tuple(queues))
 
 
 def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
@@ -241,8 +261,8 @@ def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
 
 def _timeout_warning(route_key: str, kind: str, settings: AwsSettings, path: Path) -> str | None:
     """A function behind an API that may run longer than API Gateway waits for it."""
-    limit = INTEGRATION_TIMEOUT_SECONDS["http" if kind == "http" else "ws"]  # an authorizer: the WebSocket API's
-    if settings.timeout <= limit or route_key == "$disconnect":  # no client waits on $disconnect
+    limit = INTEGRATION_TIMEOUT_SECONDS.get("ws" if kind == "authorizer" else kind)  # an authorizer: the WebSocket API's
+    if limit is None or settings.timeout <= limit or route_key == "$disconnect":  # no client waits on $disconnect
         return None
     api = "HTTP" if kind == "http" else "WebSocket"
     return (f"{settings.where('timeout') or path}: {route_key} has timeout {settings.timeout} s, but API Gateway's {api} API "
@@ -322,7 +342,7 @@ def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: 
     return int(value)
 
 
-def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...],
+def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]],
                    warnings: list[str] | None = None) -> Function:
     if len(entry.words) != 2 or entry.children:
         raise ManifestError(path, entry.line, f"@http expects '<method> <path>', e.g. 'get /', got {' '.join(entry.words)!r}")
@@ -358,14 +378,15 @@ def _ws_route(entry: Entry, path: Path) -> tuple[str, int]:
     return name, entry.line
 
 
-def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[str, ...],
+def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]],
                  warnings: list[str] | None = None) -> Function:
     key = "$" + route if route in WS_BUILTIN_ROUTES else route
     return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, tables, warnings)
 
 
 def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None,
-              tables: tuple[str, ...], warnings: list[str] | None = None) -> Function:
+              declared: tuple[tuple[str, ...], tuple[str, ...]], warnings: list[str] | None = None) -> Function:
+    """`declared`: the names under @tables and under @queues, which `@permissions` may grant."""
     handler_file = next((f for f in HANDLER_FILES if (folder / f).is_file()), None)
     relative = folder.relative_to(path.resolve().parent)
     if handler_file is None:
@@ -380,7 +401,7 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
                 raise ManifestError(config, entry.line, f"{entry.words[0]} is set for the whole app in app.arc, not per function")
         settings = merged
         if "permissions" in local:
-            permissions = grants.parse(local["permissions"], config, tables)
+            permissions = grants.parse(local["permissions"], config, *declared)
     late = _timeout_warning(key, kind, settings, path)
     if late and warnings is not None:
         warnings.append(late)

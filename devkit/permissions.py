@@ -15,6 +15,12 @@ from typing import Any, Protocol
 from devkit.manifest import Function, Permissions
 
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# A producer's `queue <name> send`: SendMessageBatch is authorized as sqs:SendMessage (SQS developer
+# guide, "Amazon SQS API permissions: Actions and resource reference").
+SEND_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+# What Lambda's event source mapping does with the consumer's role (Lambda guide, "Using Lambda with
+# Amazon SQS": execution role permissions): implied for every queue's consumer.
+CONSUMER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
 MANAGE_CONNECTIONS = "execute-api:ManageConnections"
 READ_SECRET = "secretsmanager:GetSecretValue"
 # Actions whose calls may name an index (`IndexName`): their grant also covers `table/<name>/index/*`.
@@ -65,6 +71,8 @@ def client_services(function: Function) -> set[str]:
     services = {"dynamodb"} if grants.tables else set()
     if grants.secrets:
         services.add("secretsmanager")
+    if grants.send_to:
+        services.add("sqs")
     if grants.manage_connections:
         services.add(CLIENT_FOR_PREFIX["execute-api"])
     for prefix in _allowed_prefixes(grants):
@@ -80,13 +88,14 @@ class Arns(Protocol):
     def table(self, name: str) -> Any: ...
     def table_indexes(self, name: str) -> Any: ...
     def management_api(self, method: str) -> Any: ...
+    def queue(self, name: str) -> Any: ...  # the ARN of the queue declared as `name`
     def text(self, value: str) -> Any: ...  # a statements-file string that may hold ${AWS::...}
     def secret(self, name: str) -> Any: ...
 
 
 def policy(function: Function, arns: Arns) -> dict:
-    """The function's identity-based policy: its logs, its table grants, the Management API, its
-    statements file, in that order."""
+    """The function's identity-based policy: its logs, its table grants, the Management API, the queues
+    it sends to, its own queue's (a consumer's) rights, its statements file, in that order."""
     grants = declared(function)
     statements: list[dict] = [{"Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": arns.log_group(function)}]
     for grant in sorted(grants.tables, key=lambda g: g.table):
@@ -100,6 +109,10 @@ def policy(function: Function, arns: Arns) -> dict:
                            "Resource": resources[0] if len(resources) == 1 else resources})
     for name in grants.secrets:
         statements.append({"Effect": "Allow", "Action": READ_SECRET, "Resource": arns.secret(name)})
+    for queue in sorted(grants.send_to):
+        statements.append({"Effect": "Allow", "Action": list(SEND_ACTIONS), "Resource": arns.queue(queue)})
+    if function.kind == "queue":
+        statements.append({"Effect": "Allow", "Action": list(CONSUMER_ACTIONS), "Resource": arns.queue(function.name)})
     statements += [_substitute(s, arns.text) for s in grants.statements]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -119,10 +132,11 @@ class LocalArns:
     its WebSocket API id and stage."""
 
     def __init__(self, region: str, account: str, table_names: dict[str, str], api_id: str, stage: str,
-                 function_name, secret_names: dict[str, str] | None = None):
+                 function_name, *, secret_names: dict[str, str] | None = None, queue_names: dict[str, str] | None = None):
         self.region, self.account, self.table_names = region, account, table_names
         self.secret_names = secret_names or {}
         self.api_id, self.stage, self.function_name = api_id, stage, function_name
+        self.queue_names = queue_names or {}  # declared name -> physical name
 
     def log_group(self, function: Function) -> str:
         return f"arn:{PARTITION}:logs:{self.region}:{self.account}:log-group:/aws/lambda/{self.function_name(function)}:*"
@@ -142,6 +156,11 @@ class LocalArns:
     def secret(self, name: str) -> str:
         """As IAM names a secret by name: Secrets Manager adds `-` and six random characters to its ARN."""
         return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account}:secret:{self.secret_names[name]}-??????"
+    def queue(self, name: str) -> str:
+        return self.queue_arn(self.queue_names[name])
+
+    def queue_arn(self, physical: str) -> str:
+        return f"arn:{PARTITION}:sqs:{self.region}:{self.account}:{physical}"
 
     def text(self, value: str) -> str:
         values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,
@@ -164,6 +183,10 @@ def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str
                 return (f'"{" ".join(("table", table, *existing))}" in {where} covers the table, not its indexes '
                         f"(only a Query grant reaches them): use a statements file for {name} on an index")
             line = " ".join(("table", table, *existing, name))
+    elif service == "sqs":
+        queues = {arns.queue(q): q for q in arns.queue_names}
+        if resource in queues:
+            line = f"queue {queues[resource]} send"
     elif action == MANAGE_CONNECTIONS:
         method = resource.split("/")[2] if resource.count("/") >= 3 else "POST"
         line = " ".join(("manage-connections", *dict.fromkeys((*grants.manage_connections, method))))

@@ -3,6 +3,7 @@
 // Every text from the network reaches the page through textContent, never innerHTML.
 
 import { reconnectDelay } from './backoff.mjs';
+import { seenIds } from './seen.mjs';
 
 const url = document.body.dataset.wssUrl;
 const token = document.body.dataset.token;
@@ -16,6 +17,7 @@ const everyone = document.getElementById('everyone');
 
 let socket = null;
 let failures = 0;
+const firstTime = seenIds(); // a broadcast may arrive twice (a retried queue message): shown once
 
 function setState(name, text) {
   state.dataset.state = name;
@@ -84,7 +86,10 @@ function showReply(raw) {
     return;
   }
   if (typeof reply?.error === 'string') show('error', reply.error);
-  else if (typeof reply?.text === 'string') show(reply.broadcast ? 'broadcast' : 'echo', reply.text, reply.from);
+  else if (typeof reply?.text === 'string') {
+    if (reply.broadcast && typeof reply.id === 'string' && !firstTime(reply.id)) return;
+    show(reply.broadcast ? 'broadcast' : 'echo', reply.text, reply.from);
+  }
   else if (typeof reply?.message === 'string') show('error', `Server: ${reply.message}`);
   else show('error', 'The server sent a reply this page does not understand.');
 }

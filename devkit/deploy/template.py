@@ -16,8 +16,10 @@
 - stage throttling on both APIs (`@aws throttle-rate` / `throttle-burst`, a function's config.arc for
   its own route), and explicit integration timeouts (API Gateway's maximums);
 - per function, reserved concurrency: `@aws concurrency`, else production's default (see `concurrency`);
-- alarms (`@aws alarms true|false|<email>`) and API access logs (`@aws access-logs true|false`), on
-  by default in production, see `operations`;
+- per `@queues` entry: the queue, its dead-letter queue and its consumer's event source mapping
+  (see `queues`), the consumer's function like any other;
+- alarms (`@aws alarms true|false|<email>`, one per dead-letter queue too) and API access logs
+  (`@aws access-logs true|false`), on by default in production, see `operations`;
 - on every taggable resource, the app, the stage and the user's `@tags` (see `tags`), and the reason
   for each scanner finding the kit accepts in its Metadata (see `accepted`).
 
@@ -34,6 +36,7 @@ from collections.abc import Mapping
 
 from devkit import contract, permissions
 from devkit.deploy import accepted, authorizer, concurrency, operations, secrets, tags
+from devkit.deploy import queues as queue_resources
 from devkit.manifest import INTEGRATION_TIMEOUT_SECONDS, Function, Manifest, Table
 
 STATIC_ID = "static"  # the generated function serving public/
@@ -113,6 +116,12 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
         resources.update(_ws_api(manifest, stage, routes))
         _throttle(resources["WsStage"], manifest, manifest.ws_functions, "WsApi")
         outputs["WebSocketUrl"] = {"Description": "The app's WebSocket URL", "Value": {"Fn::Sub": WS_URL + "/" + stage}}
+    for function in manifest.queue_functions:
+        resources.update(_function(manifest, stage, function, env, _key(code_keys, function.id)))
+    if manifest.queues:
+        found, queue_outputs = queue_resources.resources(manifest, lambda f: _logical(f.id))
+        resources.update(found)
+        outputs.update(queue_outputs)
     if operations.enabled(manifest.aws.access_logs, stage in PROTECTED_STAGES):
         for stage_id in ("HttpApiStage", "WsStage"):
             if stage_id in resources:
@@ -120,7 +129,7 @@ def build(manifest: Manifest, stage: str, code_keys: Mapping[str, str]) -> dict:
     if operations.enabled(manifest.aws.alarms, stage in PROTECTED_STAGES):
         functions = [_logical(f.id) for f in manifest.functions] + ([_logical(STATIC_ID)] if has_static(manifest) else [])
         watches = operations.function_watches(functions) + operations.api_watches([a for a in ("HttpApi", "WsApi") if a in resources], stage)
-        # more watches go here (a dead-letter queue's depth: operations.queue_depth_watch)
+        watches += queue_resources.dead_letter_watches(manifest)
         email = manifest.aws.alarms if isinstance(manifest.aws.alarms, str) else None
         resources.update(operations.alarms(email, watches))
     tags.apply(resources, tags.resource_tags(manifest.app, stage, manifest.tags))
@@ -156,6 +165,7 @@ def _environment(manifest: Manifest, stage: str) -> dict:
         allowed_origins={"Fn::Sub": HTTP_URL} if manifest.http_functions or has_static(manifest) else None,
         table_names={t.name: {"Ref": _table_id(t.name)} for t in manifest.tables},
         secret_names={s: {"Ref": secrets.logical(s)} for s in manifest.secrets},
+        queue_urls={q.name: {"Ref": queue_resources.queue_id(q.name)} for q in manifest.queues},
     )
 
 
@@ -202,6 +212,9 @@ class _StackArns:
 
     def management_api(self, method: str) -> dict:
         return {"Fn::Sub": _execute_api_arn("WsApi", f"{self.stage}/{method}/@connections/*")}
+
+    def queue(self, name: str) -> dict:
+        return {"Fn::GetAtt": [queue_resources.queue_id(name), "Arn"]}
 
     def text(self, value: str) -> dict:
         return {"Fn::Sub": value}

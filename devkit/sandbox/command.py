@@ -74,9 +74,21 @@ def banner(sandbox: Sandbox, seconds: float, open_files: int | None = None) -> s
         f"    dynamodb    {sandbox.dynamodb_endpoint}  tables: {tables}\n"
         f"    iam         {iam_status(sandbox)}\n\n"
         f"  functions:\n{functions}\n\n"
-        f"  Edits under src/ apply on the next request. Ctrl-C stops.\n"
+        + queues_section(sandbox)
+        + "  Edits under src/ apply on the next request. Ctrl-C stops.\n"
         + (low_open_file_limit(open_files) if open_files is not None and open_files < LOW_OPEN_FILES else "")
     )
+
+
+def queues_section(sandbox: Sandbox) -> str:
+    """The banner's queues: each with its consumer and event source settings, or nothing."""
+    manifest = sandbox.manifest
+    lines = [f"    {q.name:<12} -> {manifest.consumer(q).source_dir.relative_to(manifest.root)}  batch {q.batch_size}"
+             + (f" within {q.batch_window} s" if q.batch_window else "")
+             + f", visibility {q.visibility_timeout} s, dead-letter queue after {q.max_receives} receives"
+             + ("" if q.report_failures else ", whole-batch retries")
+             for q in manifest.queues]
+    return f"  queues (embedded SQS on {sandbox.dynamodb.endpoint}):\n" + "\n".join(lines) + "\n\n" if lines else ""
 
 
 def iam_enabled(no_iam: bool, setting: str) -> bool:

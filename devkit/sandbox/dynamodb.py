@@ -57,9 +57,12 @@ class EmbeddedDynamoDB:
 
     def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
                  tables: dict[str, Table] | None = None, region: str = "us-east-1",
-                 on_log=None, ttl_sweep_seconds: float = 30.0, secrets: tuple[str, ...] = ()):
-        self.host, self.tables, self.region = host, tables or {}, region
-        self.secrets = secrets  # Secrets Manager secrets to create with a random value (dynamodb_server.py)
+                 on_log=None, ttl_sweep_seconds: float = 30.0, secrets: tuple[str, ...] = (), queues: str = "", on_queues=None):
+        """`secrets`: Secrets Manager secrets to create with a random value (dynamodb_server.py). `queues`:
+        the queues to create, as devkit/sandbox/queues.py `specs_to_json` writes them; they are made after
+        `start()` returns, and `on_queues("ready" or "error: ...")` is then called."""
+        self.host, self.tables, self.region, self.queues = host, tables or {}, region, queues
+        self.secrets, self.on_queues = secrets, on_queues
         self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -77,7 +80,7 @@ class EmbeddedDynamoDB:
         # Request lines are turned off too, so the file holds only errors, for the message below.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
-        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables),
+        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables), DEVKIT_QUEUES=self.queues,
                    DEVKIT_TABLES_REGION=self.region, DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds),
                    DEVKIT_SECRETS=",".join(self.secrets), PYTHONPATH=os.pathsep.join(
             p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
@@ -112,6 +115,9 @@ class EmbeddedDynamoDB:
                     report = json.loads(line)
                     if "policies" in report:
                         self._policies_applied.set()
+                    if "queues" in report:
+                        if self.on_queues is not None:
+                            self.on_queues(report["queues"])
                     elif "log" in report:
                         if self.on_log is not None:
                             self.on_log(report["log"])
@@ -169,11 +175,15 @@ class Tables:
     @functools.cached_property
     def client(self):
         """A DynamoDB client, made on first use (from a thread): boto3 is not imported while the sandbox starts."""
+        return self.session_client("dynamodb")
+
+    def session_client(self, service: str):
+        """A boto3 client of `service` on this endpoint, with the dummy keys and short timeouts."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
-            "dynamodb", endpoint_url=self.endpoint, region_name=self.region,
+            service, endpoint_url=self.endpoint, region_name=self.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             # A stalled database must not hold a sweep (and the sandbox's exit) for botocore's 60 s x retries.

@@ -1,11 +1,12 @@
-"""moto's DynamoDB server behind an IAM gate: the embedded database's child process.
+"""moto's DynamoDB and SQS server behind an IAM gate: the embedded services' child process.
 
 Run as `python -m devkit.sandbox.dynamodb_server <sandbox pid> <denials fd> -H host -p port`, with the
 functions' policies as JSON in `DEVKIT_IAM_POLICIES` (devkit/sandbox/iam.py; none: nothing is judged)
 and the tables to create in `DEVKIT_TABLES` (devkit/sandbox/dynamodb.py `tables_to_json`), in the
-region `DEVKIT_TABLES_REGION`. Once it serves and the tables exist it prints `ready` on stdout (or
+region `DEVKIT_TABLES_REGION`, and the queues in `DEVKIT_QUEUES` (devkit/sandbox/queues.py). Once it serves and the tables exist it prints `ready` on stdout (or
 `error: ...` and exits); it then keeps the tables (`keep_tables`: vanished ones recreated, expired
-items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}` on the descriptor.
+items swept every `DEVKIT_TTL_SWEEP_SECONDS`), reporting each as `{"log": line}` on the descriptor; once the queues exist (after `ready`), `{"queues": "ready"}`
+(or `"error: ..."`).
 A request signed with a function's access key is judged against its policy before moto sees it; a
 denied one gets AWS's answer (HTTP 400, `AccessDeniedException`, AWS's message) and one JSON line
 `{"function", "action", "resource"}` on the denials descriptor, which the sandbox turns into a log line.
@@ -22,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 
 from devkit.sandbox.iam import Evaluator, caller_key, denial_message
 
@@ -49,14 +51,52 @@ def requested(operation: str, body: dict, table_arn) -> list[tuple[str, str]]:
     return [("dynamodb:" + operation, "*")]  # account-wide calls: ListTables, DescribeLimits, ...
 
 
+# SQS authorizes a batch call as its single action (SQS developer guide, "Amazon SQS API permissions:
+# Actions and resource reference").
+SQS_BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
+def sqs_requested(operation: str, body: dict, queue_arn) -> list[tuple[str, str]]:
+    """The (IAM action, queue ARN) pair one SQS request needs: the queue from `QueueUrl` (or
+    `QueueName` for GetQueueUrl and CreateQueue); account-wide calls (ListQueues) on `*`."""
+    action = "sqs:" + SQS_BATCH_ACTIONS.get(operation, operation)
+    url = body.get("QueueUrl")
+    if isinstance(url, str) and url:
+        parts = urllib.parse.urlsplit(url).path.strip("/").split("/")
+        return [(action, queue_arn(parts[-1], parts[0] if len(parts) > 1 else None))]
+    if isinstance(body.get("QueueName"), str):
+        return [(action, queue_arn(body["QueueName"], None))]
+    return [(action, "*")]
+
+
+def _sqs_call(environ, body: bytes) -> tuple[str, dict] | None:
+    """(operation, parameters) of an SQS request in either of its protocols: JSON (`X-Amz-Target:
+    AmazonSQS.<Op>`, botocore 1.31.57 and later) or the older query protocol (a form with `Action`)."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target.startswith("AmazonSQS."):
+        try:
+            parsed = json.loads(body or b"{}")
+        except ValueError:
+            parsed = {}
+        return target.split(".", 1)[1], parsed if isinstance(parsed, dict) else {}
+    if "/sqs/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+        form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+        if "Action" in form:
+            return form["Action"], form
+    return None
+
+
 class Gate:
-    """WSGI middleware: judge each function-signed DynamoDB request, pass everything else to moto."""
+    """WSGI middleware: judge each function-signed DynamoDB or SQS request, pass everything else to moto."""
 
     def __init__(self, app, policies: dict, report):
         self.app, self.report = app, report
-        prefix = f"arn:aws:dynamodb:{policies.get('region', '')}:{policies.get('account', '')}:table/"
+        region, account = policies.get("region", ""), policies.get("account", "")
+        prefix = f"arn:aws:dynamodb:{region}:{account}:table/"
         self.table_arn = lambda name: name if name.startswith("arn:") else prefix + name
-        self.secret_arn = lambda name: f"arn:aws:secretsmanager:{policies.get('region', '')}:{policies.get('account', '')}:secret:{name}-XXXXXX"
+        self.secret_arn = lambda name: f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-XXXXXX"
+        self.queue_arn = lambda name, owner: f"arn:aws:sqs:{region}:{owner or account}:{name}"
         self.use(policies)
 
     def use(self, policies: dict) -> None:
@@ -69,23 +109,34 @@ class Gate:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if caller is not None and target.startswith("secretsmanager."):
             return self.judge_secret(environ, start_response, caller, target)
-        if caller is None or not target.startswith("DynamoDB_"):
+        if caller is None:
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-        try:
-            parsed = json.loads(body or b"{}")
-        except ValueError:
-            parsed = {}
+        headers = []
+        if target.startswith("DynamoDB_"):
+            try:
+                parsed = json.loads(body or b"{}")
+            except ValueError:
+                parsed = {}
+            needed = requested(target.split(".", 1)[-1], parsed if isinstance(parsed, dict) else {}, self.table_arn)
+        elif (sqs := _sqs_call(environ, body)) is not None:
+            needed = sqs_requested(*sqs, self.queue_arn)
+            # SQS speaks JSON for botocore but keeps its query-protocol error codes in this header
+            # (botocore's model: "awsQueryCompatible"; botocore/parsers.py reads it): boto3 raises
+            # ClientError with Code "AccessDenied", as it does against AWS.
+            headers = [("x-amzn-query-error", "AccessDenied;Sender")]
+        else:
+            return self.app(environ, start_response)
         function, principal, evaluator = caller
-        for action, resource in requested(target.split(".", 1)[-1], parsed if isinstance(parsed, dict) else {}, self.table_arn):
+        for action, resource in needed:
             decision = evaluator.decision(action, resource)
             if decision != "allowed":
                 self.report({"function": function, "action": action, "resource": resource})
                 answer = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
                                      "message": denial_message(principal, action, resource, decision)}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
-                                                   ("Content-Length", str(len(answer)))])
+                                                   ("Content-Length", str(len(answer))), *headers])
                 return [answer]
         return self.app(environ, start_response)
 
@@ -206,8 +257,11 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
     from devkit.sandbox.dynamodb import Tables, tables_from_json
 
     share_moto_session()
-    tables = Tables(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"),
-                    tables_from_json(os.environ.get("DEVKIT_TABLES", "")))
+    region = os.environ.get("DEVKIT_TABLES_REGION", "us-east-1")
+    tables = Tables(endpoint, region, tables_from_json(os.environ.get("DEVKIT_TABLES", "")))
+    queues: list[str] = []  # what went wrong creating the queues, if anything
+    making = threading.Thread(target=_make_queues, args=(endpoint, region, queues), daemon=True)
+    making.start()  # alongside the tables, off the path to `ready` (moto imports its SQS backend, about 0.2-1 s)
     try:
         tables.create()
     except Exception as error:  # the sandbox shows it and stops
@@ -215,12 +269,14 @@ def keep_tables(endpoint: str, server, report, check_every: float = 1.0) -> None
         server.shutdown()
         return
     try:
-        secrets = make_secrets(endpoint, os.environ.get("DEVKIT_TABLES_REGION", "us-east-1"), os.environ.get("DEVKIT_SECRETS", ""))
+        secrets = make_secrets(endpoint, region, os.environ.get("DEVKIT_SECRETS", ""))
     except Exception as error:
         _say(f"error: could not create the secrets: {error}")
         server.shutdown()
         return
-    _say("ready")
+    _say("ready")  # the queues may still be in the making: the sandbox holds what uses them until reported
+    making.join()
+    report({"queues": f"error: could not create the queues in the embedded SQS: {queues[0]}" if queues else "ready"})
     sweep_every = float(os.environ.get("DEVKIT_TTL_SWEEP_SECONDS") or 30)
     swept, failure = time.monotonic(), None
     while True:
@@ -280,6 +336,19 @@ def _restore_secrets(endpoint: str, region: str, kept: dict[str, str], report) -
             report({"log": f"recreated secret {name} (vanished from the embedded services) with its value"})
     except Exception as error:  # the next round tries again
         report({"log": f"error: could not check or recreate the secrets: {error}"})
+def _make_queues(endpoint: str, region: str, problems: list[str]) -> None:
+    """Create `DEVKIT_QUEUES` (devkit/sandbox/queues.py); a failure is appended to `problems`."""
+    if not os.environ.get("DEVKIT_QUEUES"):
+        return
+    from functools import partial
+
+    from devkit.sandbox.queues import create_queues, specs_from_json, speed_up_moto, sync_call
+
+    try:
+        speed_up_moto()
+        create_queues(partial(sync_call, endpoint, region), specs_from_json(os.environ["DEVKIT_QUEUES"]))
+    except Exception as error:
+        problems.append(str(error))
 
 
 def _recreate_vanished(tables, report, failure: str | None) -> str | None:

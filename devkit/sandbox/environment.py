@@ -48,7 +48,8 @@ def lambda_variables(manifest: Manifest, function: Function) -> dict[str, str]:
 
 def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, allowed_origins: str,
                        table_names: Mapping[str, str], dynamodb_endpoint: str,
-                       real_credentials: bool = False, secret_names: Mapping[str, str] | None = None) -> dict[str, str]:
+                       real_credentials: bool = False, secret_names: Mapping[str, str] | None = None,
+                       queue_urls: Mapping[str, str] | None = None, sqs_endpoint: str | None = None) -> dict[str, str]:
     """Everything `function`'s worker process gets.
 
     With `real_credentials` (an external DynamoDB endpoint and the developer's keys in the shell), the
@@ -61,8 +62,10 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
     env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
     if manifest.secrets:  # the embedded moto server keeps them too
         env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = dynamodb_endpoint
+    if manifest.queues and sqs_endpoint:
+        env["AWS_ENDPOINT_URL_SQS"] = sqs_endpoint
     env.update(contract.variables(manifest, contract.LOCAL_STAGE, wss_url=wss_url, allowed_origins=allowed_origins,
-                                  table_names=table_names, secret_names=secret_names))
+                                  table_names=table_names, secret_names=secret_names, queue_urls=queue_urls))
     env.update({
         "DEVKIT_HANDLER_FILE": function.handler_file,
         "DEVKIT_SHARED_DIR": str(manifest.shared_dir),

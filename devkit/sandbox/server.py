@@ -28,6 +28,7 @@ from devkit.sandbox.environment import function_name, worker_environment
 from devkit.sandbox.iam import SandboxIam
 from devkit.sandbox.limits import Limits, workers_for
 from devkit.sandbox.log import Log
+from devkit.sandbox.queues import EventSources, QueueSpec, queue_url, specs_to_json
 from devkit.sandbox.workers import FunctionPool, Functions
 
 if TYPE_CHECKING:
@@ -69,16 +70,19 @@ class Sandbox:
         # IAM needs the workers' own keys: off when the developer's credentials are passed through.
         self.iam = SandboxIam(manifest, LocalArns(
             manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
-            partial(function_name, manifest), self.secret_names(),
+            partial(function_name, manifest), secret_names=self.secret_names(), queue_names=self.queue_names(),
         ), partial(function_name, manifest)) if iam and not self.real_credentials else None
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
         # The embedded database creates and keeps the tables itself (dynamodb.py); `tables` does it for
         # a DynamoDB of the developer's own.
+        # It also serves the queues, with a DynamoDB of the developer's own too (then with no tables).
         self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
-                                         tables=declared, region=manifest.aws.region, on_log=self._database_said,
-                                         ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
-                                         secrets=tuple(self.secret_names().values()))
+                                         tables={} if dynamodb_endpoint else declared, region=manifest.aws.region,
+                                         on_log=self._database_said, ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
+                                         secrets=tuple(self.secret_names().values()),
+                                         queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]),
+                                         on_queues=self._queues_made)
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
         self.functions = Functions({
             f.id: FunctionPool(f, partial(self.environment, f), log=self.log.function,
@@ -87,6 +91,14 @@ class Sandbox:
         }, preload=True, log=self.log.info,
            client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),
            early={f.id for f in manifest.functions if not permissions.client_services(f)})
+        self.event_sources = EventSources(manifest, self.dynamodb.endpoint, self._prefix, contract.ACCOUNT_ID,
+                                          partial(self.functions.invoke, may_throttle=False), self.log,
+                                          self.limits.worker_concurrency) if manifest.queues else None
+        # Functions that may use the queues wait until the embedded SQS has made them (after the tables).
+        self._queues_ready = asyncio.Event()
+        if manifest.queues:
+            self.functions.hold({f.id for f in manifest.functions if "sqs" in permissions.client_services(f)
+                                 or f.kind == "queue"}, self._queues_ready)
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -115,6 +127,19 @@ class Sandbox:
     def dynamodb_endpoint(self) -> str:
         return self.external_dynamodb or self.dynamodb.endpoint
 
+    @property
+    def _prefix(self) -> str:
+        """`<app>-testing`: what the sandbox's physical names of tables and queues start with."""
+        return f"{self.manifest.app}-{contract.LOCAL_STAGE}"
+
+    def queue_names(self) -> dict[str, str]:
+        """Declared queue name -> physical name, `<app>-testing-<name>` (`.fifo` for a FIFO queue)."""
+        return {q.name: q.physical_name(self._prefix) for q in self.manifest.queues}
+
+    def queue_urls(self) -> dict[str, str]:
+        """Declared queue name -> its URL in the embedded SQS."""
+        return {name: queue_url(self.dynamodb.endpoint, contract.ACCOUNT_ID, physical) for name, physical in self.queue_names().items()}
+
     def table_names(self) -> dict[str, str]:
         """Declared table name -> physical name, `<app>-testing-<name>` as Architect's sandbox names them."""
         return {t.name: f"{self.manifest.app}-{contract.LOCAL_STAGE}-{t.name}" for t in self.manifest.tables}
@@ -129,6 +154,16 @@ class Sandbox:
         line = self.iam.denial_line(denial["function"], denial["action"], denial["resource"])
         self._loop.call_soon_threadsafe(self.log.info, line)
 
+    def _queues_made(self, outcome: str) -> None:
+        """From the database's reader thread: the queues exist (or could not be made); start polling."""
+        def made() -> None:
+            if outcome != "ready":
+                self.log.info(outcome)
+            self._queues_ready.set()
+            if self.event_sources is not None and outcome == "ready" and not self._stopped.is_set():
+                self.event_sources.start()
+        self._loop.call_soon_threadsafe(made)
+
     def _database_said(self, line: str) -> None:
         """From the database's reader thread: its line (a swept or recreated table) in the log."""
         self._loop.call_soon_threadsafe(self.log.info, line)
@@ -139,7 +174,7 @@ class Sandbox:
         return worker_environment(
             self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
             table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
-            real_credentials=self.real_credentials, secret_names=self.secret_names(),
+            real_credentials=self.real_credentials, secret_names=self.secret_names(), queue_urls=self.queue_urls(), sqs_endpoint=self.dynamodb.endpoint,
         )
 
     async def start(self) -> None:
@@ -152,6 +187,8 @@ class Sandbox:
         database: asyncio.Future
         if self.tables is not None:  # a DynamoDB of the developer's own: the sandbox's process creates them
             database = asyncio.ensure_future(asyncio.to_thread(self.tables.create))
+            if self.manifest.queues:  # and the embedded server serves the queues
+                database = asyncio.gather(database, asyncio.to_thread(self.dynamodb.start))
         else:
             database = asyncio.ensure_future(asyncio.to_thread(self.dynamodb.start))
         await asyncio.to_thread(_import_all, SERVING_MODULES)
@@ -238,6 +275,8 @@ class Sandbox:
         self._stopped.set()
         serving = hasattr(self, "ws")  # False when start() failed before making them
         open_sockets = len(self.registry) if serving else 0
+        if self.event_sources is not None:  # first: no batch starts on closing sockets
+            await self.event_sources.stop()
         if serving:
             await self.ws.close_all()
         for task in self._background:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from devkit.manifest import Function
+from devkit.sandbox.capacity import predict
 from devkit.sandbox.environment import PASSED_THROUGH
 from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
 from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
@@ -94,6 +95,7 @@ class Worker:
         if len(body) > LAMBDA_REQUEST_BYTES and len(json.dumps(event).encode()) > LAMBDA_REQUEST_BYTES:
             raise self._refused("RequestEntityTooLargeException", f"Request must be smaller than {LAMBDA_REQUEST_BYTES} "
                                 "bytes for the InvokeFunction operation")
+        started = time.monotonic()
         try:
             self.process.stdin.write(HEADER.pack(len(body)) + body)
             reply = await asyncio.wait_for(self._receive(), timeout)
@@ -107,6 +109,10 @@ class Worker:
             await self.kill()
             raise InvocationError("crash", {"errorType": "Sandbox.ReplyCorrupted", "errorMessage":
                                   "the worker's reply channel carried something other than a reply; the worker was replaced"}) from None
+        if "cpu" in reply:  # what it would take on Lambda at the function's memory (devkit/sandbox/capacity.py)
+            line = predict(reply["cpu"], time.monotonic() - started, self.function.memory).line(self.function.timeout)
+            if line:
+                self.log(self.function.id, line)
         if "error" in reply:
             raise InvocationError("error", reply["error"])
         return reply["result"]
@@ -386,8 +392,16 @@ class Functions:
         self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log, early)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher
+        self._holds: dict[str, asyncio.Event] = {}
+
+    def hold(self, function_ids: set[str], until: asyncio.Event) -> None:
+        """Invocations of `function_ids` wait for `until` (what they use is still being made)."""
+        self._holds.update(dict.fromkeys(function_ids, until))
 
     async def invoke(self, function: Function, request_id: str, event: dict, may_throttle: bool = True):
+        held = self._holds.get(function.id)
+        if held is not None and not held.is_set():
+            await held.wait()
         return await self._pools[function.id].invoke(request_id, event, may_throttle)
 
     def saturated(self, function: Function) -> bool:

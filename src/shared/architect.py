@@ -1,16 +1,19 @@
 """The runtime contract under Architect (arc.codes), discovered from the variables it sets.
 
-`arc sandbox` sets `ARC_SANDBOX` (JSON whose `ports` has `http`, `tables` and `_arc`) and
-`ARC_APP_NAME`; its local database names tables `<app>-staging-<name>`, and its Management API is at
-`http://localhost:<_arc>/_arc/ws`. `arc deploy` sets `ARC_STACK_NAME` and keeps each table's name in
-SSM at `/<stack>/tables/<name>`, which its functions' role may read. Each function here answers None
+`arc sandbox` sets `ARC_SANDBOX` (JSON whose `ports` has `http`, `tables`, `events` and `_arc`) and
+`ARC_APP_NAME`; its local database names tables `<app>-staging-<name>`, its Management API is at
+`http://localhost:<_arc>/_arc/ws`, and it has no SQS: `POST http://localhost:<events>/queues` with
+`{"name", "payload"}` invokes the queue's function at once with `{"Records": [{"body": <payload as
+JSON>}]}` (architect/sandbox `src/events/_listener.js`). `arc deploy` sets `ARC_STACK_NAME` and keeps
+each table's name in SSM at `/<stack>/tables/<name>` and each queue's URL at `/<stack>/queues/<name>`
+(architect/functions `src/discovery`), which its functions' role may read. Each function here answers None
 (or nothing) outside Architect; `shared.config` asks them only when the project's own variable is unset.
 """
 
 import json
 import os
 
-_deployed_tables: dict[str, str] | None = None  # read from SSM once per cold start
+_deployed: dict[str, dict[str, str]] | None = None  # type -> name -> value, read from SSM once per cold start
 
 
 def sandbox_ports() -> dict | None:
@@ -51,17 +54,44 @@ def table_name(name: str, region: str | None) -> str | None:
         return f"{app}-staging-{name}"
     stack = os.environ.get("ARC_STACK_NAME")
     if stack:
-        return _deployed_table_names(stack, region).get(name)
+        return _deployed_services(stack, region).get("tables", {}).get(name)
     return None
 
 
-def _deployed_table_names(stack: str, region: str | None) -> dict[str, str]:
-    """Every `/<stack>/tables/<name>` parameter, fetched with one paginated call per cold start."""
-    global _deployed_tables
-    if _deployed_tables is None:
+def queue_url(name: str, region: str | None) -> str | None:
+    """The URL of queue `name` under `arc deploy`; None elsewhere."""
+    stack = os.environ.get("ARC_STACK_NAME")
+    if stack:
+        return _deployed_services(stack, region).get("queues", {}).get(name)
+    return None
+
+
+def sandbox_publish(name: str, payload: dict) -> None:
+    """Hand `payload` to queue `name` under `arc sandbox` (its events port, path `/queues`)."""
+    import urllib.request
+
+    port = (sandbox_ports() or {}).get("events")
+    if not port:
+        raise RuntimeError("arc sandbox gave no events port for @queues (ARC_SANDBOX ports.events)")
+    request = urllib.request.Request(f"http://localhost:{port}/queues", method="POST",
+                                     data=json.dumps({"name": name, "payload": payload}).encode())
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        answer.read()
+
+
+def _deployed_services(stack: str, region: str | None) -> dict[str, dict[str, str]]:
+    """Every `/<stack>/<type>/<name>` parameter (tables, queues), fetched with one paginated call per cold start."""
+    global _deployed
+    if _deployed is None:
         import boto3  # here: a function that never reads SSM (the page) does not import boto3 cold
 
-        prefix = f"/{stack}/tables/"
-        pages = boto3.client("ssm", region_name=region).get_paginator("get_parameters_by_path").paginate(Path=prefix.rstrip("/"))
-        _deployed_tables = {p["Name"].removeprefix(prefix): p["Value"] for page in pages for p in page["Parameters"]}
-    return _deployed_tables
+        found: dict[str, dict[str, str]] = {}
+        pages = boto3.client("ssm", region_name=region).get_paginator("get_parameters_by_path").paginate(
+            Path=f"/{stack}", Recursive=True)
+        for page in pages:
+            for parameter in page["Parameters"]:
+                parts = parameter["Name"].removeprefix(f"/{stack}/").split("/", 1)
+                if len(parts) == 2:
+                    found.setdefault(parts[0], {})[parts[1]] = parameter["Value"]
+        _deployed = found
+    return _deployed

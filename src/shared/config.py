@@ -58,6 +58,18 @@ def table_name(name: str) -> str:
     return _required(variable)
 
 
+def queue_url(name: str) -> str | None:
+    """The URL of the queue declared as `name` under @queues (`ARC_QUEUE_<NAME>`); under `arc deploy`
+    Architect's SSM parameter; None under `arc sandbox`, which has no SQS (see `shared.queue`)."""
+    variable = "ARC_QUEUE_" + name.upper().replace("-", "_")
+    if os.environ.get(variable):
+        return os.environ[variable]
+    if architect.sandbox_ports() is not None:
+        return None
+    found = architect.queue_url(name, region())
+    return found or _required(variable)
+
+
 def allowed_origins() -> frozenset[str]:
     """`ARC_ALLOWED_ORIGINS`: comma-separated origins whose pages may open a socket (empty: none).
 

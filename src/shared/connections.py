@@ -54,10 +54,37 @@ def delete(connection_id: str) -> None:
     _dynamodb().delete_item(TableName=_table(), Key={"connectionId": {"S": connection_id}})
 
 
+def delete_all(connection_ids: list[str]) -> int:
+    """Forget many connections, 25 per BatchWriteItem (DynamoDB's limit); unprocessed items are tried
+    once more. Returns how many were left undeleted (their rows expire by TTL anyway)."""
+    left = 0
+    for start in range(0, len(connection_ids), 25):
+        requests = [{"DeleteRequest": {"Key": {"connectionId": {"S": cid}}}} for cid in dict.fromkeys(connection_ids[start:start + 25])]
+        for _ in range(2):
+            unprocessed = _dynamodb().batch_write_item(RequestItems={_table(): requests}).get("UnprocessedItems", {})
+            requests = unprocessed.get(_table(), [])
+            if not requests:
+                break
+        left += len(requests)
+    return left
+
+
 def all_ids() -> Iterator[str]:
     """Every recorded connection id, following `Scan` pagination to the end."""
     for page in pages():
         yield from page
+
+
+def pages_from(start: dict | None, size: int = 500) -> Iterator[tuple[list[str], dict | None]]:
+    """(ids, the key to go on from or None at the end), one `Scan` page (at most `size`) at a time from `start`."""
+    key = start
+    while True:
+        extra = {"ExclusiveStartKey": key} if key else {}
+        page = _dynamodb().scan(TableName=_table(), ProjectionExpression="connectionId", Limit=size, **extra)
+        key = page.get("LastEvaluatedKey")
+        yield [item["connectionId"]["S"] for item in page["Items"]], key
+        if not key:
+            return
 
 
 def pages(size: int = 500) -> Iterator[list[str]]:

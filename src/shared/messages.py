@@ -51,9 +51,11 @@ def echo(text: str, now: datetime, sender: str | None = None) -> dict:
     return {"text": f"{timestamp(now)} - Echoing {text}"} | ({"from": sender} if sender else {})
 
 
-def broadcast(text: str, now: datetime, sender: str | None = None) -> dict:
-    """What every connection receives when someone broadcasts `text`: its sender's name too, when known."""
-    return {"text": f"{timestamp(now)} - {text}", "broadcast": True} | ({"from": sender} if sender else {})
+def broadcast(text: str, now: datetime, broadcast_id: str, sender: str | None = None) -> dict:
+    """What every connection receives when someone broadcasts `text`: its sender's name too, when known.
+    Delivery is at least once (a retried queue message posts again), so each broadcast carries its `id`:
+    the page shows an id once."""
+    return {"text": f"{timestamp(now)} - {text}", "broadcast": True, "id": broadcast_id} | ({"from": sender} if sender else {})
 
 
 def error(reason: str) -> dict:

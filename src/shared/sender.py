@@ -1,27 +1,31 @@
 """Send to connections through API Gateway's Management API (`POST @connections/{id}`).
 
 A connection that went away answers 410 `GoneException`: that is normal, not an error. `send` reports
-it by returning False; `send_to_all` deletes each gone connection's row and carries on, page by page,
-and stops starting posts before the function runs out of time. Beyond what one invocation can post
-(tens of thousands of connections), fan out through a queue instead: see docs/deploy.md.
+it by returning False. `post_each` posts to a batch of connections (the `deliver` queue's
+consumer): each post ends as sent, gone, `retry` (429,
+5xx, throttling, a connection error or timeout: worth another try, through the queue) or `failed`
+(anything else). botocore does not retry in-line: a socket that stops reading answers 429 at once,
+and its message goes back through the queue instead of holding a thread through botocore's backoff.
+Each failed post is one log line, never a traceback.
 """
 
 import json
 import logging
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import config, connections
+from shared import config
 
 FAN_OUT_THREADS = 16
-RESERVE_MS = 2000  # stop starting posts this long before the function's timeout: time to finish and log
+# One attempt: a retryable failure is retried through the queue (after its visibility timeout), not here.
+CLIENT_CONFIG = Config(max_pool_connections=FAN_OUT_THREADS, connect_timeout=2, read_timeout=5,
+                       retries={"mode": "standard", "total_max_attempts": 1})
+# API Gateway's throttling and server-side errors (the Management API's error codes, and the HTTP status).
+RETRYABLE_CODES = {"LimitExceededException", "ThrottlingException", "TooManyRequestsException", "Throttling",
+                   "InternalServerError", "InternalFailure", "ServiceUnavailable"}
 logger = logging.getLogger(__name__)
 _client = None
 
@@ -33,15 +37,19 @@ def _management_api():
             "apigatewaymanagementapi",
             endpoint_url=config.management_endpoint(),
             region_name=config.region(),
-            config=Config(max_pool_connections=FAN_OUT_THREADS, retries={"max_attempts": 2}),
+            config=CLIENT_CONFIG,
         )
     return _client
 
 
 def send(connection_id: str, payload: dict) -> bool:
     """Post `payload` as JSON to one connection; False if the connection is gone (410)."""
+    return _post(connection_id, json.dumps(payload).encode())
+
+
+def _post(connection_id: str, data: bytes) -> bool:
     try:
-        _management_api().post_to_connection(ConnectionId=connection_id, Data=json.dumps(payload).encode())
+        _management_api().post_to_connection(ConnectionId=connection_id, Data=data)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "GoneException":
             return False
@@ -49,52 +57,26 @@ def send(connection_id: str, payload: dict) -> bool:
     return True
 
 
-class Fanout(NamedTuple):
-    """What `send_to_all` did: delivered, gone (row deleted), failed otherwise, not tried for lack of time."""
-
-    sent: int
-    gone: int
-    failed: int
-    unsent: int
-
-
-def send_to_all(pages: Iterable[list[str]], payload: dict,
-                remaining_ms: Callable[[], int] | None = None, reserve_ms: int = RESERVE_MS) -> Fanout:
-    """Post `payload` to every id, page by page, FAN_OUT_THREADS at once; each thread deletes the row
-    of a gone connection itself. With `remaining_ms` (the Lambda context's `get_remaining_time_in_millis`),
-    no new post starts once less than `reserve_ms` is left and no further page is read: the ids seen but
-    not reached count as `unsent` (a lower bound), so the function returns and logs instead of timing
-    out, and the rows already found gone stay deleted. Each scan page is read only when it is needed.
-    """
-    deadline = None if remaining_ms is None else time.monotonic() + (remaining_ms() - reserve_ms) / 1000
-    totals: Counter[str] = Counter()
-    with ThreadPoolExecutor(max_workers=FAN_OUT_THREADS) as pool:
-        for page in pages:
-            if deadline is not None and time.monotonic() >= deadline:
-                totals["unsent"] += len(page)
-                break  # later pages are not even read: `unsent` is a lower bound
-            totals.update(pool.map(lambda cid: _deliver(cid, payload, deadline), page))
-    return Fanout(totals["sent"], totals["gone"], totals["failed"], totals["unsent"])
+def post_each(posts: list[tuple[str, bytes]]) -> list[str]:
+    """Post each (connection id, data) pair, FAN_OUT_THREADS at once; for each, in order: "sent",
+    "gone" (the caller deletes the rows, `connections.delete_all`), "retry" or "failed" (one log line each)."""
+    if not posts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(FAN_OUT_THREADS, len(posts))) as pool:
+        return list(pool.map(lambda post: _deliver(*post), posts))
 
 
-def _deliver(connection_id: str, payload: dict, deadline: float | None) -> str:
-    """One connection: "sent", "gone" (its row deleted here), "failed" or "unsent" (out of time)."""
-    if deadline is not None and time.monotonic() >= deadline:
-        return "unsent"
-    delivered = _send_or_false(connection_id, payload)
-    if delivered is False:
-        try:
-            connections.delete(connection_id)
-        except Exception:
-            logger.exception("deleting gone connection %s failed", connection_id)
-        return "gone"
-    return "sent" if delivered else "failed"
-
-
-def _send_or_false(connection_id: str, payload: dict) -> bool | None:
-    """`send`, but an unexpected failure for one connection is logged, not raised (None)."""
+def _deliver(connection_id: str, data: bytes) -> str:
     try:
-        return send(connection_id, payload)
-    except Exception:
-        logger.exception("sending to %s failed", connection_id)
-        return None
+        if _post(connection_id, data):
+            return "sent"
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        retry = status == 429 or status >= 500 or code in RETRYABLE_CODES
+        logger.warning("post to %s failed: %s %s (%s)", connection_id, status, code, "will retry" if retry else "not retried")
+        return "retry" if retry else "failed"
+    except BotoCoreError as error:  # no answer: connection refused or reset, a timeout
+        logger.warning("post to %s failed: %s (will retry)", connection_id, error)
+        return "retry"
+    return "gone"

@@ -14,8 +14,8 @@ from tests.app.support import APP, ROOT, SIGNING_KEY, TABLE, WSS_URL, forget_cac
 
 @pytest.fixture
 def aws(monkeypatch):
-    """moto's DynamoDB, Management API and Secrets Manager (the token signing key), with the runtime
-    contract set as the deploy sets it."""
+    """moto's DynamoDB, SQS (the deliver queue), Management API and Secrets Manager (the token signing
+    key), with the runtime contract set as the deploy sets it."""
     for name, value in {
         **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
         "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
@@ -27,6 +27,8 @@ def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     with mock_aws():
+        url = boto3.client("sqs").create_queue(QueueName="mywsapp-testing-deliver")["QueueUrl"]
+        monkeypatch.setenv("ARC_QUEUE_DELIVER", url)
         dynamodb = boto3.client("dynamodb")
         [connections] = manifest.load(ROOT / "app.arc").tables  # the keys app.arc declares
         dynamodb.create_table(

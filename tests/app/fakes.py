@@ -1,7 +1,8 @@
 """A stand-in for API Gateway's Management API over real HTTP, for what moto cannot do.
 
 moto's fake answers 200 for every connection id; this one answers 410 GoneException, exactly as AWS
-does, for ids in `gone`, so boto3 raises the real `GoneException`.
+does, for ids in `gone`, so boto3 raises the real `GoneException`, and 429 LimitExceededException for
+ids in `stalled` (what API Gateway answers a post to a client that stopped reading).
 """
 
 import json
@@ -15,6 +16,7 @@ from urllib.parse import unquote
 class ManagementApiFake:
     def __init__(self):
         self.gone: set[str] = set()
+        self.stalled: set[str] = set()
         self.delay = 0.0  # seconds each POST takes, to play a slow fan-out
         self.posts: dict[str, list[dict]] = defaultdict(list)
         fake = self
@@ -26,6 +28,9 @@ class ManagementApiFake:
                 time.sleep(fake.delay)
                 if connection_id in fake.gone:
                     self._answer(410, {"message": None}, {"x-amzn-ErrorType": "GoneException"})
+                    return
+                if connection_id in fake.stalled:
+                    self._answer(429, {"message": "Too Many Requests"}, {"x-amzn-ErrorType": "LimitExceededException"})
                     return
                 fake.posts[connection_id].append(json.loads(body))
                 self._answer(200, None)

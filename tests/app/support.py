@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import boto3
+
 from devkit.contract import ACCOUNT_ID, LOCAL_STAGE
 from devkit.sandbox.context import LambdaContext, function_arn
 
@@ -86,9 +88,25 @@ def sent_to(connection_id: str) -> list[dict]:
 
 def forget_cached_clients():
     """The shared modules cache boto3 clients per process, as on Lambda; each test starts afresh."""
-    for name in ("shared.connections", "shared.sender"):
+    for name in ("shared.connections", "shared.sender", "shared.queue"):
         module = sys.modules.get(name)
         if module is not None:
             module._client = None
     if "shared.tokens" in sys.modules:
         sys.modules["shared.tokens"]._key = None  # read from the secret once per cold start
+
+
+def queued_event(limit: int = 10) -> dict:
+    """The deliver queue's waiting messages (up to `limit`) as Lambda's SQS event (AWS's sample shape)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="mywsapp-testing-deliver")["QueueUrl"]
+    messages = []
+    while len(messages) < limit:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(messages))).get("Messages", [])
+        if not got:
+            break
+        messages += got
+    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+                         "awsRegion": "us-east-1"} for m in messages]}

@@ -16,7 +16,7 @@ def test_the_page_carries_its_socket_url_and_a_content_security_policy(sandbox):
     assert f'data-wss-url="{sandbox.ws_url}"' in page.text
     socket_origin = "/".join(sandbox.ws_url.split("/")[:3])  # wss://host, without a deployed stage's path
     assert f"connect-src {socket_origin};" in page.headers["Content-Security-Policy"]
-    assert all(sandbox.get(f"/_static/{name}").status == 200 for name in ("index.mjs", "backoff.mjs", "index.css"))
+    assert all(sandbox.get(f"/_static/{name}").status == 200 for name in ("index.mjs", "backoff.mjs", "seen.mjs", "index.css"))
 
 
 def test_a_message_is_echoed_with_a_timestamp(sandbox):
@@ -57,11 +57,15 @@ def test_a_refused_socket_stores_no_row(sandbox):
 
 
 def test_broadcast_reaches_everyone_exactly_once(sandbox):
+    """Through the deliver queue: at least once on AWS, so each broadcast carries one id (the page shows an id once)."""
     sockets = [sandbox.connect() for _ in range(3)]
     sockets[0].send_json({"action": "broadcast", "text": "hi all"})
+    broadcast_ids = set()
     for ws in sockets:
-        reply = ws.receive_json()
+        reply = ws.receive_json(timeout=15)
         assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True
+        broadcast_ids.add(reply["id"])
+    assert len(broadcast_ids) == 1, "one broadcast, one id"
     for ws in sockets:
         with pytest.raises(ReceiveTimeout):
             ws.receive_json(timeout=0.3)

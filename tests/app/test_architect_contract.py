@@ -21,7 +21,7 @@ from tests.app.support import connect_event, rows
 
 PORTS = {"http": 43001, "tables": 43002, "_arc": 43003}
 PROJECT_VARIABLES = ("ARC_TABLE_CONNECTIONS", "ARC_ALLOWED_ORIGINS", "AWS_ENDPOINT_URL_DYNAMODB",
-                     "AWS_DEFAULT_REGION", "ARC_STACK_NAME", "ARC_SANDBOX")
+                     "AWS_DEFAULT_REGION", "ARC_STACK_NAME", "ARC_SANDBOX", "ARC_QUEUE_DELIVER")
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def arc_deploy(monkeypatch, config):
                         "ARC_WSS_URL": "wss://abc123.execute-api.us-east-1.amazonaws.com/staging"}.items():
         monkeypatch.setenv(name, value)
     architect = sys.modules["shared.architect"]
-    monkeypatch.setattr(architect, "_deployed_tables", None)  # a cold start
+    monkeypatch.setattr(architect, "_deployed", None)  # a cold start
     with mock_aws():
         yield boto3.client("ssm", region_name="us-east-1")
 
@@ -115,6 +115,21 @@ def test_under_arc_deploy_table_names_come_from_ssm_once_per_cold_start(arc_depl
     assert config.table_name("other10") == "Other10"
     arc_deploy.delete_parameter(Name="/MywsappStaging/tables/connections")
     assert config.table_name("connections") == "MywsappStaging-ConnectionsTable-X1"  # not read again
+
+
+def test_under_arc_deploy_queue_urls_come_from_ssm_with_the_tables(arc_deploy, config):
+    """architect/functions `src/discovery`: every `/<stack>/<type>/<name>` parameter, read recursively;
+    queues hold their URL (architect/functions `src/queues` publishes with it as `QueueUrl`)."""
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/MywsappStaging-DeliverQueue-X1"
+    arc_deploy.put_parameter(Name="/MywsappStaging/queues/deliver", Value=url, Type="String")
+    arc_deploy.put_parameter(Name="/MywsappStaging/tables/connections", Value="MywsappStaging-ConnectionsTable-X1", Type="String")
+    assert config.queue_url("deliver") == url
+    assert config.table_name("connections") == "MywsappStaging-ConnectionsTable-X1"
+
+
+def test_under_arc_sandbox_a_queue_has_no_url_and_publishes_to_its_events_port(architect_sandbox, config):
+    """Architect's sandbox has no SQS (architect/sandbox `src/events/_listener.js`: POST /queues)."""
+    assert config.queue_url("deliver") is None
 
 
 def test_under_arc_deploy_the_management_api_is_the_wss_url_and_no_origin_is_allowed_unless_set(arc_deploy, config):

@@ -2,11 +2,12 @@
 
 import json
 import re
+import sys
 
 import pytest
 
 from tests.app.fakes import ManagementApiFake
-from tests.app.support import ISO_MILLIS, connect_event, load_event, message_event, rows, sent_to
+from tests.app.support import ISO_MILLIS, connect_event, load_event, make_context, message_event, queued_event, rows, sent_to
 
 
 class TestConnect:
@@ -92,43 +93,92 @@ class TestDefault:
 
 
 class TestBroadcast:
+    """broadcast enqueues (SQS SendMessageBatch, 10 entries at most: SQS quotas, "Message batch"); deliver
+    posts each batch, with Lambda's partial batch response (the Lambda guide, "Using Lambda with Amazon
+    SQS": `batchItemFailures`)."""
+
     def connect(self, handler, context, *ids):
         for connection_id in ids:
             handler("ws/connect")(connect_event(connection_id=connection_id), context)
 
-    def test_every_connection_gets_the_timestamped_text(self, aws, handler, lambda_context):
-        ids = [f"conn{i:03d}AAAAAAA=" for i in range(30)]
-        self.connect(handler, lambda_context, *ids)
-        event = message_event(json.dumps({"action": "broadcast", "text": "hi all"}), ids[0])
+    def broadcast(self, handler, context, text, sender):
+        event = message_event(json.dumps({"action": "broadcast", "text": text}), sender)
         event["requestContext"]["routeKey"] = "broadcast"
-        assert handler("ws/broadcast")(event, lambda_context) == {"statusCode": 200}
+        assert handler("ws/broadcast")(event, context) == {"statusCode": 200}
+
+    def test_every_connection_gets_the_timestamped_text_once_through_the_queue(self, aws, handler, lambda_context):
+        ids = [f"conn{i:03d}AAAAAAA=" for i in range(60)]
+        self.connect(handler, lambda_context, *ids)
+        self.broadcast(handler, lambda_context, "hi all", ids[0])
+        event = queued_event(limit=100)
+        bodies = [json.loads(r["body"]) for r in event["Records"]]
+        assert len(bodies) == 3 and sorted(i for b in bodies for i in b["to"]) == sorted(ids)  # 25 ids a message
+        assert sent_to(ids[0]) == [], "the sender hears nothing from broadcast itself"
+        assert handler("queues/deliver")(event, lambda_context) == {"batchItemFailures": []}
+        [the_id] = {b["payload"]["id"] for b in bodies}
         for connection_id in ids:
             [reply] = sent_to(connection_id)
-            assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True
+            assert re.fullmatch(ISO_MILLIS + " - hi all", reply["text"]) and reply["broadcast"] is True and reply["id"] == the_id
+
+    def test_near_its_timeout_broadcast_hands_the_rest_of_the_table_to_deliver(self, aws, handler, monkeypatch):
+        """Pages of 20 ids and never enough time left: broadcast enqueues one page and a `scan_from`
+        message; each deliver that gets one reads a page on and hands on again, until the table ends."""
+        handler("ws/broadcast")
+        monkeypatch.setattr(sys.modules["shared.fanout"], "PAGE_IDS", 20)
+        ids = [f"conn{i:03d}AAAAAAA=" for i in range(50)]
+        short = make_context(4, "broadcast")  # 4 s left: below the 5 s reserve from the start
+        self.connect(handler, short, *ids)
+        self.broadcast(handler, short, "in parts", ids[0])
+        posted, rounds = set(), 0
+        while (event := queued_event(limit=100))["Records"]:
+            rounds += 1
+            assert handler("queues/deliver")(event, make_context(4, "deliver")) == {"batchItemFailures": []}
+            posted |= {i for r in event["Records"] for i in json.loads(r["body"]).get("to", [])}
+        assert posted == set(ids) and rounds == 3  # pages of 20, 20, 10
+        assert all(len(sent_to(i)) == 1 for i in ids)
 
     def test_bad_input_is_answered_to_the_sender_only(self, aws, handler, lambda_context):
         self.connect(handler, lambda_context, "senderAAAAAAAA=", "otherAAAAAAAAA=")
         event = message_event('{"action": "broadcast"}', "senderAAAAAAAA=")
         handler("ws/broadcast")(event, lambda_context)
         assert sent_to("senderAAAAAAAA=") == [{"error": 'message has no "text" field'}]
-        assert sent_to("otherAAAAAAAAA=") == []
+        assert sent_to("otherAAAAAAAAA=") == [] and queued_event()["Records"] == []
 
-    def test_gone_connections_are_deleted_and_the_rest_still_receive(self, aws, handler, lambda_context, monkeypatch):
-        """moto's Management API never answers 410, so a real HTTP fake plays API Gateway here."""
+    def test_a_queue_that_cannot_be_reached_is_said_to_the_sender(self, aws, handler, lambda_context, monkeypatch):
+        self.connect(handler, lambda_context, "senderAAAAAAAA=")
+        monkeypatch.setenv("ARC_QUEUE_DELIVER", "https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue")
+        self.broadcast(handler, lambda_context, "anyone?", "senderAAAAAAAA=")
+        assert sent_to("senderAAAAAAAA=") == [{"error": "the broadcast did not reach everyone: please try again"}]
+
+    def test_gone_rows_are_deleted_and_only_retryable_failures_come_back(self, aws, handler, lambda_context, monkeypatch, caplog):
+        """A 410 deletes the row; a 429 (a socket that stopped reading) reports its message failed, once,
+        in one log line without a traceback; the other messages of the batch succeed. moto's Management
+        API never answers 410 or 429, so a real HTTP fake plays API Gateway here."""
         fake = ManagementApiFake()
         monkeypatch.setenv("ARC_WSS_URL", fake.url.replace("http", "ws", 1))
-        live = [f"live{i:02d}AAAAAAAA=" for i in range(10)]
+        live = [f"live{i:02d}AAAAAAAA=" for i in range(40)]
         gone = [f"gone{i:02d}AAAAAAAA=" for i in range(5)]
         self.connect(handler, lambda_context, *(live + gone))
         fake.gone.update(gone)
+        fake.stalled.add(live[-1])
         try:
-            event = message_event(json.dumps({"action": "broadcast", "text": "still here?"}), live[0])
-            assert handler("ws/broadcast")(event, lambda_context) == {"statusCode": 200}
+            self.broadcast(handler, lambda_context, "still here?", live[0])
+            event = queued_event()
+            result = handler("queues/deliver")(event, lambda_context)
         finally:
             fake.close()
+        holding = [r["messageId"] for r in event["Records"] if live[-1] in json.loads(r["body"])["to"]]
+        assert result == {"batchItemFailures": [{"itemIdentifier": holding[0]}]}
         assert sorted(rows(aws)) == sorted(live), "only the gone connections' rows are deleted"
-        assert all(len(fake.posts[c]) == 1 for c in live)
-        assert not any(fake.posts[c] for c in gone)
+        assert all(len(fake.posts[c]) == 1 for c in live[:-1]) and not fake.posts[live[-1]]
+        failures = [r for r in caplog.records if "failed" in r.getMessage() and r.name == "shared.sender"]
+        assert [r.getMessage() for r in failures] == [f"post to {live[-1]} failed: 429 LimitExceededException (will retry)"]
+        assert not any(r.exc_info for r in caplog.records)
+
+    def test_a_malformed_message_is_reported_failed(self, aws, handler, lambda_context):
+        event = {"Records": [{"messageId": "m-1", "body": "not json"}, {"messageId": "m-2", "body": '{"to": "x", "payload": {}}'},
+                             {"messageId": "m-3", "body": json.dumps({"to": [], "payload": {"text": "nobody"}})}]}
+        assert handler("queues/deliver")(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
 
 
 class TestGetIndex:

@@ -85,7 +85,8 @@ def test_every_integration_is_aws_proxy_and_http_ones_use_payload_2(staging):
 
 def test_every_permission_invokes_with_a_scoped_source_arn(staging):
     permissions = of_type(staging, "AWS::Lambda::Permission")
-    assert len(permissions) == len(of_type(staging, "AWS::Lambda::Function")) == 7  # the authorizer's: test_authorizer_template
+    assert len(of_type(staging, "AWS::Lambda::Function")) == 8
+    assert len(permissions) == 7  # every function an API invokes (the authorizer's: test_authorizer_template); deliver is invoked by its event source mapping
     for permission in permissions.values():
         properties = permission["Properties"]
         assert properties["Action"] == "lambda:InvokeFunction"
@@ -189,7 +190,7 @@ def test_broadcast_function_resource(staging):
             "Architectures": ["arm64"],
             "Handler": "index.handler",
             "MemorySize": 256,
-            "Timeout": 10,
+            "Timeout": 29,
             "Code": {"S3Bucket": {"Ref": "DeploymentBucket"}, "S3Key": "mywsapp/ws-broadcast/" + "0" * 64 + ".zip"},
             "Role": {"Fn::GetAtt": ["WsBroadcastRole", "Arn"]},
             "LoggingConfig": {"LogGroup": {"Ref": "WsBroadcastLogGroup"}},
@@ -201,6 +202,7 @@ def test_broadcast_function_resource(staging):
                 "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
                 "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
                 "ARC_SECRET_SIGNING_KEY": {"Ref": "SecretSigningKey"},
+                "ARC_QUEUE_DELIVER": {"Ref": "QueueDeliver"},
             }},
             "Tags": tag_list(),
         },
@@ -226,15 +228,48 @@ def test_broadcast_role_resource(staging):
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                      "Resource": {"Fn::GetAtt": ["WsBroadcastLogGroup", "Arn"]}},
-                    {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+                    {"Effect": "Allow", "Action": ["dynamodb:Scan"],
                      "Resource": {"Fn::GetAtt": ["TableConnections", "Arn"]}},
                     {"Effect": "Allow", "Action": "execute-api:ManageConnections",
                      "Resource": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"}},
+                    {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                     "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}},
                 ]},
             }],
             "Tags": tag_list(),
         },
     }
+
+
+def test_the_deliver_queue_its_dead_letter_queue_and_event_source(staging):
+    """CloudFormation's AWS::SQS::Queue and AWS::Lambda::EventSourceMapping; the Lambda guide, "Using
+    Lambda with Amazon SQS" (visibility timeout 6x the function's, ReportBatchItemFailures)."""
+    resources = staging["Resources"]
+    assert resources["QueueDeliverDlq"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                                            "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600}}
+    assert resources["QueueDeliver"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                                         "Properties": {"SqsManagedSseEnabled": True, "VisibilityTimeout": 174, "MessageRetentionPeriod": 345600,
+                                                        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["QueueDeliverDlq", "Arn"]},
+                                                                          "maxReceiveCount": 5}}}
+    assert resources["QueueDeliverEventSource"] == {
+        "Type": "AWS::Lambda::EventSourceMapping", "DependsOn": ["QueueDeliverRole"],
+        "Properties": {"EventSourceArn": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}, "FunctionName": {"Ref": "QueueDeliverFunction"},
+                       "BatchSize": 10, "Enabled": True, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+    }
+    [policy] = resources["QueueDeliverRole"]["Properties"]["Policies"]
+    assert {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+            "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}} in policy["PolicyDocument"]["Statement"]
+    assert staging["Outputs"]["QueueDeliverUrl"] == {"Description": "SQS queue deliver", "Value": {"Ref": "QueueDeliver"}}
+
+
+def test_alarms_watch_the_dead_letter_queue(operated, code_keys):
+    """The SQS developer guide, "Creating alarms for dead-letter queues": ApproximateNumberOfMessagesVisible."""
+    resources = template.build(operated, "staging", code_keys)["Resources"]
+    alarm = resources["QueueDeliverDlqAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 1)
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["QueueDeliverDlq", "QueueName"]}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert "QueueDeliverFunctionErrorsAlarm" not in resources and "QueueDeliverErrorsAlarm" in resources
 
 
 CONNECTIONS_TABLE = {
@@ -377,7 +412,7 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
         "Metadata": skips("CKV_AWS_26"),
     }
     alarms = of_type({"Resources": resources}, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 7 * 2 + 2  # errors and throttles per function, server errors per API
+    assert len(alarms) == 8 * 2 + 2 + 1  # errors and throttles per function, server errors per API, the dead-letter queue
     assert resources["WsBroadcastErrorsAlarm"] == {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -402,6 +437,7 @@ def test_outputs_give_page_url_websocket_url_and_table_names(staging):
         "TableConnectionsName": {"Ref": "TableConnections"},
         "PageUrl": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
         "WebSocketUrl": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
+        "QueueDeliverUrl": {"Ref": "QueueDeliver"},
     }
 
 
@@ -414,19 +450,23 @@ def granted(document: dict, function: str) -> dict[str, set[str]]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
         where = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource.get("Ref", "ws")
-        result[where] = set(actions)
+        result.setdefault(where, set()).update(actions)
     return result
 
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 MANAGE = {"execute-api:ManageConnections"}
+SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 
 
 @pytest.mark.parametrize("function, expected", [
     ("WsConnect", {"WsConnectLogGroup": LOGS, "TableConnections": {"dynamodb:PutItem"}}),
     ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
     ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
-    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:DeleteItem"}, "ws": MANAGE}),
+    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan"}, "ws": MANAGE, "QueueDeliver": SEND}),
+    ("QueueDeliver", {"QueueDeliverLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, "ws": MANAGE,
+                      "QueueDeliver": SEND | CONSUME}),
     ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
     ("AuthorizerAuthorize", {"AuthorizerAuthorizeLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
     ("Static", {"StaticLogGroup": LOGS}),

@@ -17,11 +17,12 @@ from tests.support.repo import ROOT
 def test_reads_the_apps_own_manifest():
     app = manifest.load(ROOT / "app.arc")
     assert app.app == "mywsapp"
-    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast",
+    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast", "queue deliver",
                                                     "$connect authorizer"]
     assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast",
-                                             "authorizer-authorize"]
+                                             "queue-deliver", "authorizer-authorize"]
     assert app.secrets == ("signing-key",)
+    assert [q.name for q in app.queues] == ["deliver"] and app.consumer(app.queues[0]).id == "queue-deliver"
     index = app.function("GET /")
     assert index.source_dir == ROOT / "src" / "http" / "get-index"
     assert index.handler == "index.handler" and index.requirements == index.source_dir / "requirements.txt"
@@ -332,3 +333,64 @@ def test_dynamodb_actions_fall_back_to_botocores_loader_when_the_layout_differs(
         assert message in str(caught.value)
     finally:
         grants.dynamodb_actions.cache_clear()
+
+
+def _queue_app(tmp_path: Path, queues: str, producer_permissions: str = "") -> Path:
+    path = write_app(tmp_path, "@app\ndemo\n@http\npost /send\n@queues\n" + queues, functions=("http/post-send", "queues/jobs"))
+    if producer_permissions:
+        (tmp_path / "src/http/post-send/config.arc").write_text("@permissions\n" + producer_permissions)
+    return path
+
+
+def test_queues_take_architects_options_and_lambdas_event_source_settings(tmp_path):
+    """Architect's inventory (`populate-lambda/_queues.js`): fifo, batchSize, batchWindow; the Lambda guide
+    ("Using Lambda with Amazon SQS"): visibility timeout 6x the function's timeout, batchItemFailures."""
+    app = manifest.load(_queue_app(tmp_path, "jobs\n  batchSize 20\n  batchWindow 2\n  maxReceives 3\n  maxConcurrency 4\n"))
+    [queue] = app.queues
+    assert (queue.batch_size, queue.batch_window, queue.max_receives, queue.max_concurrency) == (20, 2, 3, 4)
+    assert queue.visibility_timeout == 60 and queue.report_failures and not queue.fifo  # 6 x the 10 s default timeout
+    consumer = app.consumer(queue)
+    assert (consumer.id, consumer.kind, consumer.route_key) == ("queue-jobs", "queue", "queue jobs")
+    assert consumer.source_dir == tmp_path / "src/queues/jobs"
+    assert contract.queue_variable("jobs") == "ARC_QUEUE_JOBS"
+
+
+@pytest.mark.parametrize(("queues", "line", "expected"), [
+    ("jobs.v2\n", 6, "queue name 'jobs.v2': SQS allows only letters, digits, '-' and '_'"),
+    ("j" * 70 + "\n", 6, "its dead-letter queue's name"),
+    ("jobs\n  batchSize 10001\n", 7, "batchSize '10001': expected a whole number from 1 to 10000"),
+    ("jobs\n  batchSize 0\n", 7, "batchSize '0': expected a whole number from 1 to 10000"),
+    ("jobs\n  batchSize 11\n", 6, "batchSize 11 needs batchWindow of at least 1"),
+    ("jobs\n  fifo true\n  batchSize 11\n  batchWindow 1\n", 6, "a FIFO queue's batchSize is at most 10"),
+    ("jobs\n  maxConcurrency 1\n", 7, "maxConcurrency '1': expected a whole number from 2 to 1000"),
+    ("jobs\n  visibilityTimeout 43201\n", 7, "expected a whole number from 0 to 43200"),
+    ("jobs\n  visibilityTimeout 9\n", 6, "visibilityTimeout 9 is shorter than its consumer's timeout (10 s)"),
+    ("jobs\n  fifo yes\n", 7, "fifo 'yes': expected true or false"),
+    ("jobs\n  retries 3\n", 7, "unknown queue option 'retries'"),
+])
+def test_invalid_queue_declarations_name_their_line(tmp_path, queues, line, expected):
+    """SQS's CreateQueue (QueueName: 1-80 of A-Za-z0-9-_, VisibilityTimeout 0-43,200) and the Lambda guide's
+    event source limits (BatchSize 1-10,000, above 10 with a window; FIFO at most 10; MaximumConcurrency 2-1,000)."""
+    with pytest.raises(ManifestError) as error:
+        manifest.load(_queue_app(tmp_path, queues))
+    assert f"app.arc:{line}:" in str(error.value) and expected in str(error.value)
+
+
+def test_the_longest_queue_name_whose_dlq_fits_sqs_is_accepted(tmp_path):
+    longest = 80 - len("demo-staging-") - len("-dlq")
+    (tmp_path / "src/queues" / ("j" * longest)).mkdir(parents=True)
+    (tmp_path / "src/queues" / ("j" * longest) / "index.py").write_text("def handler(event, context):\n    return None\n")
+    assert manifest.load(_queue_app(tmp_path, "j" * longest + "\n")).queues[0].name == "j" * longest
+    (tmp_path / "src/queues" / ("j" * (longest + 1))).mkdir(parents=True)
+    (tmp_path / "src/queues" / ("j" * (longest + 1)) / "index.py").write_text("def handler(event, context):\n    return None\n")
+    with pytest.raises(ManifestError, match="use at most 63"):
+        manifest.load(_queue_app(tmp_path, "j" * (longest + 1) + "\n"))
+
+
+def test_a_send_grant_names_a_declared_queue(tmp_path):
+    app = manifest.load(_queue_app(tmp_path, "jobs\n", "queue jobs send\n"))
+    assert app.function("POST /send").permissions.send_to == ("jobs",)
+    with pytest.raises(ManifestError, match=r"config.arc:2: queue 'other' is not declared in app.arc's @queues \(declared: jobs\)"):
+        manifest.load(_queue_app(tmp_path, "jobs\n", "queue other send\n"))
+    with pytest.raises(ManifestError, match=r"config.arc:2: queue jobs 'receive': expected 'send'"):
+        manifest.load(_queue_app(tmp_path, "jobs\n", "queue jobs receive\n"))

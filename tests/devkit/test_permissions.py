@@ -76,7 +76,8 @@ def app():
 
 def local_arns(loaded) -> permissions.LocalArns:
     return permissions.LocalArns("us-east-1", "123456789012", {"connections": "mywsapp-testing-connections"},
-                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}")
+                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}",
+                                 secret_names={"signing-key": "mywsapp-testing-signing-key"}, queue_names={"deliver": "mywsapp-testing-deliver"})
 
 
 # Patterns in the subset where moto's evaluator is faithful to IAM: lowercase actions, `*` as the only
@@ -107,16 +108,20 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     assert document == {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*"},
-        {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:DeleteItem"],
+        {"Effect": "Allow", "Action": ["dynamodb:Scan"],
          "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
         {"Effect": "Allow", "Action": "execute-api:ManageConnections",
          "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/POST/@connections/*"},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+         "Resource": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver"},
     ]}
 
 
 @pytest.mark.parametrize("route, action, resource, expected", [
     ("broadcast", "dynamodb:Query", ARN + "mywsapp-testing-connections",
-     'add "table connections Scan DeleteItem Query" under @permissions in src/ws/broadcast/config.arc'),
+     'add "table connections Scan Query" under @permissions in src/ws/broadcast/config.arc'),
+    ("broadcast", "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+     'add "queue deliver send" under @permissions in src/ws/broadcast/config.arc'),
     ("$connect", "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
      'add "manage-connections GET" under @permissions in src/ws/connect/config.arc'),
     ("$default", "dynamodb:GetItem", ARN + "mywsapp-testing-connections/index/byTime",
@@ -181,3 +186,27 @@ def test_the_clients_a_function_may_use_are_read_from_the_declaration(function, 
     `execute-api:ManageConnections` is called through boto3's `apigatewaymanagementapi` client
     (botocore's model for that service)."""
     assert permissions.client_services(function) == expected
+
+
+def test_queue_grants_are_scoped_to_exactly_that_queue():
+    """A producer's `queue <name> send` and a consumer's implied rights (the Lambda guide, "Using Lambda with
+    Amazon SQS": the execution role needs sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes; SQS authorizes
+    SendMessageBatch as sqs:SendMessage), each on the one queue's ARN."""
+    from devkit.sandbox.dynamodb_server import sqs_requested
+
+    app = manifest.load(ROOT / "tests/fixtures/queues/app.arc")
+    arns = permissions.LocalArns("us-east-1", "123456789012", {}, "api", "testing", lambda f: f.id,
+                                 queue_names={"jobs": "queues-testing-jobs"})
+    queue = "arn:aws:sqs:us-east-1:123456789012:queues-testing-jobs"
+    producer = Evaluator(permissions.policy(app.function("POST /send"), arns))
+    url = "http://127.0.0.1:1/123456789012/queues-testing-jobs"
+    [(action, resource)] = sqs_requested("SendMessageBatch", {"QueueUrl": url}, lambda n, o: f"arn:aws:sqs:us-east-1:{o}:{n}")
+    assert (action, resource) == ("sqs:SendMessage", queue)
+    assert producer.allows(action, resource)
+    assert not producer.allows("sqs:SendMessage", queue + "-dlq")
+    assert not producer.allows("sqs:ReceiveMessage", queue)
+    consumer = Evaluator(permissions.policy(app.function("queue jobs"), arns))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
+        assert consumer.allows(action, queue) and not consumer.allows(action, queue + "-dlq")
+    assert not consumer.allows("sqs:SendMessage", queue)
+    assert not Evaluator(permissions.policy(app.function("POST /sneak"), arns)).allows("sqs:SendMessage", queue)

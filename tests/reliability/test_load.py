@@ -27,7 +27,7 @@ from tests.support.sandbox import holds, wait_until
 from tests.support.wsclient import PAGE_PROTOCOLS, Client, connect_retrying
 
 HALF_FRAME_CLIENT = ROOT / "tests" / "support" / "half_frame_client.py"
-FUNCTIONS = 5  # GET /, $connect, $default, $disconnect, broadcast
+FUNCTIONS = 7  # GET /, $connect, $default, $disconnect, broadcast, deliver, the authorizer
 WORKERS_PER_FUNCTION = 4  # SANDBOX_WORKER_CONCURRENCY for this test, so "no worker left behind" has a bound
 POST_BYTES = 128 * 1024
 SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20240101/us-east-1/execute-api/aws4_request, "

@@ -39,7 +39,7 @@ def test_dry_run_on_a_fresh_clone_needs_no_aws_account(tmp_path):
     document = json.loads((tmp_path / "build/template.json").read_text())
     assert document["Resources"]["WsApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
     zips = sorted(p.name for p in (tmp_path / "build/packages").iterdir())
-    assert zips == ["authorizer-authorize.zip", "http-get-index.zip", "static.zip", "ws-broadcast.zip", "ws-connect.zip", "ws-default.zip",
+    assert zips == ["authorizer-authorize.zip", "http-get-index.zip", "queue-deliver.zip", "static.zip", "ws-broadcast.zip", "ws-connect.zip", "ws-default.zip",
                     "ws-disconnect.zip"]
     assert "jinja2/__init__.py" in zipfile.ZipFile(tmp_path / "build/packages/http-get-index.zip").namelist()
 

@@ -59,7 +59,7 @@ def test_websocket_zip_holds_handler_shared_and_its_requirements(built):
 
 def test_static_zip_holds_the_generated_handler_and_public(built):
     _, packages = built
-    assert sorted(names(packages["static"].path)) == ["index.py", "public/backoff.mjs", "public/index.css", "public/index.mjs"]
+    assert sorted(names(packages["static"].path)) == ["index.py", "public/backoff.mjs", "public/index.css", "public/index.mjs", "public/seen.mjs"]
     with zipfile.ZipFile(packages["static"].path) as archive:
         assert archive.read("index.py") == package.STATIC_HANDLER.read_bytes()
 

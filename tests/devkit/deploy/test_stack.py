@@ -168,7 +168,7 @@ def test_create_then_no_change_then_update_then_destroy(deployable, aws):
     functions = {f["Description"]: f for f in aws.client("lambda").list_functions()["Functions"]}
     assert set(functions) == {
         "mywsapp staging: GET /", "mywsapp staging: GET /_static/{proxy+}", "mywsapp staging: $connect",
-        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast",
+        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast", "mywsapp staging: queue deliver",
         "mywsapp staging: $connect authorizer",
     }
     variables = functions["mywsapp staging: $connect"]["Environment"]["Variables"]
