@@ -46,6 +46,12 @@ ACCEPTED = (
              "No point-in-time recovery: it is Architect's per-table option `PITR true` (about $0.20 per GB-month); "
              "production tables are kept and deletion-protected either way.",
              lambda properties: "PointInTimeRecoverySpecification" not in properties),
+    Accepted("CKV_AWS_149", "AWS::SecretsManager::Secret",
+             "Secret encrypted with Secrets Manager's AWS-managed key: it is the app's token signing key, read only by "
+             "the roles granted `secret <name>`; a customer-managed key would add $1 a month and a key policy."),
+    Accepted("CKV_AWS_27", "AWS::SQS::Queue",
+             "Queue encrypted with SQS-managed keys (SSE-SQS, `SqsManagedSseEnabled`), which checkov does not read as "
+             "encryption; a KMS key would add $1 a month, a key policy and KMS requests per message."),
     Accepted("CKV_AWS_26", "AWS::SNS::Topic",
              "Alarm topic not encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key, "
              "and it carries only alarm names and states."),

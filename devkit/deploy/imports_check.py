@@ -59,7 +59,7 @@ def _probe(manifest: Manifest, function: Function, zip_path: Path, scratch: Path
            **contract.DUMMY_CREDENTIALS,
            **contract.variables(manifest, "staging", wss_url="wss://example.invalid", allowed_origins="https://example.invalid",
                                 table_names={t.name: t.name for t in manifest.tables},
-                                secret_names={s: s for s in manifest.secrets})}
+                                secret_names={s: s for s in manifest.secrets}, queue_urls={q.name: q.name for q in manifest.queues})}
     try:
         result = subprocess.run([sys.executable, "-I", "-S", str(PROBE), str(folder), str(runtime), Path(function.handler_file).stem],
                                 env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)

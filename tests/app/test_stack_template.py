@@ -246,11 +246,13 @@ def test_the_deliver_queue_its_dead_letter_queue_and_event_source(staging):
     Lambda with Amazon SQS" (visibility timeout 6x the function's, ReportBatchItemFailures)."""
     resources = staging["Resources"]
     assert resources["QueueDeliverDlq"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                                            "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600}}
+                                            "Metadata": skips("CKV_AWS_27"),
+                                            "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600, "Tags": tag_list()}}
     assert resources["QueueDeliver"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                                         "Metadata": skips("CKV_AWS_27"),
                                          "Properties": {"SqsManagedSseEnabled": True, "VisibilityTimeout": 174, "MessageRetentionPeriod": 345600,
                                                         "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["QueueDeliverDlq", "Arn"]},
-                                                                          "maxReceiveCount": 5}}}
+                                                                          "maxReceiveCount": 5}, "Tags": tag_list()}}
     assert resources["QueueDeliverEventSource"] == {
         "Type": "AWS::Lambda::EventSourceMapping", "DependsOn": ["QueueDeliverRole"],
         "Properties": {"EventSourceArn": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}, "FunctionName": {"Ref": "QueueDeliverFunction"},
@@ -312,7 +314,8 @@ def test_staging_and_production_differ_only_where_the_profile_says(app_manifest,
         assert production["Resources"][name]["Metadata"]["checkov"]["skip"][:3] == staging["Resources"][name]["Metadata"]["checkov"]["skip"][:3]
     added = production["Resources"].keys() - staging["Resources"].keys()
     assert added == {"HttpApiStageAccessLogs", "WsStageAccessLogs"} | {k for k in added if k.endswith("Alarm")}
-    assert len(added) == 2 + (len(app_manifest.functions) + 1) * 2 + 2  # access logs; errors and throttles per function (static too); two 5xx
+    # access logs; errors and throttles per function (static too); two 5xx; each dead-letter queue's depth
+    assert len(added) == 2 + (len(app_manifest.functions) + 1) * 2 + 2 + len(app_manifest.queues)
     assert not staging["Resources"].keys() - production["Resources"].keys()
 
 

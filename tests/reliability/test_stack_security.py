@@ -62,7 +62,9 @@ def test_every_function_logs_to_a_log_group_with_retention(document):
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         retention = document["Resources"][group]["Properties"].get("RetentionInDays")
         assert isinstance(retention, int) and 1 <= retention <= 365, (name, retention)
-    assert len(of_type(document, "AWS::Logs::LogGroup")) == len(of_type(document, "AWS::Lambda::Function"))
+    access_logs = {s["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+                   for s in of_type(document, "AWS::ApiGatewayV2::Stage").values() if "AccessLogSettings" in s["Properties"]}
+    assert len(of_type(document, "AWS::Logs::LogGroup")) == len(of_type(document, "AWS::Lambda::Function")) + len(access_logs)
 
 
 def test_every_table_is_encrypted_on_demand_and_expires_rows(document):
@@ -89,7 +91,10 @@ def test_no_public_bucket_no_resource_policy_opening_anything_to_everyone(docume
 def test_no_function_url_and_no_api_without_its_routes(document):
     assert not of_type(document, "AWS::Lambda::Url"), "functions are reached only through the APIs"
     for route in of_type(document, "AWS::ApiGatewayV2::Route").values():
-        assert route["Properties"].get("AuthorizationType", "NONE") == "NONE"  # documented: add an authorizer in production
+        if route["Properties"]["RouteKey"] == "$connect":  # the app's @ws-authorizer guards every socket
+            assert route["Properties"]["AuthorizationType"] == "CUSTOM" and "AuthorizerId" in route["Properties"]
+        else:  # API Gateway allows an authorizer on $connect only
+            assert route["Properties"].get("AuthorizationType", "NONE") == "NONE"
 
 
 def test_no_secret_in_the_template_or_its_environment(document):
@@ -97,6 +102,9 @@ def test_no_secret_in_the_template_or_its_environment(document):
     assert not SECRET.search(text)
     for function in of_type(document, "AWS::Lambda::Function").values():
         for name, value in function["Properties"].get("Environment", {}).get("Variables", {}).items():
+            if name.startswith("ARC_SECRET_"):  # the secret's name (a Ref to the stack's secret), never its value
+                assert document["Resources"][value["Ref"]]["Type"] == "AWS::SecretsManager::Secret"
+                continue
             assert not re.search(r"SECRET|PASSWORD|TOKEN|PRIVATE|ACCESS_KEY", name), name
             assert isinstance(value, dict) or not SECRET.search(str(value))
 

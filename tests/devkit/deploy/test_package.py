@@ -52,8 +52,8 @@ def test_websocket_zip_holds_handler_shared_and_its_requirements(built):
     assert sorted(names(packages["ws-connect"].path)) == [  # config.arc rides along, as in Architect's packages
         "aws_lambda_powertools/__init__.py", "config.arc", "index.py", "pyjwt/__init__.py", "requirements.txt",
         "shared/__init__.py", "shared/architect.py", "shared/config.py", "shared/connections.py",
-        "shared/lambda_context.py", "shared/messages.py", "shared/origins.py", "shared/requirements.txt", "shared/sender.py",
-        "shared/tokens.py",
+        "shared/fanout.py", "shared/lambda_context.py", "shared/messages.py", "shared/origins.py", "shared/queue.py",
+        "shared/requirements.txt", "shared/sender.py", "shared/tokens.py",
     ]
 
 

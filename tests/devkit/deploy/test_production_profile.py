@@ -32,7 +32,7 @@ def test_declared_concurrency_wins_app_wide_then_per_function(app_copy, code_key
     resources = build(app_copy, code_keys, stage, "concurrency 20\n", "@aws\nconcurrency 3\n")
     assert reserved(resources) == {"HttpGetIndexFunction": 20, "StaticFunction": 20, "WsConnectFunction": 20,
                                    "WsDefaultFunction": 3, "WsDisconnectFunction": 20, "WsBroadcastFunction": 20,
-                                   "AuthorizerAuthorizeFunction": 20}
+                                   "AuthorizerAuthorizeFunction": 20, "QueueDeliverFunction": 20}
 
 
 def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys):
@@ -62,8 +62,9 @@ def test_concurrency_at_its_bounds_is_accepted(app_copy):
         assert manifest_module.load(arc).aws.concurrency == int(value)
 
 
-# Errors and throttles of each function (public/'s static one too), and 5xx of both APIs.
-ALARMS = (len(manifest_module.load(ROOT / "app.arc").functions) + 1) * 2 + 2
+# Errors and throttles of each function (public/'s static one too), 5xx of both APIs, each dead-letter queue's depth.
+APP = manifest_module.load(ROOT / "app.arc")
+ALARMS = (len(APP.functions) + 1) * 2 + 2 + len(APP.queues)
 
 
 def alarms(resources) -> dict[str, dict]:
@@ -78,7 +79,8 @@ def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_c
     ws = resources["WsApiErrorsAlarm"]["Properties"]
     assert (ws["Namespace"], ws["MetricName"], ws["Dimensions"]) == (
         "AWS/ApiGateway", "ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}}, {"Name": "Stage", "Value": "production"}])
-    assert {a["Properties"]["MetricName"] for a in alarms(resources).values()} == {"Errors", "Throttles", "5xx", "ExecutionError"}
+    assert {a["Properties"]["MetricName"] for a in alarms(resources).values()} == {"Errors", "Throttles", "5xx", "ExecutionError",
+                                                                                 "ApproximateNumberOfMessagesVisible"}
     assert all("AccessLogSettings" in resources[s]["Properties"] for s in ("HttpApiStage", "WsStage"))
 
 
@@ -115,7 +117,7 @@ def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, 
         assert as_map == expected, name
     untagged = {r["Type"] for r in resources.values() if "Tags" not in r["Properties"]}
     assert untagged == {"AWS::Lambda::Permission", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration",
-                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer"}, "types CloudFormation gives no Tags property"
+                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer", "AWS::Lambda::EventSourceMapping"}, "types CloudFormation gives no Tags property"
 
 
 def test_the_stack_carries_the_same_tags_and_its_name():
