@@ -28,7 +28,9 @@ from devkit.sandbox.limits import LAMBDA_REQUEST_BYTES, LAMBDA_RESPONSE_BYTES
 from devkit.sandbox.zygote import Launcher, LauncherClosed, Zygote
 
 HEADER = struct.Struct(">I")
-RESULT_WRAPPER = len(b'{"result": ') + len(b"}")  # a reply frame's bytes around the handler's JSON result
+# A reply frame's bytes around the handler's JSON result: `{"result": <result>, "cpu": "<14 characters>"}`
+# (devkit/sandbox/worker_main.py writes the CPU time at that fixed width).
+RESULT_WRAPPER = len(b'{"result": ') + len(b', "cpu": "') + 14 + len(b'"}')
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 MAX_LOG_LINE = 16 * 1024
 
@@ -110,7 +112,7 @@ class Worker:
             raise InvocationError("crash", {"errorType": "Sandbox.ReplyCorrupted", "errorMessage":
                                   "the worker's reply channel carried something other than a reply; the worker was replaced"}) from None
         if "cpu" in reply:  # what it would take on Lambda at the function's memory (devkit/sandbox/capacity.py)
-            line = predict(reply["cpu"], time.monotonic() - started, self.function.memory).line(self.function.timeout)
+            line = predict(float(reply["cpu"]), time.monotonic() - started, self.function.memory).line(self.function.timeout)
             if line:
                 self.log(self.function.id, line)
         if "error" in reply:

@@ -15,6 +15,7 @@ RENAMES = {  # file -> (old, new) pairs, applied to the copy
     "src/ws/connect/config.arc": [("table connections", "table members")],
     "src/ws/disconnect/config.arc": [("table connections", "table members")],
     "src/ws/broadcast/config.arc": [("table connections", "table members")],
+    "src/queues/deliver/config.arc": [("table connections", "table members")],
     "src/shared/connections.py": [('table_name("connections")', 'table_name("members")')],
     "smoke.json": [('"action": "broadcast"', '"action": "shout"')],
     "public/index.mjs": [("message.action = 'broadcast'", "message.action = 'shout'")],

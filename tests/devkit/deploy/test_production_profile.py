@@ -117,7 +117,8 @@ def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, 
         assert as_map == expected, name
     untagged = {r["Type"] for r in resources.values() if "Tags" not in r["Properties"]}
     assert untagged == {"AWS::Lambda::Permission", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration",
-                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer", "AWS::Lambda::EventSourceMapping"}, "types CloudFormation gives no Tags property"
+                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer",
+                        "AWS::Lambda::EventSourceMapping"}, "types CloudFormation gives no Tags property"
 
 
 def test_the_stack_carries_the_same_tags_and_its_name():
