@@ -44,8 +44,9 @@ test: $(DEV) $(CHECKOV)  ## run every test: pytest (checkov's scan included), th
 test-staging: $(DEV)  ## the app's socket tests against the deployed staging stack (devkit.testing --target)
 	$(PY) -m pytest tests/app/test_app_in_sandbox.py --target staging $(PYTEST_ARGS)
 
-check: $(DEV)  ## lint and type-check (settings in pyproject.toml)
+check: $(DEV)  ## lint, format and type-check (settings in pyproject.toml)
 	$(PY) -m ruff check devkit bench src tests
+	$(PY) -m ruff format --check devkit bench src tests
 	$(PY) -m mypy
 
 bench: $(BENCH)  ## measure the sandbox against the alternatives

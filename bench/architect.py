@@ -36,7 +36,7 @@ class Unavailable(RuntimeError):
 class Installation:
     home: Path
     node: Path
-    arc: Path                # Architect's CLI entry (a JS file run by `node`)
+    arc: Path  # Architect's CLI entry (a JS file run by `node`)
     node_version: str
     architect_version: str
     sandbox_version: str
@@ -69,9 +69,15 @@ def _inspect(home: Path, reused: bool) -> Installation | None:
         node_version = subprocess.run([str(node), "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return Installation(home, node, arc, node_version,
-                        _read_version(modules / "@architect" / "architect" / "package.json"),
-                        _read_version(modules / "@architect" / "sandbox" / "package.json"), reused)
+    return Installation(
+        home,
+        node,
+        arc,
+        node_version,
+        _read_version(modules / "@architect" / "architect" / "package.json"),
+        _read_version(modules / "@architect" / "sandbox" / "package.json"),
+        reused,
+    )
 
 
 def install(home: Path | None = None) -> Installation:
@@ -90,8 +96,7 @@ def install(home: Path | None = None) -> Installation:
     if not manifest.exists():
         manifest.write_text('{"private": true, "description": "devkit bench: Architect baseline"}\n')
     try:
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", *PACKAGES], cwd=home,
-                              capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", *PACKAGES], cwd=home, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise Unavailable(f"npm install did not finish within {INSTALL_TIMEOUT_S} s") from None
     if done.returncode != 0:
@@ -112,17 +117,19 @@ def environment(http_port: int, tables_port: int, arc_port: int) -> dict:
     (Architect runs `python3` from PATH for every invocation; it needs boto3)."""
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
-    env.update({
-        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
-        "PORT": str(http_port),
-        "ARC_TABLES_PORT": str(tables_port),
-        "ARC_INTERNAL_PORT": str(arc_port),
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-west-2",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "PORT": str(http_port),
+            "ARC_TABLES_PORT": str(tables_port),
+            "ARC_INTERNAL_PORT": str(arc_port),
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": "us-west-2",
+            "AWS_DEFAULT_REGION": "us-west-2",
+            "NO_COLOR": "1",
+        }
+    )
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
     return env
@@ -142,7 +149,7 @@ runtime python3.13
 region us-west-2
 """
 
-_COMMON = '''import json
+_COMMON = """import json
 import os
 from datetime import datetime, timezone
 
@@ -150,10 +157,11 @@ import boto3
 
 PORTS = json.loads(os.environ["ARC_SANDBOX"])["ports"]
 TABLE = "{app}-staging-connections"
-'''.replace("{app}", APP_NAME)
+""".replace("{app}", APP_NAME)
 
 HANDLERS = {
-    "connect": _COMMON + '''
+    "connect": _COMMON
+    + '''
 
 def handler(event, context):
     """$connect: record the connection; 200 accepts the upgrade."""
@@ -163,7 +171,8 @@ def handler(event, context):
                                        "connectedAt": {"N": str(now)}})
     return {"statusCode": 200}
 ''',
-    "default": _COMMON + '''
+    "default": _COMMON
+    + '''
 
 def handler(event, context):
     """$default: echo `text` back through Architect's Management API."""
@@ -176,7 +185,8 @@ def handler(event, context):
                            Data=json.dumps({"text": f"{stamp} - Echoing {text}"}).encode())
     return {"statusCode": 200}
 ''',
-    "disconnect": _COMMON + '''
+    "disconnect": _COMMON
+    + '''
 
 def handler(event, context):
     """$disconnect: forget the connection."""

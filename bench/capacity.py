@@ -20,15 +20,27 @@ from dataclasses import dataclass
 FULL_VCPU_MB = 1769
 
 ASSUMPTIONS = (
-    ("CPU share", "memory / 1,769 MB of a vCPU", "Lambda developer guide, \"Configure Lambda function memory\""),
-    ("event source scaling", "5 concurrent batches at first, +300 a minute while messages wait, at most 1,000",
-     "Lambda developer guide, \"Configuring scaling behavior for SQS event source mappings\""),
-    ("account throttle", "10,000 requests a second across the account's APIs, @connections posts included",
-     "API Gateway developer guide, \"Amazon API Gateway quotas\" (account-level throttle per Region)"),
-    ("Scan", "1 MB per page; with ~100-byte rows about 10,000 ids a page, ~50 ms a page",
-     "DynamoDB developer guide, \"Paginating table scan results\" (1 MB); the row size and page time are estimates"),
-    ("CPU per enqueued id", "measured producer CPU per id (boto3 parsing a Scan page and SendMessageBatch of 25-id messages)",
-     "estimate where not measured: 25 us at a full vCPU"),
+    ("CPU share", "memory / 1,769 MB of a vCPU", 'Lambda developer guide, "Configure Lambda function memory"'),
+    (
+        "event source scaling",
+        "5 concurrent batches at first, +300 a minute while messages wait, at most 1,000",
+        'Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"',
+    ),
+    (
+        "account throttle",
+        "10,000 requests a second across the account's APIs, @connections posts included",
+        'API Gateway developer guide, "Amazon API Gateway quotas" (account-level throttle per Region)',
+    ),
+    (
+        "Scan",
+        "1 MB per page; with ~100-byte rows about 10,000 ids a page, ~50 ms a page",
+        'DynamoDB developer guide, "Paginating table scan results" (1 MB); the row size and page time are estimates',
+    ),
+    (
+        "CPU per enqueued id",
+        "measured producer CPU per id (boto3 parsing a Scan page and SendMessageBatch of 25-id messages)",
+        "estimate where not measured: 25 us at a full vCPU",
+    ),
     ("post round trip", "20 ms from Lambda to API Gateway's @connections in the same Region", "estimate (no AWS figure)"),
 )
 
@@ -90,18 +102,27 @@ def predict(connections: int, inputs: Inputs, step: float = 0.1) -> dict:
         binding[bound] = binding.get(bound, 0) + 1
         posted = min(enqueued, posted + rate * step)
     bound = max(binding, key=lambda b: binding[b])
-    return {"connections": connections, "seconds": round(t, 1), "bound": bound, "readers": readers,
-            "producer_s": round(produce, 1), "batch_s": round(per_batch, 2)}
+    return {
+        "connections": connections,
+        "seconds": round(t, 1),
+        "bound": bound,
+        "readers": readers,
+        "producer_s": round(produce, 1),
+        "batch_s": round(per_batch, 2),
+    }
 
 
 def table(inputs: Inputs, sizes=(1_000, 10_000, 100_000, 1_000_000)) -> str:
     """The Markdown table and its assumptions."""
     rows = [predict(n, inputs) for n in sizes]
-    lines = [f"Measured CPU per post {inputs.cpu_per_post_s * 1000:.2f} ms at a full vCPU; deliver at {inputs.deliver_memory_mb} MB "
-             f"({vcpus(inputs.deliver_memory_mb):.2f} vCPU): one batch of {inputs.ids_per_batch} posts takes about "
-             f"{batch_seconds(inputs):.1f} s.", "",
-             "| connections | predicted time on AWS | bound by | reading the table | reading invocations |",
-             "|---:|---:|---|---:|---:|"]
+    lines = [
+        f"Measured CPU per post {inputs.cpu_per_post_s * 1000:.2f} ms at a full vCPU; deliver at {inputs.deliver_memory_mb} MB "
+        f"({vcpus(inputs.deliver_memory_mb):.2f} vCPU): one batch of {inputs.ids_per_batch} posts takes about "
+        f"{batch_seconds(inputs):.1f} s.",
+        "",
+        "| connections | predicted time on AWS | bound by | reading the table | reading invocations |",
+        "|---:|---:|---|---:|---:|",
+    ]
     for row in rows:
         lines.append(f"| {row['connections']:,} | {row['seconds']:,} s | {row['bound']} | {row['producer_s']:,} s | {row['readers']} |")
     lines += ["", "| assumption | value | source |", "|---|---|---|"]

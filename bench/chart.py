@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SERIES = (("sandbox", "Sandbox", "#1f77b4"), ("floor", "Floor (bare aiohttp)", "#2ca02c"),
-          ("architect", "Architect sandbox", "#d62728"))
+SERIES = (("sandbox", "Sandbox", "#1f77b4"), ("floor", "Floor (bare aiohttp)", "#2ca02c"), ("architect", "Architect sandbox", "#d62728"))
 
 
 def write_chart(results: dict, path: Path) -> bool:

@@ -24,11 +24,11 @@ import aiohttp
 from devkit.progress import quiet
 
 ProgressFn = Callable[[int, int], None]
-REPLY_TIMEOUT_S = 10.0       # one echo or one broadcast frame; far beyond any healthy server
-HANDSHAKE_TIMEOUT_S = 15.0   # one WebSocket upgrade, $connect handler included
-GIVE_UP_AFTER = 50           # failed handshakes in a row: the server is broken, stop asking
-KEPT_ERRORS = 5              # error samples kept for the report
-OFFER_REFRESH_S = 300.0      # how long a page's subprotocols (say, a short-lived token) are reused
+REPLY_TIMEOUT_S = 10.0  # one echo or one broadcast frame; far beyond any healthy server
+HANDSHAKE_TIMEOUT_S = 15.0  # one WebSocket upgrade, $connect handler included
+GIVE_UP_AFTER = 50  # failed handshakes in a row: the server is broken, stop asking
+KEPT_ERRORS = 5  # error samples kept for the report
+OFFER_REFRESH_S = 300.0  # how long a page's subprotocols (say, a short-lived token) are reused
 
 # ws URL -> [how to read the subprotocols its page offers, the last ones read, when]; see `offer`.
 _offers: dict[str, list] = {}
@@ -117,8 +117,9 @@ async def probe_echo(url: str, origin: str | None = None) -> str | None:
     return None if took is not None else errors.samples[0]
 
 
-async def echo_round_trips(url: str, count: int, warmup: int = 20, *, deadline_s: float = 120.0,
-                           progress: ProgressFn = quiet, origin: str | None = None) -> dict:
+async def echo_round_trips(
+    url: str, count: int, warmup: int = 20, *, deadline_s: float = 120.0, progress: ProgressFn = quiet, origin: str | None = None
+) -> dict:
     """Sequential echo round trips on one socket, `warmup` unmeasured first.
 
     Returns `{"latencies_s": [...], "errors": {...}, "stopped_early": bool}`.
@@ -150,9 +151,16 @@ async def echo_round_trips(url: str, count: int, warmup: int = 20, *, deadline_s
     return {"latencies_s": latencies, "errors": errors.as_dict(), "stopped_early": stopped_early}
 
 
-async def open_many(session: aiohttp.ClientSession, url: str, count: int, *, concurrency: int = 50,
-                    deadline_s: float = 120.0, progress: ProgressFn = quiet,
-                    origin: str | None = None) -> tuple[list[aiohttp.ClientWebSocketResponse], Errors]:
+async def open_many(
+    session: aiohttp.ClientSession,
+    url: str,
+    count: int,
+    *,
+    concurrency: int = 50,
+    deadline_s: float = 120.0,
+    progress: ProgressFn = quiet,
+    origin: str | None = None,
+) -> tuple[list[aiohttp.ClientWebSocketResponse], Errors]:
     """Open up to `count` sockets, at most `concurrency` handshakes at a time, until `deadline_s`.
 
     A refused handshake (429 from a rate limit, say) is retried twice after a short pause. After
@@ -215,8 +223,9 @@ async def close_all(sockets: list[aiohttp.ClientWebSocketResponse], concurrency:
     await asyncio.gather(*(one(ws) for ws in sockets))
 
 
-async def throughput(url: str, clients: int, duration_s: float, *, progress: ProgressFn = quiet,
-                     origin: str | None = None, around: Callable[[], None] | None = None) -> dict:
+async def throughput(
+    url: str, clients: int, duration_s: float, *, progress: ProgressFn = quiet, origin: str | None = None, around: Callable[[], None] | None = None
+) -> dict:
     """Echoed messages per second with `clients` sockets, each sending its next message on the echo
     of the last (closed loop), for `duration_s` after all sockets are open. `around()`, if given, is
     called just before the timed window and just after it (before the sockets close): a profile's
@@ -272,9 +281,16 @@ async def throughput(url: str, clients: int, duration_s: float, *, progress: Pro
     }
 
 
-async def broadcast_fanout(url: str, connections: int, *, rounds: int = 1, progress: ProgressFn = quiet,
-                           origin: str | None = None, deadline_s: float = 120.0,
-                           around: Callable[[], None] | None = None) -> dict:
+async def broadcast_fanout(
+    url: str,
+    connections: int,
+    *,
+    rounds: int = 1,
+    progress: ProgressFn = quiet,
+    origin: str | None = None,
+    deadline_s: float = 120.0,
+    around: Callable[[], None] | None = None,
+) -> dict:
     """Open `connections` sockets, then `rounds` times broadcast one message from the first and time
     until every socket has received it. `around()`, if given, is called just before the last round's
     message is sent and just after its last arrival: a profile's two readings.
@@ -285,8 +301,7 @@ async def broadcast_fanout(url: str, connections: int, *, rounds: int = 1, progr
     """
     errors = Errors()
     async with new_session() as session:
-        sockets, connect_errors = await open_many(session, url, connections, progress=progress,
-                                                  origin=origin, deadline_s=deadline_s)
+        sockets, connect_errors = await open_many(session, url, connections, progress=progress, origin=origin, deadline_s=deadline_s)
         for sample in connect_errors.samples:
             errors.add(sample)
         timed: list[tuple[float | None, float | None, int]] = []
@@ -313,8 +328,9 @@ async def broadcast_fanout(url: str, connections: int, *, rounds: int = 1, progr
     }
 
 
-async def _broadcast_once(sockets: list[aiohttp.ClientWebSocketResponse], connections: int,
-                          around: Callable[[], None] | None) -> tuple[float | None, float | None, int]:
+async def _broadcast_once(
+    sockets: list[aiohttp.ClientWebSocketResponse], connections: int, around: Callable[[], None] | None
+) -> tuple[float | None, float | None, int]:
     """One broadcast from the first socket: (seconds until the last arrival or None if some socket
     missed it, the median arrival, how many arrived)."""
     marker = f"fan-out {uuid.uuid4().hex[:12]}"
@@ -347,8 +363,7 @@ async def _broadcast_once(sockets: list[aiohttp.ClientWebSocketResponse], connec
     return (delays[-1] if complete else None), (delays[len(delays) // 2] if delays else None), len(arrivals)
 
 
-async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, origin: str | None = None,
-                        deadline_s: float = 60.0) -> dict:
+async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, origin: str | None = None, deadline_s: float = 60.0) -> dict:
     """Open `count` sockets one after another, timing each handshake ($connect included); they stay
     open until the last is measured, then all close.
 
@@ -386,9 +401,17 @@ async def connect_times(url: str, count: int, *, progress: ProgressFn = quiet, o
     return {"latencies_s": latencies, "errors": errors.as_dict(), "stopped_early": stopped_early}
 
 
-async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measure: Callable[[], dict] | None = None,
-                           concurrency: int = 50, deadline_s: float = 150.0, progress: ProgressFn = quiet,
-                           origin: str | None = None) -> dict:
+async def hold_connections(
+    url: str,
+    target: int,
+    *,
+    hold_s: float = 3.0,
+    measure: Callable[[], dict] | None = None,
+    concurrency: int = 50,
+    deadline_s: float = 150.0,
+    progress: ProgressFn = quiet,
+    origin: str | None = None,
+) -> dict:
     """Open up to `target` sockets, keep them open `hold_s`, count how many are still open, and call
     `measure()` (the server's memory, say) while they are; then close them all.
 
@@ -396,16 +419,14 @@ async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measur
     """
     async with new_session() as session:
         started = time.perf_counter()
-        sockets, errors = await open_many(session, url, target, concurrency=concurrency,
-                                          deadline_s=deadline_s, progress=progress, origin=origin)
+        sockets, errors = await open_many(session, url, target, concurrency=concurrency, deadline_s=deadline_s, progress=progress, origin=origin)
         open_seconds = time.perf_counter() - started
         ended: set[int] = set()
 
         async def watch(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
             while True:  # only a read notices that the server closed a socket
                 message = await ws.receive()
-                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                    aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
                     ended.add(index)
                     return
 
@@ -429,8 +450,7 @@ async def hold_connections(url: str, target: int, *, hold_s: float = 3.0, measur
     }
 
 
-async def edit_to_echo(url: str, edit: Callable[[], str], *, origin: str | None = None,
-                       deadline_s: float = 10.0) -> float | None:
+async def edit_to_echo(url: str, edit: Callable[[], str], *, origin: str | None = None, deadline_s: float = 10.0) -> float | None:
     """Seconds from `edit()` (which changes the app and returns text the changed echo will contain)
     to the first echo that contains it; None if none did within `deadline_s`."""
     async with new_session() as session:

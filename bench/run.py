@@ -50,10 +50,34 @@ class Plan:
     cold_runs: int
 
 
-FULL = Plan(echo=1000, echo_warmup=50, throughput_s=5.0, clients=(1, 10, 50), broadcast=(100, 1000), connects=200,
-            hold=5000, startups=3, architect_echo=50, architect_warmup=3, architect_connects=30, cold_runs=5)
-QUICK = Plan(echo=100, echo_warmup=10, throughput_s=2.0, clients=(1, 10, 50), broadcast=(100,), connects=30,
-             hold=500, startups=1, architect_echo=10, architect_warmup=2, architect_connects=5, cold_runs=1)
+FULL = Plan(
+    echo=1000,
+    echo_warmup=50,
+    throughput_s=5.0,
+    clients=(1, 10, 50),
+    broadcast=(100, 1000),
+    connects=200,
+    hold=5000,
+    startups=3,
+    architect_echo=50,
+    architect_warmup=3,
+    architect_connects=30,
+    cold_runs=5,
+)
+QUICK = Plan(
+    echo=100,
+    echo_warmup=10,
+    throughput_s=2.0,
+    clients=(1, 10, 50),
+    broadcast=(100,),
+    connects=30,
+    hold=500,
+    startups=1,
+    architect_echo=10,
+    architect_warmup=2,
+    architect_connects=5,
+    cold_runs=1,
+)
 
 
 class Bench:
@@ -139,14 +163,12 @@ class Bench:
             step = self.progress.step(f"{name}: throughput, {clients} clients for {self.plan.throughput_s:g} s")
             read, profile = self.cpu_profiler(server)
             around = read if cpu is not None and clients == PROFILED_CLIENTS else None
-            row = asyncio.run(client.throughput(server.ws_url, clients, self.plan.throughput_s, progress=step,
-                                                around=around))
+            row = asyncio.run(client.throughput(server.ws_url, clients, self.plan.throughput_s, progress=step, around=around))
             if around and cpu is not None:
                 cpu["throughput"] = {"clients": clients, "echoes": row["messages"], **profile()}
             self.progress.note(f"{name}: {clients} clients: {row['msgs_per_s']:.0f} msgs/s")
             if row["errors"]["count"]:
-                self.note(f"{name} throughput, {clients} clients: {row['errors']['count']} errors, "
-                          f"e.g. {row['errors']['samples'][0]}")
+                self.note(f"{name} throughput, {clients} clients: {row['errors']['count']} errors, e.g. {row['errors']['samples'][0]}")
             rows.append(row)
         return rows
 
@@ -159,8 +181,7 @@ class Bench:
             step = self.progress.step(f"{name}: broadcast fan-out to {connections} sockets (opening them)")
             read, profile = self.cpu_profiler(server)
             around = read if cpu is not None and connections == max(self.plan.broadcast) else None
-            row = asyncio.run(client.broadcast_fanout(server.ws_url, connections, rounds=2, progress=step,
-                                                      around=around))
+            row = asyncio.run(client.broadcast_fanout(server.ws_url, connections, rounds=2, progress=step, around=around))
             row["cold"] = not rows  # the first broadcast this server has run
             row["warm_seconds"] = row["rounds_s"][-1]
             if around and cpu is not None:
@@ -174,10 +195,10 @@ class Bench:
     def measure_hold(self, name: str, server: processes.Server) -> dict:
         target = self.plan.hold
         step = self.progress.step(f"{name}: open and hold {target} connections")
-        row = asyncio.run(client.hold_connections(server.ws_url, target, progress=step,
-                                                  measure=lambda: processes.tree_memory(server.process.pid)))
-        self.progress.note(f"{name}: held {row['held']} of {target}; "
-                           f"memory {row['measured'].get('pss_mb', 0):.0f} MB PSS, {row['measured'].get('rss_mb', 0):.0f} MB RSS")
+        row = asyncio.run(client.hold_connections(server.ws_url, target, progress=step, measure=lambda: processes.tree_memory(server.process.pid)))
+        self.progress.note(
+            f"{name}: held {row['held']} of {target}; memory {row['measured'].get('pss_mb', 0):.0f} MB PSS, {row['measured'].get('rss_mb', 0):.0f} MB RSS"
+        )
         if row["errors"]["count"]:
             self.note(f"{name} hold: {row['errors']['count']} sockets failed, e.g. {row['errors']['samples'][0]}")
         return row
@@ -207,8 +228,7 @@ class Bench:
         self.results["servers"]["floor"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
-            figures["echo"] = self.attempt("floor echo", lambda: self.measure_echo(
-                "floor", server, self.plan.echo, self.plan.echo_warmup))
+            figures["echo"] = self.attempt("floor echo", lambda: self.measure_echo("floor", server, self.plan.echo, self.plan.echo_warmup))
             figures["throughput"] = self.attempt("floor throughput", lambda: self.measure_throughput("floor", server)) or []
             figures["broadcast"] = self.attempt("floor broadcast", lambda: self.measure_broadcast("floor", server)) or []
             figures["connect"] = self.attempt("floor connect", lambda: self.measure_connects("floor", server, self.plan.connects))
@@ -231,41 +251,46 @@ class Bench:
             cpu_ready.append(start_profile.reading(server.process.pid))
             usable.append(self.wait_usable(server))
             cpu_first_echo.append(start_profile.reading(server.process.pid))
-            self.progress.note(f"sandbox: GET / answered 200 after {server.ready_s:.2f} s; first echo after "
-                               f"{report.fmt(usable[-1]['usable_s'])} s ({usable[-1]['failures']} failed tries before)")
+            self.progress.note(
+                f"sandbox: GET / answered 200 after {server.ready_s:.2f} s; first echo after "
+                f"{report.fmt(usable[-1]['usable_s'])} s ({usable[-1]['failures']} failed tries before)"
+            )
             if usable[-1]["failures"]:
-                self.note(f"sandbox start {attempt + 1}: GET / answered 200 but {usable[-1]['failures']} connect + echo "
-                          f"tries failed before one worked: {usable[-1]['first_failure']}")
+                self.note(
+                    f"sandbox start {attempt + 1}: GET / answered 200 but {usable[-1]['failures']} connect + echo "
+                    f"tries failed before one worked: {usable[-1]['first_failure']}"
+                )
             if attempt < self.plan.startups - 1:
                 processes.stop(server)
         assert server is not None  # plan.startups >= 1
         done = [u["usable_s"] for u in usable if u["usable_s"] is not None]
-        figures: dict = {**before, "startup": {"samples_s": samples, "p50_s": stats.median(samples), "usable": usable,
-                                               "usable_p50_s": stats.median(done) if done else None,
-                                               "cpu_ready": start_profile.summary(cpu_ready),
-                                               "cpu_first_echo": start_profile.summary(cpu_first_echo)}}
+        figures: dict = {
+            **before,
+            "startup": {
+                "samples_s": samples,
+                "p50_s": stats.median(samples),
+                "usable": usable,
+                "usable_p50_s": stats.median(done) if done else None,
+                "cpu_ready": start_profile.summary(cpu_ready),
+                "cpu_first_echo": start_profile.summary(cpu_first_echo),
+            },
+        }
         self.results["servers"]["sandbox"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
-            figures["echo"] = self.attempt("sandbox echo", lambda: self.measure_echo(
-                "sandbox", server, self.plan.echo, self.plan.echo_warmup))
+            figures["echo"] = self.attempt("sandbox echo", lambda: self.measure_echo("sandbox", server, self.plan.echo, self.plan.echo_warmup))
             if not (figures["echo"] or {}).get("n"):
                 self.failed = True
-                self.note("sandbox: no echo came back, so the other sandbox measurements were not run; "
-                          f"see {server.log_path}")
+                self.note(f"sandbox: no echo came back, so the other sandbox measurements were not run; see {server.log_path}")
                 return
             cpu = figures["cpu"] = {}
-            figures["throughput"] = self.attempt("sandbox throughput",
-                                                 lambda: self.measure_throughput("sandbox", server, cpu)) or []
-            figures["broadcast"] = self.attempt("sandbox broadcast",
-                                                lambda: self.measure_broadcast("sandbox", server, cpu)) or []
+            figures["throughput"] = self.attempt("sandbox throughput", lambda: self.measure_throughput("sandbox", server, cpu)) or []
+            figures["broadcast"] = self.attempt("sandbox broadcast", lambda: self.measure_broadcast("sandbox", server, cpu)) or []
             queue_sockets = 10_000 if self.plan is FULL else 1_000
             self.progress.step(f"sandbox: broadcast to {queue_sockets:,} sockets through the queue")
-            figures["queue_fanout"] = self.attempt("sandbox queue fan-out", lambda: asyncio.run(
-                fanout.exactly_once(server.ws_url, queue_sockets)))
+            figures["queue_fanout"] = self.attempt("sandbox queue fan-out", lambda: asyncio.run(fanout.exactly_once(server.ws_url, queue_sockets)))
             self.results["cpu_per_post"] = self.attempt("CPU per post", fanout.cpu_per_post)
-            figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects(
-                "sandbox", server, self.plan.connects))
+            figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects("sandbox", server, self.plan.connects))
             figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
         finally:
             self.progress.step("sandbox: stopping (it runs $disconnect for every socket still open)")
@@ -288,17 +313,18 @@ class Bench:
         try:
             self.wait_usable(server)
             for attempt in range(self.plan.startups):
+
                 def edit(attempt: int = attempt) -> str:
                     text = messages.read_text()
                     marker = f"Echoing#{attempt}"
                     messages.write_text(re.sub(r"Echoing(#\d+)?", marker, text, count=1))
                     return marker
+
                 samples.append(asyncio.run(client.edit_to_echo(server.ws_url, edit)))
         finally:
             processes.stop(server)
         done = [s for s in samples if s is not None]
-        self.results["servers"]["sandbox"]["edit_to_echo"] = {"samples_s": samples,
-                                                              "p50_s": stats.median(done) if done else None}
+        self.results["servers"]["sandbox"]["edit_to_echo"] = {"samples_s": samples, "p50_s": stats.median(done) if done else None}
 
     def architect(self, scratch: Path, skip: bool) -> None:
         if skip:
@@ -313,8 +339,9 @@ class Bench:
             return
         self.results["architect_install"] = {k: str(v) for k, v in asdict(installation).items()}
         app_dir = architect.write_app(scratch / "architect-app")
-        self.progress.note(f"architect: {installation.architect_version} (sandbox {installation.sandbox_version}) "
-                           f"on Node {installation.node_version}; starting")
+        self.progress.note(
+            f"architect: {installation.architect_version} (sandbox {installation.sandbox_version}) on Node {installation.node_version}; starting"
+        )
         figures: dict = {}
         self.load("architect", figures, "before")
         samples: list[float] = []
@@ -328,10 +355,10 @@ class Bench:
         self.results["servers"]["architect"] = figures
         try:
             figures["memory_idle"] = processes.tree_memory(server.process.pid)
-            figures["echo"] = self.attempt("architect echo", lambda: self.measure_echo(
-                "architect", server, self.plan.architect_echo, self.plan.architect_warmup))
-            figures["connect"] = self.attempt("architect connect", lambda: self.measure_connects(
-                "architect", server, self.plan.architect_connects))
+            figures["echo"] = self.attempt(
+                "architect echo", lambda: self.measure_echo("architect", server, self.plan.architect_echo, self.plan.architect_warmup)
+            )
+            figures["connect"] = self.attempt("architect connect", lambda: self.measure_connects("architect", server, self.plan.architect_connects))
         finally:
             self.progress.step("architect: stopping it and its children")
             processes.stop(server, grace_s=5.0)
@@ -368,8 +395,10 @@ class Bench:
             out.write(fanout.section(results))
         print()
         print(report.render_terminal(results))
-        print(f"Raw figures: {json_path.relative_to(targets.REPO_ROOT)}; page: {page.relative_to(targets.REPO_ROOT)}"
-              + (f"; chart: {png.relative_to(targets.REPO_ROOT)}" if drawn else ""))
+        print(
+            f"Raw figures: {json_path.relative_to(targets.REPO_ROOT)}; page: {page.relative_to(targets.REPO_ROOT)}"
+            + (f"; chart: {png.relative_to(targets.REPO_ROOT)}" if drawn else "")
+        )
 
 
 def main(args) -> int:
@@ -379,12 +408,16 @@ def main(args) -> int:
     started = time.perf_counter()
     soft = raise_open_file_limit()
     machine = bench.results["machine"]
-    bench.progress.note(f"devkit bench ({'quick' if quick else 'full'}): {machine['cores']} cores, "
-                        f"{machine['memory_gb']} GB, {machine['cpu']}, Python {machine['python']}; "
-                        f"open-file limit {soft}")
+    bench.progress.note(
+        f"devkit bench ({'quick' if quick else 'full'}): {machine['cores']} cores, "
+        f"{machine['memory_gb']} GB, {machine['cpu']}, Python {machine['python']}; "
+        f"open-file limit {soft}"
+    )
     if soft < 2 * bench.plan.hold + 200:
-        bench.note(f"the open-file limit is {soft}: holding {bench.plan.hold} sockets (one file each on both ends) "
-                   "may fail for want of descriptors, not because of the sandbox")
+        bench.note(
+            f"the open-file limit is {soft}: holding {bench.plan.hold} sockets (one file each on both ends) "
+            "may fail for want of descriptors, not because of the sandbox"
+        )
     with tempfile.TemporaryDirectory(prefix="devkit-bench-") as scratch:
         bench.attempt("floor", bench.floor)
         bench.attempt("sandbox", bench.sandbox)

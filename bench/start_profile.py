@@ -24,9 +24,13 @@ def reading(pid: int) -> dict:
 def summary(readings: list[dict]) -> dict:
     """Per role, the median over several starts of its process count and CPU milliseconds."""
     roles = [r for r in SANDBOX_ROLES if any(r in each for each in readings)]
-    return {role: {"count": stats.median([each.get(role, {}).get("count", 0) for each in readings]),
-                   "cpu_ms": stats.median([each.get(role, {}).get("cpu_ms", 0.0) for each in readings])}
-            for role in roles}
+    return {
+        role: {
+            "count": stats.median([each.get(role, {}).get("count", 0) for each in readings]),
+            "cpu_ms": stats.median([each.get(role, {}).get("cpu_ms", 0.0) for each in readings]),
+        }
+        for role in roles
+    }
 
 
 def start_profile_table(startup: dict, fmt) -> tuple[list[str], list[list[str]], set[int]] | None:
@@ -41,11 +45,9 @@ def start_profile_table(startup: dict, fmt) -> tuple[list[str], list[list[str]],
         return [f"{figures['count']:g}", fmt(figures["cpu_ms"])] if figures else ["–", "–"]
 
     rows = [[role, *cells(columns[0].get(role)), *cells(columns[1].get(role))] for role in roles]
-    totals = [{"count": sum(f["count"] for f in c.values()), "cpu_ms": sum(f["cpu_ms"] for f in c.values())}
-              if c else None for c in columns]
+    totals = [{"count": sum(f["count"] for f in c.values()), "cpu_ms": sum(f["cpu_ms"] for f in c.values())} if c else None for c in columns]
     rows.append(["all", *cells(totals[0]), *cells(totals[1])])
     walls = [startup.get("p50_s"), startup.get("usable_p50_s")]
-    rows.append(["wall clock (ms), median", "", fmt(None if walls[0] is None else walls[0] * 1000), "",
-                 fmt(None if walls[1] is None else walls[1] * 1000)])
+    rows.append(["wall clock (ms), median", "", fmt(None if walls[0] is None else walls[0] * 1000), "", fmt(None if walls[1] is None else walls[1] * 1000)])
     headers = ["Process role", "Until ready: processes", "CPU (ms)", "Until first echo: processes", "CPU (ms)"]
     return headers, rows, {1, 2, 3, 4}

@@ -23,14 +23,22 @@ from devkit.sandbox.dynamodb import free_port
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0,
-                  reload: bool = False) -> processes.Server:
+def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbox", timeout_s: float = 60.0, reload: bool = False) -> processes.Server:
     """`reload`: watch the app's src/ (only for a copy of the app: edits in the checkout would restart it)."""
     port = free_port()
-    argv = [sys.executable, "-m", "devkit", "--app", str(app or REPO_ROOT / "app.arc"),
-            "sandbox", "--port", str(port), "--quiet", *([] if reload else ["--no-reload"])]
-    server = processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
-                             timeout_s=timeout_s)
+    argv = [
+        sys.executable,
+        "-m",
+        "devkit",
+        "--app",
+        str(app or REPO_ROOT / "app.arc"),
+        "sandbox",
+        "--port",
+        str(port),
+        "--quiet",
+        *([] if reload else ["--no-reload"]),
+    ]
+    server = processes.start(name, argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ), timeout_s=timeout_s)
     declared = smoke_declaration.path_for(app or REPO_ROOT / "app.arc")
     if declared.is_file():  # the subprotocols its page offers (the app's token), as its smoke test does
         client.offer(server.ws_url, partial(smoke.page_subprotocols, server.http_url, smoke_declaration.load(declared)))
@@ -40,12 +48,12 @@ def start_sandbox(log_dir: Path, app: Path | None = None, *, name: str = "sandbo
 def start_floor(log_dir: Path) -> processes.Server:
     port = free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
-    return processes.start("floor", argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ),
-                           timeout_s=30.0)
+    return processes.start("floor", argv, port=port, cwd=REPO_ROOT, log_dir=log_dir, env=dict(os.environ), timeout_s=30.0)
 
 
 def start_architect(installation: architect.Installation, app_dir: Path, log_dir: Path) -> processes.Server:
     http_port, tables_port, arc_port = processes.free_ports(3)
     env = architect.environment(http_port, tables_port, arc_port)
-    return processes.start("architect", installation.command(), port=http_port, cwd=app_dir, log_dir=log_dir,
-                           env=env, ready=lambda status: status is not None, timeout_s=90.0)
+    return processes.start(
+        "architect", installation.command(), port=http_port, cwd=app_dir, log_dir=log_dir, env=env, ready=lambda status: status is not None, timeout_s=90.0
+    )

@@ -13,8 +13,21 @@ from pathlib import Path
 from devkit.errors import ManifestError
 
 # Architect's (arc.codes, inventory 6) that this kit does not implement: each is a warning, not an error
-ARCHITECT_PRAGMAS = ("static", "plugins", "shared", "views", "sandbox", "sandbox-startup", "cdn", "events",
-                     "queues", "scheduled", "proxy", "tables-indexes", "tables-streams")
+ARCHITECT_PRAGMAS = (
+    "static",
+    "plugins",
+    "shared",
+    "views",
+    "sandbox",
+    "sandbox-startup",
+    "cdn",
+    "events",
+    "queues",
+    "scheduled",
+    "proxy",
+    "tables-indexes",
+    "tables-streams",
+)
 
 
 @dataclass(frozen=True)

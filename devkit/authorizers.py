@@ -50,8 +50,7 @@ class Authorizer(Generic[F]):
     identity_sources: tuple[IdentitySource, ...]
 
 
-def parse(entries: list[Entry], path: Path, routes: tuple[str, ...],
-          make_function: Callable[[str, int], F]) -> Authorizer[F]:
+def parse(entries: list[Entry], path: Path, routes: tuple[str, ...], make_function: Callable[[str, int], F]) -> Authorizer[F]:
     """Validate `@ws-authorizer`; `routes` are the WebSocket route names (the folder may not be one of
     them), `make_function(name, line)` reads `src/ws/<name>/` as any function's folder."""
     if not entries:
@@ -60,28 +59,28 @@ def parse(entries: list[Entry], path: Path, routes: tuple[str, ...],
         raise ManifestError(path, entries[1].line, f"@{PRAGMA} takes one authorizer: API Gateway runs one, on $connect only")
     entry = entries[0]
     if len(entry.words) != 1 or not _NAME.match(entry.words[0]):
-        raise ManifestError(path, entry.line, f"@{PRAGMA} expects one folder name under src/ws/ (letters, digits, '-', '_'), "
-                                              f"got {' '.join(entry.words)!r}")
+        raise ManifestError(path, entry.line, f"@{PRAGMA} expects one folder name under src/ws/ (letters, digits, '-', '_'), got {' '.join(entry.words)!r}")
     name = entry.words[0]
     if name in routes:
         raise ManifestError(path, entry.line, f"{name!r} is a @ws route; the authorizer needs a folder of its own under src/ws/")
     sources: list[IdentitySource] = []
     for child in entry.children:
         if child.words[0] != "identity" or len(child.words) < 2:
-            raise ManifestError(path, child.line, "expected 'identity route.request.header.<Name>' or "
-                                                  "'identity route.request.querystring.<name>'")
+            raise ManifestError(path, child.line, "expected 'identity route.request.header.<Name>' or 'identity route.request.querystring.<name>'")
         for expression in child.words[1:]:
             found = _SOURCE.match(expression)
             if not found:
-                raise ManifestError(path, child.line, f"identity source {expression!r}: expected route.request.header.<Name> "
-                                                      "or route.request.querystring.<name>")
+                raise ManifestError(
+                    path, child.line, f"identity source {expression!r}: expected route.request.header.<Name> or route.request.querystring.<name>"
+                )
             source = IdentitySource(found[1], found[2])
             if any(_same(source, s) for s in sources):
                 raise ManifestError(path, child.line, f"identity source {expression} is listed twice")
             sources.append(source)
     if not sources:
-        raise ManifestError(path, entry.line, f"authorizer {name}: list its identity sources on an indented line, "
-                                              "e.g. '  identity route.request.header.Authorization'")
+        raise ManifestError(
+            path, entry.line, f"authorizer {name}: list its identity sources on an indented line, e.g. '  identity route.request.header.Authorization'"
+        )
     return Authorizer(make_function(name, entry.line), tuple(sources))
 
 

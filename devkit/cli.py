@@ -22,16 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="run the app locally: HTTP, WebSocket, Management API, DynamoDB")
     sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1; $HOST)")
-    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
-                         help=f"port for everything (default {DEFAULT_PORT}; $PORT)")
-    sandbox.add_argument("--dynamodb-endpoint", default=os.environ.get("SANDBOX_DYNAMODB_ENDPOINT"),
-                         help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)")
+    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help=f"port for everything (default {DEFAULT_PORT}; $PORT)")
+    sandbox.add_argument(
+        "--dynamodb-endpoint",
+        default=os.environ.get("SANDBOX_DYNAMODB_ENDPOINT"),
+        help="use this DynamoDB endpoint instead of the embedded one ($SANDBOX_DYNAMODB_ENDPOINT)",
+    )
     sandbox.add_argument("--no-reload", action="store_true", help="do not restart workers when src/ changes")
     sandbox.add_argument("--quiet", action="store_true", help="no log line per request")
-    sandbox.add_argument("--no-iam", action="store_true",
-                         help="do not enforce the functions' @permissions ($SANDBOX_IAM=off does the same)")
-    sandbox.add_argument("--json-logs", action="store_true",
-                         help="print handlers' JSON log lines as they are (default: readable on a terminal)")
+    sandbox.add_argument("--no-iam", action="store_true", help="do not enforce the functions' @permissions ($SANDBOX_IAM=off does the same)")
+    sandbox.add_argument("--json-logs", action="store_true", help="print handlers' JSON log lines as they are (default: readable on a terminal)")
 
     stage_help = "which stack: <App>Staging or <App>Production (region: @aws region in app.arc, else $AWS_REGION)"
     for name, verb in (("deploy", "create or update"), ("destroy", "delete")):
@@ -40,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "deploy":
             command.add_argument("--dry-run", action="store_true", help="write build/ (template, packages); no AWS call")
             command.add_argument("--no-smoke", action="store_true", help="do not run the smoke test after deploying")
-            command.add_argument("--adopt", action="store_true",
-                                 help="production: take the tables kept by an earlier destroy into the new stack")
+            command.add_argument("--adopt", action="store_true", help="production: take the tables kept by an earlier destroy into the new stack")
         else:
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 

@@ -42,8 +42,16 @@ def queue_variable(queue: str) -> str:
     return "ARC_QUEUE_" + re.sub(r"[^A-Z0-9]", "_", queue.upper())
 
 
-def variables(manifest: Manifest, stage: str, *, wss_url: Any, allowed_origins: Any, table_names: Mapping[str, Any],
-              secret_names: Mapping[str, Any] | None = None, queue_urls: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def variables(
+    manifest: Manifest,
+    stage: str,
+    *,
+    wss_url: Any,
+    allowed_origins: Any,
+    table_names: Mapping[str, Any],
+    secret_names: Mapping[str, Any] | None = None,
+    queue_urls: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The contract's variables for every function of `manifest` on `stage`.
 
     `ARC_WSS_URL` exists only for an app with `@ws`, `ARC_ALLOWED_ORIGINS` only when `allowed_origins`

@@ -98,15 +98,15 @@ def parse(entries: list[Entry], config: Path, tables: tuple[str, ...], queues: t
                 known = ", ".join(queues) or "none"
                 raise ManifestError(config, entry.line, f"queue {queue!r} is not declared in app.arc's @queues (declared: {known})")
             if right not in QUEUE_RIGHTS:
-                raise ManifestError(config, entry.line, f"queue {queue} {right!r}: expected 'send' (a consumer's receive and delete "
-                                                        f"rights come with its queue)")
+                raise ManifestError(
+                    config, entry.line, f"queue {queue} {right!r}: expected 'send' (a consumer's receive and delete rights come with its queue)"
+                )
             send_to += [queue] if queue not in send_to else []
         elif kind == "statements" and len(rest) == 1:
             statements += _statements_file(config.parent / rest[0], config, entry.line)
         else:
             raise ManifestError(config, entry.line, "expected one of " + "; ".join(PERMISSION_FORMS))
-    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements), secrets=tuple(secrets),
-                       send_to=tuple(send_to))
+    return Permissions(config, tuple(grants.values()), tuple(methods), tuple(statements), secrets=tuple(secrets), send_to=tuple(send_to))
 
 
 def _check_dynamodb_action(action: str, config: Path, line: int) -> None:

@@ -70,6 +70,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,49}$")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 
+
 @dataclass(frozen=True)
 class AwsSettings:
     runtime: str
@@ -221,8 +222,7 @@ def load(path: Path | str = "app.arc") -> Manifest:
         functions += [_ws_function(r, line, root, aws, path, declared_both, warnings) for r, line in routes]
     queues = []
     for queue, entry in queue_entries:
-        consumer = _function(queue.name, "queue", f"queue {queue.name}", root / "src" / "queues" / queue.name, aws,
-                             path, entry.line, declared_both, warnings)
+        consumer = _function(queue.name, "queue", f"queue {queue.name}", root / "src" / "queues" / queue.name, aws, path, entry.line, declared_both, warnings)
         functions.append(consumer)
         queues.append(queue.for_consumer(consumer.timeout, path, entry.line))
     authorizer = None
@@ -230,9 +230,11 @@ def load(path: Path | str = "app.arc") -> Manifest:
         if "ws" not in pragmas:
             raise ManifestError(path, None, f"@{authorizers.PRAGMA} guards the WebSocket API's $connect: add @ws")
         authorizer = authorizers.parse(
-            pragmas[authorizers.PRAGMA], path, tuple(f.name for f in functions if f.kind == "ws"),
-            lambda name, line: _function(name, authorizers.KIND, authorizers.ROUTE_KEY, root / "src" / "ws" / name,
-                                         aws, path, line, declared_both, warnings))
+            pragmas[authorizers.PRAGMA],
+            path,
+            tuple(f.name for f in functions if f.kind == "ws"),
+            lambda name, line: _function(name, authorizers.KIND, authorizers.ROUTE_KEY, root / "src" / "ws" / name, aws, path, line, declared_both, warnings),
+        )
         functions.append(authorizer.function)
     _unique([f.route_key for f in functions], path, "route")
     tags = _tags(pragmas.get("tags", []), path)
@@ -247,8 +249,7 @@ def _tags(entries: list[Entry], path: Path) -> tuple[tuple[str, str], ...]:
         if entry.children or not value:
             raise ManifestError(path, entry.line, f"@tags expects '<key> <value>' on one line, got {' '.join(entry.words)!r}")
         if len(key) > 128 or len(value) > 256 or not _TAG_TEXT.match(key) or not _TAG_TEXT.match(value):
-            raise ManifestError(path, entry.line, "a tag key is 1-128 and its value up to 256 letters, digits, "
-                                                  "spaces and _ . : / = + - @")
+            raise ManifestError(path, entry.line, "a tag key is 1-128 and its value up to 256 letters, digits, spaces and _ . : / = + - @")
         if key.lower().startswith(RESERVED_TAG_PREFIXES):
             raise ManifestError(path, entry.line, f"tag {key!r}: aws:* tags are AWS's and devkit:* the kit's")
         if key in tags:
@@ -265,8 +266,10 @@ def _timeout_warning(route_key: str, kind: str, settings: AwsSettings, path: Pat
     if limit is None or settings.timeout <= limit or route_key == "$disconnect":  # no client waits on $disconnect
         return None
     api = "HTTP" if kind == "http" else "WebSocket"
-    return (f"{settings.where('timeout') or path}: {route_key} has timeout {settings.timeout} s, but API Gateway's {api} API "
-            f"answers the client with an error after {limit} s while the function runs on; keep it at {limit} s or less")
+    return (
+        f"{settings.where('timeout') or path}: {route_key} has timeout {settings.timeout} s, but API Gateway's {api} API "
+        f"answers the client with an error after {limit} s while the function runs on; keep it at {limit} s or less"
+    )
 
 
 def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
@@ -278,7 +281,8 @@ def _app_name(pragmas: dict[str, list[Entry]], path: Path) -> str:
         raise ManifestError(path, entry.line, "@app takes exactly one name")
     if not _NAME.match(entry.words[0]):
         raise ManifestError(
-            path, entry.line,
+            path,
+            entry.line,
             f"app name {entry.words[0]!r}: use lowercase letters, digits and dashes, starting with a letter",
         )
     return entry.words[0]
@@ -342,8 +346,9 @@ def _int_in_range(value: str, low: int, high: int, what: str, path: Path, line: 
     return int(value)
 
 
-def _http_function(entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]],
-                   warnings: list[str] | None = None) -> Function:
+def _http_function(
+    entry: Entry, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]], warnings: list[str] | None = None
+) -> Function:
     if len(entry.words) != 2 or entry.children:
         raise ManifestError(path, entry.line, f"@http expects '<method> <path>', e.g. 'get /', got {' '.join(entry.words)!r}")
     method, route = entry.words[0].lower(), entry.words[1]
@@ -378,14 +383,24 @@ def _ws_route(entry: Entry, path: Path) -> tuple[str, int]:
     return name, entry.line
 
 
-def _ws_function(route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]],
-                 warnings: list[str] | None = None) -> Function:
+def _ws_function(
+    route: str, line: int, root: Path, aws: AwsSettings, path: Path, tables: tuple[tuple[str, ...], tuple[str, ...]], warnings: list[str] | None = None
+) -> Function:
     key = "$" + route if route in WS_BUILTIN_ROUTES else route
     return _function(route, "ws", key, root / "src" / "ws" / route, aws, path, line or None, tables, warnings)
 
 
-def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, path: Path, line: int | None,
-              declared: tuple[tuple[str, ...], tuple[str, ...]], warnings: list[str] | None = None) -> Function:
+def _function(
+    name: str,
+    kind: str,
+    key: str,
+    folder: Path,
+    aws: AwsSettings,
+    path: Path,
+    line: int | None,
+    declared: tuple[tuple[str, ...], tuple[str, ...]],
+    warnings: list[str] | None = None,
+) -> Function:
     """`declared`: the names under @tables and under @queues, which `@permissions` may grant."""
     handler_file = next((f for f in HANDLER_FILES if (folder / f).is_file()), None)
     relative = folder.relative_to(path.resolve().parent)
@@ -406,10 +421,18 @@ def _function(name: str, kind: str, key: str, folder: Path, aws: AwsSettings, pa
     if late and warnings is not None:
         warnings.append(late)
     return Function(
-        name=name, kind=kind, route_key=key, source_dir=folder, handler_file=handler_file,
-        runtime=settings.runtime, architecture=settings.architecture,
-        memory=settings.memory, timeout=settings.timeout,
-        throttle_rate=settings.throttle_rate, throttle_burst=settings.throttle_burst, concurrency=settings.concurrency,
+        name=name,
+        kind=kind,
+        route_key=key,
+        source_dir=folder,
+        handler_file=handler_file,
+        runtime=settings.runtime,
+        architecture=settings.architecture,
+        memory=settings.memory,
+        timeout=settings.timeout,
+        throttle_rate=settings.throttle_rate,
+        throttle_burst=settings.throttle_burst,
+        concurrency=settings.concurrency,
         permissions=permissions,
     )
 
@@ -424,8 +447,7 @@ def _table(entry: Entry, path: Path, warnings: list[str] | None = None) -> Table
     options: dict[str, Any] = {}  # pitr: bool, encrypt: bool or a KMS key ARN
     for child in entry.children:
         if len(child.words) != 2 or not _ATTRIBUTE.match(child.words[0]):
-            raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String', '<attribute> TTL', "
-                                                  "'PITR true' or 'encrypt true'")
+            raise ManifestError(path, child.line, "expected '<attribute> *String', '<attribute> **String', '<attribute> TTL', 'PITR true' or 'encrypt true'")
         attribute, spec = child.words
         if attribute in TABLE_OPTIONS and not spec.startswith("*") and spec != "TTL":
             options[TABLE_OPTIONS[attribute]] = _table_option(attribute, spec, path, child.line)

@@ -55,8 +55,12 @@ def may_use_tables(function: Function) -> bool:
 
 def _allowed_prefixes(grants: Permissions) -> list[str]:
     """The service prefixes (lowercased, wildcards kept) of every action an Allow statement names."""
-    return [action.split(":", 1)[0].lower() for statement in grants.statements if statement.get("Effect") == "Allow"
-            for action in _listed(statement.get("Action", []))]
+    return [
+        action.split(":", 1)[0].lower()
+        for statement in grants.statements
+        if statement.get("Effect") == "Allow"
+        for action in _listed(statement.get("Action", []))
+    ]
 
 
 # The boto3 client through which a function uses what an IAM prefix authorizes, where the two names differ.
@@ -105,8 +109,7 @@ def policy(function: Function, arns: Arns) -> dict:
         statements.append({"Effect": "Allow", "Action": ["dynamodb:" + a for a in grant.actions], "Resource": resource})
     if grants.manage_connections:
         resources = [arns.management_api(m) for m in grants.manage_connections]
-        statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS,
-                           "Resource": resources[0] if len(resources) == 1 else resources})
+        statements.append({"Effect": "Allow", "Action": MANAGE_CONNECTIONS, "Resource": resources[0] if len(resources) == 1 else resources})
     for name in grants.secrets:
         statements.append({"Effect": "Allow", "Action": READ_SECRET, "Resource": arns.secret(name)})
     for queue in sorted(grants.send_to):
@@ -131,8 +134,18 @@ class LocalArns:
     """Concrete ARNs for the sandbox: its region, the documentation account, its physical table names,
     its WebSocket API id and stage."""
 
-    def __init__(self, region: str, account: str, table_names: dict[str, str], api_id: str, stage: str,
-                 function_name, *, secret_names: dict[str, str] | None = None, queue_names: dict[str, str] | None = None):
+    def __init__(
+        self,
+        region: str,
+        account: str,
+        table_names: dict[str, str],
+        api_id: str,
+        stage: str,
+        function_name,
+        *,
+        secret_names: dict[str, str] | None = None,
+        queue_names: dict[str, str] | None = None,
+    ):
         self.region, self.account, self.table_names = region, account, table_names
         self.secret_names = secret_names or {}
         self.api_id, self.stage, self.function_name = api_id, stage, function_name
@@ -156,6 +169,7 @@ class LocalArns:
     def secret(self, name: str) -> str:
         """As IAM names a secret by name: Secrets Manager adds `-` and six random characters to its ARN."""
         return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account}:secret:{self.secret_names[name]}-??????"
+
     def queue(self, name: str) -> str:
         return self.queue_arn(self.queue_names[name])
 
@@ -163,8 +177,7 @@ class LocalArns:
         return f"arn:{PARTITION}:sqs:{self.region}:{self.account}:{physical}"
 
     def text(self, value: str) -> str:
-        values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,
-                  "AWS::URLSuffix": URL_SUFFIX}
+        values = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::URLSuffix": URL_SUFFIX}
         return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m[1], m[0]), value)
 
 
@@ -180,8 +193,10 @@ def hint(function: Function, action: str, resource: str, arns: LocalArns) -> str
         if table is not None:
             existing = next((g.actions for g in grants.tables if g.table == table), ())
             if name in existing:  # declared, yet not allowed: the call names an index
-                return (f'"{" ".join(("table", table, *existing))}" in {where} covers the table, not its indexes '
-                        f"(only a Query grant reaches them): use a statements file for {name} on an index")
+                return (
+                    f'"{" ".join(("table", table, *existing))}" in {where} covers the table, not its indexes '
+                    f"(only a Query grant reaches them): use a statements file for {name} on an index"
+                )
             line = " ".join(("table", table, *existing, name))
     elif service == "sqs":
         queues = {arns.queue(q): q for q in arns.queue_names}

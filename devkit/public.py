@@ -59,8 +59,7 @@ def files(public_dir: Path, strict: bool = True) -> Iterator[tuple[str, Path]]:
             if not path.resolve().is_relative_to(root):
                 if not strict:
                     continue
-                raise PublicError(f"{path}: a symbolic link to {path.resolve()}, outside public/; "
-                                  "copy the file into public/ or remove the link")
+                raise PublicError(f"{path}: a symbolic link to {path.resolve()}, outside public/; copy the file into public/ or remove the link")
             yield path.relative_to(public_dir).as_posix(), path
         for name in list(dirs):
             path = Path(folder, name)
@@ -68,8 +67,7 @@ def files(public_dir: Path, strict: bool = True) -> Iterator[tuple[str, Path]]:
                 if not strict:
                     dirs.remove(name)
                     continue
-                raise PublicError(f"{path}: a symbolic link to {path.resolve()}, outside public/; "
-                                  "copy the folder into public/ or remove the link")
+                raise PublicError(f"{path}: a symbolic link to {path.resolve()}, outside public/; copy the folder into public/ or remove the link")
 
 
 def size_warnings(public_dir: Path) -> list[str]:
@@ -80,9 +78,11 @@ def size_warnings(public_dir: Path) -> list[str]:
     for name, path in files(public_dir, strict=False):
         size = path.stat().st_size
         if too_large(size):
-            found.append(f"public/{name} ({size:,} bytes) is too large to serve once deployed: base64-encoded it "
-                         f"exceeds Lambda's 6 MB response limit (largest: {max_file_bytes():,} bytes); "
-                         "the sandbox answers it with 500 as API Gateway will")
+            found.append(
+                f"public/{name} ({size:,} bytes) is too large to serve once deployed: base64-encoded it "
+                f"exceeds Lambda's 6 MB response limit (largest: {max_file_bytes():,} bytes); "
+                "the sandbox answers it with 500 as API Gateway will"
+            )
     return found
 
 

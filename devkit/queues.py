@@ -63,8 +63,12 @@ class Queue:
         if self.visibility_timeout is None:
             return dataclasses.replace(self, visibility_timeout=min(6 * timeout, MAX_VISIBILITY_TIMEOUT))
         if self.visibility_timeout < timeout:
-            raise ManifestError(path, line, f"queue {self.name}: visibilityTimeout {self.visibility_timeout} is shorter than its "
-                                            f"consumer's timeout ({timeout} s); Lambda requires at least that (6x is advised)")
+            raise ManifestError(
+                path,
+                line,
+                f"queue {self.name}: visibilityTimeout {self.visibility_timeout} is shorter than its "
+                f"consumer's timeout ({timeout} s); Lambda requires at least that (6x is advised)",
+            )
         return self
 
 
@@ -105,11 +109,18 @@ def queue_entry(entry: Entry, path: Path, app: str) -> tuple[Queue, Entry]:
     queue = Queue(name, **values)
     longest = queue.dlq_name(f"{app}-{LOCAL_PREFIX_STAGE}")
     if len(longest) > MAX_QUEUE_NAME:
-        raise ManifestError(path, entry.line, f"queue name {name!r}: its dead-letter queue's name {longest!r} would pass SQS's "
-                                              f"{MAX_QUEUE_NAME} characters; use at most {len(name) - len(longest) + MAX_QUEUE_NAME}")
+        raise ManifestError(
+            path,
+            entry.line,
+            f"queue name {name!r}: its dead-letter queue's name {longest!r} would pass SQS's "
+            f"{MAX_QUEUE_NAME} characters; use at most {len(name) - len(longest) + MAX_QUEUE_NAME}",
+        )
     if queue.batch_size > 10 and queue.fifo:
         raise ManifestError(path, entry.line, f"queue {name}: a FIFO queue's batchSize is at most 10")
     if queue.batch_size > 10 and queue.batch_window < 1:
-        raise ManifestError(path, entry.line, f"queue {name}: batchSize {queue.batch_size} needs batchWindow of at least 1 "
-                                              f"(Lambda gathers more than 10 messages only within a window)")
+        raise ManifestError(
+            path,
+            entry.line,
+            f"queue {name}: batchSize {queue.batch_size} needs batchWindow of at least 1 (Lambda gathers more than 10 messages only within a window)",
+        )
     return queue, entry

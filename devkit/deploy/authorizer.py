@@ -24,10 +24,11 @@ def attach(resources: dict, authorizer: Authorizer, function_logical: str, conne
             "ApiId": {"Ref": "WsApi"},
             "Name": function_logical,
             "AuthorizerType": "REQUEST",
-            "AuthorizerUri": {"Fn::Sub": (
-                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${"
-                + function_logical + "Function.Arn}/invocations"
-            )},
+            "AuthorizerUri": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + function_logical + "Function.Arn}/invocations"
+                )
+            },
             "IdentitySource": [source.expression for source in authorizer.identity_sources],
         },
     }
@@ -37,10 +38,7 @@ def attach(resources: dict, authorizer: Authorizer, function_logical: str, conne
             "Action": "lambda:InvokeFunction",
             "FunctionName": {"Ref": function_logical + "Function"},
             "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Sub": (
-                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WsApi}/authorizers/${"
-                + AUTHORIZER_ID + "}"
-            )},
+            "SourceArn": {"Fn::Sub": ("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WsApi}/authorizers/${" + AUTHORIZER_ID + "}")},
         },
     }
     route = resources[connect_logical + "Route"]["Properties"]

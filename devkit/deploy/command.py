@@ -51,8 +51,7 @@ def event_line(event: stack.StackEvent) -> str:
 def waiting(out: Progress) -> Callable[[], None]:
     """The `on_wait` of a stack call: on a terminal, a spinner with the seconds waited so far."""
     started, frames = time.monotonic(), itertools.count(1)
-    return lambda: out.redraw(f"  {SPINNER[next(frames) % len(SPINNER)]} waiting for CloudFormation "
-                              f"({int(time.monotonic() - started)} s)")
+    return lambda: out.redraw(f"  {SPINNER[next(frames) % len(SPINNER)]} waiting for CloudFormation ({int(time.monotonic() - started)} s)")
 
 
 def build_dir(manifest: Manifest) -> Path:
@@ -139,8 +138,9 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
         # Keep what the stack runs now (a failed deploy rolls back to it) and what it will run.
         in_use = stack.packages_in_use(cfn, name, bucket) | {p.key for p in packages.values()}
         for key in stack.refresh(s3, bucket, account, in_use):
-            out.line(f"  note: {key}, which the deployed stack uses, has expired from the bucket: a rollback "
-                     "of this deploy could not restore that function's code")
+            out.line(
+                f"  note: {key}, which the deployed stack uses, has expired from the bucket: a rollback of this deploy could not restore that function's code"
+            )
         body = json.dumps(document, separators=(",", ":"))
         template_source = stack.template_source(s3, bucket, account, manifest.app, body)
     out.line(f"deploying stack {name} to {region} (account {account})")
@@ -149,11 +149,28 @@ def _deploy(args, manifest: Manifest, out: Progress, name: str, region: str, dec
         try:
             if kept:
                 out.line(f"adopting the kept tables {', '.join(sorted(kept.values()))} (CloudFormation resource import)")
-                adopt.import_tables(cfn, name, document, kept, tags.stack_tags(name, stack_tags),
-                                    on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS)
-            result = stack.deploy(cfn, name, template_source, {"DeploymentBucket": bucket}, on_event=lambda e: out.line(event_line(e)),
-                                  on_wait=waiting(out), on_notice=out.line, poll_seconds=stack.POLL_SECONDS, app=manifest.app,
-                                  tags=stack_tags)
+                adopt.import_tables(
+                    cfn,
+                    name,
+                    document,
+                    kept,
+                    tags.stack_tags(name, stack_tags),
+                    on_event=lambda e: out.line(event_line(e)),
+                    on_wait=waiting(out),
+                    poll_seconds=stack.POLL_SECONDS,
+                )
+            result = stack.deploy(
+                cfn,
+                name,
+                template_source,
+                {"DeploymentBucket": bucket},
+                on_event=lambda e: out.line(event_line(e)),
+                on_wait=waiting(out),
+                on_notice=out.line,
+                poll_seconds=stack.POLL_SECONDS,
+                app=manifest.app,
+                tags=stack_tags,
+            )
         except stack.DeployError as error:
             _report_failure(out, error)
             return 1
@@ -195,12 +212,14 @@ class _Done:
 
     def tracking(self, progress: Callable[[str], None]) -> Callable[[str], None]:
         """`progress` for package.build_all, noting each package as it is started."""
+
         def line(text: str) -> None:
             if text.startswith("packaging "):
                 if self.current:
                     self.packaged.append(self.current)
                 self.current = text.split()[1]
             progress(text)
+
         return line
 
     def __str__(self) -> str:
@@ -208,12 +227,13 @@ class _Done:
         if self.phase == "checking":
             return f"before anything was built or uploaded: {unchanged}"
         if self.phase == "packaging":
-            return (f"while packaging {self.current} ({len(self.packaged)} of {self.package_count} packages built): "
-                    f"nothing was sent to AWS, and {unchanged}")
+            return f"while packaging {self.current} ({len(self.packaged)} of {self.package_count} packages built): nothing was sent to AWS, and {unchanged}"
         if self.phase == "uploading":
             sent = f" ({', '.join(self.uploaded)})" if self.uploaded else ""
-            return (f"while uploading {self.current}: {len(self.uploaded)} of {self.package_count} packages are in the "
-                    f"deployment bucket{sent}, {self.package_count - len(self.uploaded)} not; {unchanged}")
+            return (
+                f"while uploading {self.current}: {len(self.uploaded)} of {self.package_count} packages are in the "
+                f"deployment bucket{sent}, {self.package_count - len(self.uploaded)} not; {unchanged}"
+            )
         if self.phase == "preparing the deployment bucket":
             return f"while preparing the deployment bucket: {unchanged}"
         if self.phase == "smoke test":
@@ -265,8 +285,11 @@ def destroy(args) -> int:
             stack.check_owner(cfn, name, manifest.app)  # before asking: never offer to delete another app's stack
             kept = stack.retained_tables(cfn, name) if protected else []
         if not args.yes:  # `--yes` is the consent, termination protection included
-            what = ("turn its termination protection off and delete its functions and APIs (its tables are kept)" if protected
-                    else "delete its functions, APIs and tables with their data")
+            what = (
+                "turn its termination protection off and delete its functions and APIs (its tables are kept)"
+                if protected
+                else "delete its functions, APIs and tables with their data"
+            )
             if not confirm(f"Stack {name} in {region} (account {account}): {what}?"):
                 out.line("Nothing deleted.")
                 return 1
@@ -278,8 +301,7 @@ def destroy(args) -> int:
             stack.set_termination_protection(cfn, name, False)
             out.line(f"Turned termination protection off for {name}, to delete it.")
         try:
-            stack.destroy(cfn, name, on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS,
-                          app=manifest.app)
+            stack.destroy(cfn, name, on_event=lambda e: out.line(event_line(e)), on_wait=waiting(out), poll_seconds=stack.POLL_SECONDS, app=manifest.app)
         except stack.DeployError as error:
             _report_failure(out, error)
             if protected:
@@ -288,8 +310,7 @@ def destroy(args) -> int:
         except KeyboardInterrupt:
             _report_interrupted(out, cfn, name)
             return 130
-    out.line(f"Stack {name} deleted. The deployment bucket {stack.bucket_name(account, region)} stays "
-             "(shared by every devkit app in this account and region).")
+    out.line(f"Stack {name} deleted. The deployment bucket {stack.bucket_name(account, region)} stays (shared by every devkit app in this account and region).")
     for logical_id, table in kept:
         out.line(f"Kept table {table} ({logical_id}) with its data, deletion-protected. To delete it for good:")
         out.line(f"  aws dynamodb update-table --region {region} --table-name {table} --no-deletion-protection-enabled")
@@ -304,8 +325,10 @@ def _protect_again(out: Progress, cfn, name: str) -> None:
     try:
         stack.set_termination_protection(cfn, name, True)
     except ClientError as error:
-        out.line(f"Could not turn termination protection back on for {name} ({error}): turn it on in the console, "
-                 f"or run `aws cloudformation update-termination-protection --enable-termination-protection --stack-name {name}`.")
+        out.line(
+            f"Could not turn termination protection back on for {name} ({error}): turn it on in the console, "
+            f"or run `aws cloudformation update-termination-protection --enable-termination-protection --stack-name {name}`."
+        )
         return
     out.line(f"Turned termination protection back on for {name}: the stack stays protected until the delete is retried.")
 
@@ -329,13 +352,18 @@ def aws_errors(doing: str, hint: str = "", stack_name: str = "") -> Iterator[Non
         raise UsageError(f"{error}{hint}") from None
     except ClientError as error:
         details = error.response.get("Error", {})
-        raise ServiceError(f"AWS refused {error.operation_name} while {doing}: {details.get('Code')}: "
-                         f"{details.get('Message')}") from None
+        raise ServiceError(f"AWS refused {error.operation_name} while {doing}: {details.get('Code')}: {details.get('Message')}") from None
     except stack.DeployError as error:
         raise UsageError(str(error)) from None
     except (*stack.NETWORK_ERRORS, BotoCoreError, ConnectionError) as error:
-        after = (f"; CloudFormation carries on without this command: see where stack {stack_name} stands with "
-                 f"`aws cloudformation describe-stacks --stack-name {stack_name}`") if stack_name else ""
+        after = (
+            (
+                f"; CloudFormation carries on without this command: see where stack {stack_name} stands with "
+                f"`aws cloudformation describe-stacks --stack-name {stack_name}`"
+            )
+            if stack_name
+            else ""
+        )
         raise ServiceError(f"{doing} failed: {error}{after}") from None
 
 
@@ -349,22 +377,32 @@ def _missing_packages(manifest: Manifest, packages: dict[str, package.Package], 
     return bool(problems)
 
 
-def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: str,
-              packages: dict[str, package.Package], template_path: Path) -> None:
+def _describe(out: Progress, manifest: Manifest, stage: str, name: str, region: str, packages: dict[str, package.Package], template_path: Path) -> None:
     out.line(f"Dry run: stack {name} in {region} would contain")
     for function in manifest.functions:
         built = packages[function.id]
-        out.line(f"  {function.route_key:<24} {function.id:<18} {function.runtime} {function.architecture} "
-                 f"{function.memory} MB {function.timeout} s  {_size(built.size)}  {built.path.name}")
+        out.line(
+            f"  {function.route_key:<24} {function.id:<18} {function.runtime} {function.architecture} "
+            f"{function.memory} MB {function.timeout} s  {_size(built.size)}  {built.path.name}"
+        )
     if template.STATIC_ID in packages:
         out.line(f"  {template.STATIC_ROUTE_KEY:<24} {template.STATIC_ID:<18} public/ ({_size(packages['static'].size)})")
     kept = ", kept and deletion-protected" if stage in template.PROTECTED_STAGES else ", deleted with the stack"
     for table in manifest.tables:
-        out.line(f"  table {table.name} ({table_variable(table.name)}), on demand" + (f", TTL on {table.ttl_attribute}" if table.ttl_attribute else "")
-                 + (", point-in-time recovery" if table.pitr else "") + kept)
-    out.line(f"  throttled per route: {manifest.aws.throttle_rate} per second, bursts of {manifest.aws.throttle_burst}"
-             + "".join(f"; {f.route_key} {f.throttle_rate}/s, bursts of {f.throttle_burst}" for f in manifest.functions
-                       if (f.throttle_rate, f.throttle_burst) != (manifest.aws.throttle_rate, manifest.aws.throttle_burst)))
+        out.line(
+            f"  table {table.name} ({table_variable(table.name)}), on demand"
+            + (f", TTL on {table.ttl_attribute}" if table.ttl_attribute else "")
+            + (", point-in-time recovery" if table.pitr else "")
+            + kept
+        )
+    out.line(
+        f"  throttled per route: {manifest.aws.throttle_rate} per second, bursts of {manifest.aws.throttle_burst}"
+        + "".join(
+            f"; {f.route_key} {f.throttle_rate}/s, bursts of {f.throttle_burst}"
+            for f in manifest.functions
+            if (f.throttle_rate, f.throttle_burst) != (manifest.aws.throttle_rate, manifest.aws.throttle_burst)
+        )
+    )
     out.line(f"Template: {template_path}")
     out.line(f"Packages: {template_path.parent / 'packages'}")
     out.line(f"No AWS call was made. To deploy: make deploy-{stage}")
@@ -388,8 +426,10 @@ def _report_interrupted(out: Progress, cfn, name: str) -> None:
         status = f"unknown ({error})"
     out.line(f"Interrupted. Stack {name} is {status}.")
     if status.endswith("_IN_PROGRESS"):
-        out.line("CloudFormation carries on without this command: follow it with "
-                 f"`aws cloudformation describe-stack-events --stack-name {name}`, and deploy again once it settles.")
+        out.line(
+            "CloudFormation carries on without this command: follow it with "
+            f"`aws cloudformation describe-stack-events --stack-name {name}`, and deploy again once it settles."
+        )
 
 
 def _print_outputs(out: Progress, outputs: dict[str, str]) -> None:

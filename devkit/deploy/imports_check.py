@@ -36,14 +36,17 @@ def check(manifest: Manifest, built: Mapping[str, Package], progress: Callable[[
     with tempfile.TemporaryDirectory(prefix="devkit-imports-") as scratch:
         runtime = packages.runtime_folder(Path(scratch, "runtime"))
         with ThreadPoolExecutor(max_workers=2) as pool:
-            outcomes = list(pool.map(lambda f: (f, _probe(manifest, f, built[f.id].path, Path(scratch), runtime)),
-                                     [f for f in manifest.functions if f.id in built]))
+            outcomes = list(
+                pool.map(lambda f: (f, _probe(manifest, f, built[f.id].path, Path(scratch), runtime)), [f for f in manifest.functions if f.id in built])
+            )
     problems = []
     for function, outcome in outcomes:
         if "missing" in outcome:
-            problems.append(f"{_source(manifest, function, outcome['file'])}:{outcome['line']}: missing package "
-                            f"{outcome['missing']}: add {packages.distribution_of(outcome['missing'])} to "
-                            f"{packages.requirements_path(manifest, function)}")
+            problems.append(
+                f"{_source(manifest, function, outcome['file'])}:{outcome['line']}: missing package "
+                f"{outcome['missing']}: add {packages.distribution_of(outcome['missing'])} to "
+                f"{packages.requirements_path(manifest, function)}"
+            )
         elif "warning" in outcome:
             progress(f"warning: {function.id} could not be import-checked here: {outcome['warning']}")
     return problems
@@ -53,24 +56,45 @@ def _probe(manifest: Manifest, function: Function, zip_path: Path, scratch: Path
     folder = scratch / function.id
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(folder)
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_REGION": manifest.aws.region,
-           "AWS_DEFAULT_REGION": manifest.aws.region, "AWS_ENDPOINT_URL": UNREACHABLE, "LAMBDA_TASK_ROOT": str(folder),
-           "AWS_LAMBDA_FUNCTION_NAME": function.id, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
-           **contract.DUMMY_CREDENTIALS,
-           **contract.variables(manifest, "staging", wss_url="wss://example.invalid", allowed_origins="https://example.invalid",
-                                table_names={t.name: t.name for t in manifest.tables},
-                                secret_names={s: s for s in manifest.secrets}, queue_urls={q.name: q.name for q in manifest.queues})}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "AWS_REGION": manifest.aws.region,
+        "AWS_DEFAULT_REGION": manifest.aws.region,
+        "AWS_ENDPOINT_URL": UNREACHABLE,
+        "LAMBDA_TASK_ROOT": str(folder),
+        "AWS_LAMBDA_FUNCTION_NAME": function.id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+        **contract.DUMMY_CREDENTIALS,
+        **contract.variables(
+            manifest,
+            "staging",
+            wss_url="wss://example.invalid",
+            allowed_origins="https://example.invalid",
+            table_names={t.name: t.name for t in manifest.tables},
+            secret_names={s: s for s in manifest.secrets},
+            queue_urls={q.name: q.name for q in manifest.queues},
+        ),
+    }
     try:
-        result = subprocess.run([sys.executable, "-I", "-S", str(PROBE), str(folder), str(runtime), Path(function.handler_file).stem],
-                                env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", str(PROBE), str(folder), str(runtime), Path(function.handler_file).stem],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return {"warning": f"importing {function.handler_file} took over {TIMEOUT_SECONDS} s"}
     lines = result.stdout.strip().splitlines()
     try:
         return json.loads(lines[-1])
     except (IndexError, ValueError):
-        return {"warning": f"importing {function.handler_file} ended the interpreter (status {result.returncode}): "
-                           f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"}
+        return {
+            "warning": f"importing {function.handler_file} ended the interpreter (status {result.returncode}): "
+            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"
+        }
 
 
 def _source(manifest: Manifest, function: Function, name: str) -> str:

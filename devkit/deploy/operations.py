@@ -21,14 +21,24 @@ ALARM_PERIOD_SECONDS = 300
 # and .../websocket-api-logging.html. No headers, no bodies, no query strings: nothing a user typed.
 ACCESS_LOG_FORMATS = {
     "HttpApiStage": {
-        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
-        "routeKey": "$context.routeKey", "status": "$context.status", "responseLength": "$context.responseLength",
-        "latencyMs": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage",
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "time": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
     },
     "WsStage": {
-        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
-        "eventType": "$context.eventType", "routeKey": "$context.routeKey", "status": "$context.status",
-        "connectionId": "$context.connectionId", "integrationError": "$context.integrationErrorMessage",
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "time": "$context.requestTime",
+        "eventType": "$context.eventType",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "connectionId": "$context.connectionId",
+        "integrationError": "$context.integrationErrorMessage",
     },
 }
 
@@ -63,9 +73,17 @@ def enabled(setting: bool | str | None, production: bool) -> bool:
 
 def function_watches(functions: Sequence[str]) -> list[Watch]:
     """Any error or throttle of each function (logical name; the Lambda is `<name>Function`)."""
-    return [Watch(f"{function}{metric}", f"{function}: Lambda {metric.lower()} in the last 5 minutes", "AWS/Lambda", metric,
-                  (("FunctionName", {"Ref": function + "Function"}),))
-            for function in functions for metric in ("Errors", "Throttles")]
+    return [
+        Watch(
+            f"{function}{metric}",
+            f"{function}: Lambda {metric.lower()} in the last 5 minutes",
+            "AWS/Lambda",
+            metric,
+            (("FunctionName", {"Ref": function + "Function"}),),
+        )
+        for function in functions
+        for metric in ("Errors", "Throttles")
+    ]
 
 
 def api_watches(apis: Sequence[str], stage: str) -> list[Watch]:
@@ -81,8 +99,14 @@ def api_watches(apis: Sequence[str], stage: str) -> list[Watch]:
 def queue_depth_watch(queue: str, name: str) -> Watch:
     """A dead-letter queue (logical id `queue`) holding any message: something failed every retry.
     The hook for queues: add one per dead-letter queue to the watches `alarms()` gets."""
-    return Watch(name, f"{name}: messages waiting in the dead-letter queue", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                 (("QueueName", {"Fn::GetAtt": [queue, "QueueName"]}),), statistic="Maximum")
+    return Watch(
+        name,
+        f"{name}: messages waiting in the dead-letter queue",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        (("QueueName", {"Fn::GetAtt": [queue, "QueueName"]}),),
+        statistic="Maximum",
+    )
 
 
 def access_logs(stage: dict, stage_id: str) -> dict:
@@ -97,8 +121,7 @@ def access_logs(stage: dict, stage_id: str) -> dict:
 
 def log_group() -> dict:
     """A log group kept LOG_RETENTION_DAYS; it goes with the stack in every stage (logs are not app data)."""
-    return {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-            "Properties": {"RetentionInDays": LOG_RETENTION_DAYS}}
+    return {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete", "Properties": {"RetentionInDays": LOG_RETENTION_DAYS}}
 
 
 def alarms(email: str | None, watches: Sequence[Watch]) -> dict:

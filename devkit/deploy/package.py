@@ -78,9 +78,24 @@ Installer = Callable[[Path, Platform, Path], None]  # (requirements file, platfo
 
 def pip_install(requirements: Path, platform: Platform, target: Path) -> None:
     """Install `requirements` into `target` as Lambda's runtime would need them (binary wheels only)."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--only-binary=:all:", "--implementation", "cp", "--python-version", platform.python_version,
-               "--target", str(target), "-r", str(requirements)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        platform.python_version,
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+    ]
     for tag in platform.pip_platforms:
         command += ["--platform", tag]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -92,8 +107,9 @@ def pip_install(requirements: Path, platform: Platform, target: Path) -> None:
         )
 
 
-def build_all(manifest: Manifest, build_dir: Path, installer: Installer | None = None,
-              progress: Callable[[str], None] = lambda line: None) -> dict[str, Package]:
+def build_all(
+    manifest: Manifest, build_dir: Path, installer: Installer | None = None, progress: Callable[[str], None] = lambda line: None
+) -> dict[str, Package]:
     """Package every function (and the static function) into `<build_dir>/packages/`; keyed by function id.
 
     `installer` installs requirements not yet cached (default `pip_install`).

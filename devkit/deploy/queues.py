@@ -33,11 +33,14 @@ def resources(manifest: Manifest, consumer_logical) -> tuple[dict, dict]:
     for queue in manifest.queues:
         name = queue_id(queue.name)
         found[name + "Dlq"] = _queue({"MessageRetentionPeriod": DLQ_RETENTION_SECONDS}, queue)
-        found[name] = _queue({
-            "VisibilityTimeout": queue.visibility_timeout,
-            "MessageRetentionPeriod": RETENTION_SECONDS,
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [name + "Dlq", "Arn"]}, "maxReceiveCount": queue.max_receives},
-        }, queue)
+        found[name] = _queue(
+            {
+                "VisibilityTimeout": queue.visibility_timeout,
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [name + "Dlq", "Arn"]}, "maxReceiveCount": queue.max_receives},
+            },
+            queue,
+        )
         found[name + "EventSource"] = _event_source(queue, name, consumer_logical(manifest.consumer(queue)))
         outputs[name + "Url"] = {"Description": f"SQS queue {queue.name}", "Value": {"Ref": name}}
     return found, outputs

@@ -76,8 +76,7 @@ class Smoke:
                 pass
 
 
-def run(url: str, declaration: Declaration, timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        out: Callable[[str], None] = print) -> int:
+def run(url: str, declaration: Declaration, timeout: float = DEFAULT_TIMEOUT_SECONDS, out: Callable[[str], None] = print) -> int:
     """Run every step against the page at `url`; each step may wait up to `timeout` seconds."""
     smoke = Smoke(url, declaration, timeout)
     steps = _steps(declaration)
@@ -155,8 +154,7 @@ def exchange(step: Step) -> Callable[[Smoke], str]:
         sender, listener = smoke.socket(step.socket), smoke.socket(step.listen_on)
         message = smoke_declaration.fill(step.send, token)
         sender.send(message if isinstance(message, str) else json.dumps(message))
-        expected = {key: smoke_declaration.pattern(value, token) if isinstance(value, str) else value
-                    for key, value in step.expect.items()}
+        expected = {key: smoke_declaration.pattern(value, token) if isinstance(value, str) else value for key, value in step.expect.items()}
         reply = _receive(listener, smoke.timeout, lambda m: _matches(m, expected))
         where = "" if step.listen_on == step.socket else f"socket {step.listen_on} "
         return f"{where}got {json.dumps(reply, ensure_ascii=False)}"

@@ -71,8 +71,7 @@ def load(path: Path | str) -> Declaration:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ManifestError(path, None, "not found: expected the app's smoke-test declaration (JSON) next to "
-                                        "app.arc; see docs/deploy.md, Smoke test") from None
+        raise ManifestError(path, None, "not found: expected the app's smoke-test declaration (JSON) next to app.arc; see docs/deploy.md, Smoke test") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError(path, None, f"cannot be read ({error}): expected a UTF-8 JSON file") from None
     try:
@@ -120,8 +119,10 @@ class _Reader:
             self.fail("socket_url.subprotocols", 'a list of strings and {"html_attribute": name} objects')
         for i, entry in enumerate(subprotocols):
             if isinstance(entry, dict):
-                self.name(self.object(entry, f"socket_url.subprotocols[{i}]", {"html_attribute"}, set())["html_attribute"],
-                          f"socket_url.subprotocols[{i}].html_attribute")
+                self.name(
+                    self.object(entry, f"socket_url.subprotocols[{i}]", {"html_attribute"}, set())["html_attribute"],
+                    f"socket_url.subprotocols[{i}].html_attribute",
+                )
             else:
                 self.name(entry, f"socket_url.subprotocols[{i}]")
         if not isinstance(top["steps"], list):
@@ -150,14 +151,12 @@ class _Reader:
                     re.compile(PLACEHOLDER.sub("", pattern))
                 except re.error as error:
                     self.fail(f"{where}.expect.{field}", f"a regular expression ({error})")
-        return Step(self.name(step["name"], f"{where}.name"), socket,
-                    self.name(step.get("listen_on", socket), f"{where}.listen_on"), send, expect)
+        return Step(self.name(step["name"], f"{where}.name"), socket, self.name(step.get("listen_on", socket), f"{where}.listen_on"), send, expect)
 
     def placeholders(self, value, where: str, known: set[str]) -> None:
         for string in _strings(value):
             for unknown in set(PLACEHOLDER.findall(string)) - known:
-                self.fail(where, f"only the placeholders {', '.join('{' + k + '}' for k in sorted(known))}, "
-                                 f"not {{{unknown}}}")
+                self.fail(where, f"only the placeholders {', '.join('{' + k + '}' for k in sorted(known))}, not {{{unknown}}}")
 
 
 def _strings(value):

@@ -36,10 +36,7 @@ NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger templates go through S3
 POLL_SECONDS = 2.0
-HOW_TO_PROVIDE = (
-    "set AWS_PROFILE to a profile made with `aws configure` (or `aws configure sso`), "
-    "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-)
+HOW_TO_PROVIDE = "set AWS_PROFILE to a profile made with `aws configure` (or `aws configure sso`), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 # The deployment bucket's lifecycle: a package is deleted this many days after it was last uploaded or
 # refreshed, and every deploy refreshes the packages its stack uses (before and after), once older than
 # REFRESH_AFTER_DAYS. So only packages no deploy has used for PACKAGE_DAYS go; Lambda keeps its own copy.
@@ -121,17 +118,27 @@ def ensure_bucket(s3, name: str, region: str, account: str) -> bool:
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code not in ("404", "NoSuchBucket", "NotFound"):
-            raise DeployError(f"the deployment bucket {name} exists but is not this account's ({code}); "
-                              "it cannot be used") from None
+            raise DeployError(f"the deployment bucket {name} exists but is not this account's ({code}); it cannot be used") from None
         config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=name, **config)
         created = True
-    s3.put_public_access_block(Bucket=name, ExpectedBucketOwner=account, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
-    })
-    s3.put_bucket_encryption(Bucket=name, ExpectedBucketOwner=account, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}],
-    })
+    s3.put_public_access_block(
+        Bucket=name,
+        ExpectedBucketOwner=account,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ExpectedBucketOwner=account,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}],
+        },
+    )
     s3.put_bucket_versioning(Bucket=name, ExpectedBucketOwner=account, VersioningConfiguration={"Status": "Enabled"})
     # The policy and the lifecycle are whole documents shared by every app of the account and region:
     # rewritten only when they differ, so a deploy does not replace them under another one in flight.
@@ -139,8 +146,7 @@ def ensure_bucket(s3, name: str, region: str, account: str) -> bool:
     if _current(s3.get_bucket_policy, "NoSuchBucketPolicy", name, account, lambda r: json.loads(r["Policy"])) != policy:
         s3.put_bucket_policy(Bucket=name, ExpectedBucketOwner=account, Policy=json.dumps(policy))
     if _current(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", name, account, lambda r: r["Rules"]) != LIFECYCLE_RULES:
-        s3.put_bucket_lifecycle_configuration(Bucket=name, ExpectedBucketOwner=account,
-                                              LifecycleConfiguration={"Rules": LIFECYCLE_RULES})
+        s3.put_bucket_lifecycle_configuration(Bucket=name, ExpectedBucketOwner=account, LifecycleConfiguration={"Rules": LIFECYCLE_RULES})
     return created
 
 
@@ -156,20 +162,31 @@ def _current(read: Callable, missing: str, bucket: str, account: str, value: Cal
 
 def tls_only_policy(bucket: str, partition: str = "aws") -> dict:
     """Deny any request to the bucket or its objects over plain HTTP (aws:SecureTransport false)."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
 
 
 LIFECYCLE_RULES = [
-    {"ID": "delete-unused-packages", "Status": "Enabled", "Filter": {"Prefix": ""},
-     "Expiration": {"Days": PACKAGE_DAYS},
-     "NoncurrentVersionExpiration": {"NoncurrentDays": 1},  # a refresh or deletion leaves one behind
-     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
-    {"ID": "delete-expired-markers", "Status": "Enabled", "Filter": {"Prefix": ""},
-     "Expiration": {"ExpiredObjectDeleteMarker": True}},
+    {
+        "ID": "delete-unused-packages",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Expiration": {"Days": PACKAGE_DAYS},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},  # a refresh or deletion leaves one behind
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    },
+    {"ID": "delete-expired-markers", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"ExpiredObjectDeleteMarker": True}},
 ]
 
 
@@ -187,8 +204,7 @@ def refresh(s3, bucket: str, account: str, keys: set[str], now: datetime | None 
                 continue
             raise
         if now - modified > timedelta(days=REFRESH_AFTER_DAYS):
-            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-                           MetadataDirective="REPLACE", ExpectedBucketOwner=account)
+            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, MetadataDirective="REPLACE", ExpectedBucketOwner=account)
     return missing
 
 
@@ -201,8 +217,11 @@ def packages_in_use(cfn, name: str, bucket: str) -> set[str]:
             return set()
         raise
     document = body if isinstance(body, dict) else json.loads(body)
-    return {code["S3Key"] for resource in document.get("Resources", {}).values()
-            if isinstance(code := resource.get("Properties", {}).get("Code"), dict) and isinstance(code.get("S3Key"), str)}
+    return {
+        code["S3Key"]
+        for resource in document.get("Resources", {}).values()
+        if isinstance(code := resource.get("Properties", {}).get("Code"), dict) and isinstance(code.get("S3Key"), str)
+    }
 
 
 def set_termination_protection(cfn, name: str, enabled: bool) -> None:
@@ -213,8 +232,12 @@ def set_termination_protection(cfn, name: str, enabled: bool) -> None:
 def retained_tables(cfn, name: str) -> list[tuple[str, str]]:
     """(logical id, table name) of every table in stack `name`, read before a delete that keeps them."""
     pages = cfn.get_paginator("list_stack_resources").paginate(StackName=name)
-    return [(r["LogicalResourceId"], r["PhysicalResourceId"]) for page in pages for r in page["StackResourceSummaries"]
-            if r["ResourceType"] == "AWS::DynamoDB::Table" and r.get("PhysicalResourceId")]
+    return [
+        (r["LogicalResourceId"], r["PhysicalResourceId"])
+        for page in pages
+        for r in page["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::DynamoDB::Table" and r.get("PhysicalResourceId")
+    ]
 
 
 def cloudwatch_role_missing(apigateway) -> bool:
@@ -244,10 +267,18 @@ def template_source(s3, bucket: str, account: str, key_prefix: str, body: str) -
     return {"TemplateURL": f"{s3.meta.endpoint_url}/{bucket}/{key}"}
 
 
-def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
-           on_event: Callable[[StackEvent], None] = lambda e: None, on_wait: Callable[[], None] = lambda: None,
-           on_notice: Callable[[str], None] = lambda m: None, poll_seconds: float = POLL_SECONDS,
-           app: str | None = None, tags: Mapping[str, str] | None = None) -> Result:
+def deploy(
+    cfn,
+    name: str,
+    template: dict[str, str],
+    parameters: dict[str, str],
+    on_event: Callable[[StackEvent], None] = lambda e: None,
+    on_wait: Callable[[], None] = lambda: None,
+    on_notice: Callable[[str], None] = lambda m: None,
+    poll_seconds: float = POLL_SECONDS,
+    app: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Result:
     """Create or update stack `name` through a change set; waits, reporting events as they arrive.
 
     `template` is `template_source(...)`. Returns "unchanged" when the change set has no changes (and
@@ -268,9 +299,13 @@ def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
     change_type = "CREATE" if status in ("", "REVIEW_IN_PROGRESS") else "UPDATE"
     try:
         change_set = cfn.create_change_set(
-            StackName=name, ChangeSetName=f"devkit-{int(time.time())}", ChangeSetType=change_type,
+            StackName=name,
+            ChangeSetName=f"devkit-{int(time.time())}",
+            ChangeSetType=change_type,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Capabilities=["CAPABILITY_IAM"], Tags=_tags(name, app, tags), **template,
+            Capabilities=["CAPABILITY_IAM"],
+            Tags=_tags(name, app, tags),
+            **template,
         )
     except ClientError as error:  # some implementations refuse an empty change set outright
         if any(marker in str(error) for marker in NO_CHANGES):
@@ -293,9 +328,14 @@ def deploy(cfn, name: str, template: dict[str, str], parameters: dict[str, str],
     return Result("created" if change_type == "CREATE" else "updated", final.status, outputs(cfn, stack_id))
 
 
-def destroy(cfn, name: str, on_event: Callable[[StackEvent], None] = lambda e: None,
-            on_wait: Callable[[], None] = lambda: None, poll_seconds: float = POLL_SECONDS,
-            app: str | None = None) -> Result:
+def destroy(
+    cfn,
+    name: str,
+    on_event: Callable[[StackEvent], None] = lambda e: None,
+    on_wait: Callable[[], None] = lambda: None,
+    poll_seconds: float = POLL_SECONDS,
+    app: str | None = None,
+) -> Result:
     """Delete stack `name` and wait; "absent" when there was none. The deployment bucket stays.
 
     With `app`, a stack tagged for another app is refused (DeployError), never deleted.
@@ -329,8 +369,9 @@ def check_owner(cfn, name: str, app: str) -> None:
         raise
     owner = {t["Key"]: t["Value"] for t in described.get("Tags") or []}.get(OWNER_TAG)
     if owner is not None and owner != app:
-        raise DeployError(f"stack {name} belongs to app {owner!r}, not {app!r} (its {OWNER_TAG} tag); "
-                          f"rename one of the apps in app.arc, or remove that stack first")
+        raise DeployError(
+            f"stack {name} belongs to app {owner!r}, not {app!r} (its {OWNER_TAG} tag); rename one of the apps in app.arc, or remove that stack first"
+        )
 
 
 def _tags(name: str, app: str | None, tags: Mapping[str, str] | None) -> list[dict[str, str]]:
@@ -366,8 +407,7 @@ def _wait_for_change_set(cfn, change_set_id: str, on_wait: Callable[[], None], p
         _pause(on_wait, poll_seconds)
 
 
-def _wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[StackEvent], None],
-                    on_wait: Callable[[], None], poll_seconds: float) -> _Final:
+def _wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[StackEvent], None], on_wait: Callable[[], None], poll_seconds: float) -> _Final:
     failures: list[StackEvent] = []
     while True:
         status = stack_status(cfn, stack_id)  # read before the events, so none are missed at the end
@@ -386,8 +426,7 @@ def wait_for_change_set(cfn, change_set_id: str, on_wait: Callable[[], None], po
     return _wait_for_change_set(cfn, change_set_id, on_wait, poll_seconds)
 
 
-def wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[StackEvent], None],
-                   on_wait: Callable[[], None], poll_seconds: float) -> _Final:
+def wait_for_stack(cfn, stack_id: str, seen: set[str], on_event: Callable[[StackEvent], None], on_wait: Callable[[], None], poll_seconds: float) -> _Final:
     """Report the stack's events not in `seen` until it settles; its final status and failed events."""
     return _wait_for_stack(cfn, stack_id, seen, on_event, on_wait, poll_seconds)
 
@@ -410,9 +449,14 @@ def _events(cfn, stack_id: str, seen: set[str]) -> list[StackEvent]:
         for raw in page["StackEvents"]:
             if raw["EventId"] in seen:
                 return new[::-1]
-            new.append(StackEvent(
-                raw["EventId"], raw["Timestamp"], raw["LogicalResourceId"], raw["ResourceType"],
-                raw["ResourceStatus"], raw.get("ResourceStatusReason", ""),
-            ))
+            new.append(
+                StackEvent(
+                    raw["EventId"],
+                    raw["Timestamp"],
+                    raw["LogicalResourceId"],
+                    raw["ResourceType"],
+                    raw["ResourceStatus"],
+                    raw.get("ResourceStatusReason", ""),
+                )
+            )
     return new[::-1]
-

@@ -160,7 +160,8 @@ def _check_names(manifest: Manifest) -> None:
 def _environment(manifest: Manifest, stage: str) -> dict:
     """The runtime contract as Lambda environment variables, each value a CloudFormation reference."""
     return contract.variables(
-        manifest, stage,
+        manifest,
+        stage,
         wss_url={"Fn::Sub": WS_URL + "/" + stage},
         allowed_origins={"Fn::Sub": HTTP_URL} if manifest.http_functions or has_static(manifest) else None,
         table_names={t.name: {"Ref": _table_id(t.name)} for t in manifest.tables},
@@ -286,10 +287,9 @@ def _ws_route(name: str, route_key: str, stage: str) -> dict:
             "Properties": {
                 "ApiId": {"Ref": "WsApi"},
                 "IntegrationType": "AWS_PROXY",
-                "IntegrationUri": {"Fn::Sub": (
-                    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${"
-                    + name + "Function.Arn}/invocations"
-                )},
+                "IntegrationUri": {
+                    "Fn::Sub": ("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + name + "Function.Arn}/invocations")
+                },
                 "TimeoutInMillis": INTEGRATION_TIMEOUT_SECONDS["ws"] * 1000,
             },
         },
@@ -335,8 +335,11 @@ def _throttle(stage_resource: dict, manifest: Manifest, functions: tuple[Functio
     """Every route gets the app's stage throttle; a function whose config.arc sets its own gets a route setting."""
     properties = stage_resource["Properties"]
     properties["DefaultRouteSettings"] = _limits(manifest.aws.throttle_rate, manifest.aws.throttle_burst)
-    own = {f.route_key: _limits(f.throttle_rate, f.throttle_burst) for f in functions
-           if (f.throttle_rate, f.throttle_burst) != (manifest.aws.throttle_rate, manifest.aws.throttle_burst)}
+    own = {
+        f.route_key: _limits(f.throttle_rate, f.throttle_burst)
+        for f in functions
+        if (f.throttle_rate, f.throttle_burst) != (manifest.aws.throttle_rate, manifest.aws.throttle_burst)
+    }
     if own:
         properties["RouteSettings"] = own
         if api == "HttpApi":  # an auto-deployed stage must not name a route before it exists
@@ -371,8 +374,7 @@ def _table(table: Table, stage: str) -> dict:
         "AttributeDefinitions": table.attribute_definitions(),
         "KeySchema": table.key_schema(),
         # Always encrypted with a KMS key; `encrypt <key ARN>` picks the customer-managed key.
-        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": table.encrypt}
-        if isinstance(table.encrypt, str) else {"SSEEnabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": table.encrypt} if isinstance(table.encrypt, str) else {"SSEEnabled": True},
     }
     if table.ttl_attribute:
         properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
@@ -388,9 +390,16 @@ def _table(table: Table, stage: str) -> dict:
 def _static_function(manifest: Manifest) -> Function:
     """The generated function serving public/ (a Function so it is packaged and templated like the rest)."""
     return Function(
-        name=STATIC_ID, kind="http", route_key=STATIC_ROUTE_KEY, source_dir=manifest.public_dir,
-        handler_file="index.py", runtime=manifest.aws.runtime, architecture=manifest.aws.architecture,
-        memory=STATIC_MEMORY_MB, timeout=STATIC_TIMEOUT_SECONDS, concurrency=manifest.aws.concurrency,
+        name=STATIC_ID,
+        kind="http",
+        route_key=STATIC_ROUTE_KEY,
+        source_dir=manifest.public_dir,
+        handler_file="index.py",
+        runtime=manifest.aws.runtime,
+        architecture=manifest.aws.architecture,
+        memory=STATIC_MEMORY_MB,
+        timeout=STATIC_TIMEOUT_SECONDS,
+        concurrency=manifest.aws.concurrency,
     )
 
 

@@ -50,7 +50,7 @@ async def send_fragmented(socket: web.WebSocketResponse, payload: bytes, *, bina
         if writer.transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
         for offset in range(0, len(payload), fragment_bytes):
-            chunk = payload[offset:offset + fragment_bytes]
+            chunk = payload[offset : offset + fragment_bytes]
             opcode = (BINARY if binary else TEXT) if offset == 0 else CONTINUATION
             last = offset + fragment_bytes >= len(payload)
             writer.transport.write(_server_frame_header((FIN if last else 0) | opcode, len(chunk)) + chunk)

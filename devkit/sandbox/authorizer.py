@@ -54,8 +54,7 @@ class Malformed(Exception):
 
 
 class SandboxAuthorizer:
-    def __init__(self, authorizer: Authorizer, functions: Functions, log: Log, region: str, api_id: str, stage: str,
-                 timeout_seconds: float):
+    def __init__(self, authorizer: Authorizer, functions: Functions, log: Log, region: str, api_id: str, stage: str, timeout_seconds: float):
         self.authorizer, self.functions, self.log, self.timeout = authorizer, functions, log, timeout_seconds
         self.method_arn = f"arn:aws:execute-api:{region}:{contract.ACCOUNT_ID}:{api_id}/{stage}/$connect"
 
@@ -77,8 +76,7 @@ class SandboxAuthorizer:
         request_id = events.new_id()
         event = self.event(request, peer, request_id, now_ms)
         try:
-            result = await self.functions.invoke_within(self.authorizer.function, request_id, event, self.timeout,
-                                                        may_throttle=False)
+            result = await self.functions.invoke_within(self.authorizer.function, request_id, event, self.timeout, may_throttle=False)
         except InvocationError as error:
             if error.kind == "error" and error.detail.get("errorMessage") == "Unauthorized":
                 return Refusal(401, f"the function answered Unauthorized requestId={request_id}")

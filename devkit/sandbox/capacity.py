@@ -32,11 +32,12 @@ class Prediction:
         """The log line for a slow invocation (None when it is not slow), with the warning past the timeout."""
         if self.lambda_s < SLOW_SECONDS and self.lambda_s <= timeout_s:
             return None
-        said = (f"[sandbox] {self.cpu_s:.2f} s of CPU in {self.wall_s:.2f} s here; at {self.memory_mb} MB Lambda gives "
-                f"{vcpus(self.memory_mb):.2f} vCPU: about {self.lambda_s:.1f} s there")
+        said = (
+            f"[sandbox] {self.cpu_s:.2f} s of CPU in {self.wall_s:.2f} s here; at {self.memory_mb} MB Lambda gives "
+            f"{vcpus(self.memory_mb):.2f} vCPU: about {self.lambda_s:.1f} s there"
+        )
         if self.lambda_s > timeout_s:
-            said = (f"warning: {said}, past its {timeout_s:g} s timeout: give it more memory (CPU grows with it) "
-                    f"or less work per invocation")
+            said = f"warning: {said}, past its {timeout_s:g} s timeout: give it more memory (CPU grows with it) or less work per invocation"
         return said
 
 

@@ -34,8 +34,7 @@ def run(args) -> int:
     open_files = raise_open_file_limit()
     for warning in manifest_warnings(manifest):
         log.info(warning)
-    sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint,
-                      reload=not args.no_reload, iam=iam)
+    sandbox = Sandbox(manifest, args.host, args.port, limits, log, args.dynamodb_endpoint, reload=not args.no_reload, iam=iam)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -83,11 +82,13 @@ def banner(sandbox: Sandbox, seconds: float, open_files: int | None = None) -> s
 def queues_section(sandbox: Sandbox) -> str:
     """The banner's queues: each with its consumer and event source settings, or nothing."""
     manifest = sandbox.manifest
-    lines = [f"    {q.name:<12} -> {manifest.consumer(q).source_dir.relative_to(manifest.root)}  batch {q.batch_size}"
-             + (f" within {q.batch_window} s" if q.batch_window else "")
-             + f", visibility {q.visibility_timeout} s, dead-letter queue after {q.max_receives} receives"
-             + ("" if q.report_failures else ", whole-batch retries")
-             for q in manifest.queues]
+    lines = [
+        f"    {q.name:<12} -> {manifest.consumer(q).source_dir.relative_to(manifest.root)}  batch {q.batch_size}"
+        + (f" within {q.batch_window} s" if q.batch_window else "")
+        + f", visibility {q.visibility_timeout} s, dead-letter queue after {q.max_receives} receives"
+        + ("" if q.report_failures else ", whole-batch retries")
+        for q in manifest.queues
+    ]
     return f"  queues (embedded SQS on {sandbox.dynamodb.endpoint}):\n" + "\n".join(lines) + "\n\n" if lines else ""
 
 
@@ -115,8 +116,9 @@ def manifest_warnings(manifest: Manifest) -> list[str]:
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = sorted({f.runtime for f in manifest.functions})
     if runtimes and runtimes != [local]:
-        warnings.append(f"warning: app.arc asks for {', '.join(runtimes)} but the sandbox runs {local}; "
-                        "test on the real runtime before you rely on newer features")
+        warnings.append(
+            f"warning: app.arc asks for {', '.join(runtimes)} but the sandbox runs {local}; test on the real runtime before you rely on newer features"
+        )
     return warnings
 
 
@@ -141,8 +143,10 @@ def raise_open_file_limit() -> int:
 
 
 def low_open_file_limit(limit: int) -> str:
-    return (f"\n  warning: at most {limit} open files (the hard limit), so about {max(limit - 60, 0)} sockets;"
-            f" raise it (ulimit -Hn, or launchctl limit maxfiles on macOS) for more\n")
+    return (
+        f"\n  warning: at most {limit} open files (the hard limit), so about {max(limit - 60, 0)} sockets;"
+        f" raise it (ulimit -Hn, or launchctl limit maxfiles on macOS) for more\n"
+    )
 
 
 class AcceptFailures:
@@ -158,8 +162,10 @@ class AcceptFailures:
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
             if not self.said:
                 self.said = True
-                self.log.info(f"cannot accept new connections: {error.strerror} (open-file limit {self.open_files});"
-                              " they wait until sockets close. Raise the limit (ulimit -n) for more.")
+                self.log.info(
+                    f"cannot accept new connections: {error.strerror} (open-file limit {self.open_files});"
+                    " they wait until sockets close. Raise the limit (ulimit -n) for more."
+                )
             return
         loop.default_exception_handler(context)
 

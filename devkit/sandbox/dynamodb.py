@@ -35,6 +35,7 @@ from devkit.manifest import Key, Table
 
 KIT_PARENT = Path(__file__).resolve().parents[2]  # where `devkit` is importable from, for the child
 
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -55,9 +56,19 @@ class EmbeddedDynamoDB:
     `{"function", "action", "resource"}`. Both are called from a thread of their own.
     """
 
-    def __init__(self, host: str = "127.0.0.1", policies: str | None = None, on_denial=None,
-                 tables: dict[str, Table] | None = None, region: str = "us-east-1",
-                 on_log=None, ttl_sweep_seconds: float = 30.0, secrets: tuple[str, ...] = (), queues: str = "", on_queues=None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        policies: str | None = None,
+        on_denial=None,
+        tables: dict[str, Table] | None = None,
+        region: str = "us-east-1",
+        on_log=None,
+        ttl_sweep_seconds: float = 30.0,
+        secrets: tuple[str, ...] = (),
+        queues: str = "",
+        on_queues=None,
+    ):
         """`secrets`: Secrets Manager secrets to create with a random value (dynamodb_server.py). `queues`:
         the queues to create, as devkit/sandbox/queues.py `specs_to_json` writes them; they are made after
         `start()` returns, and `on_queues("ready" or "error: ...")` is then called."""
@@ -80,16 +91,25 @@ class EmbeddedDynamoDB:
         # Request lines are turned off too, so the file holds only errors, for the message below.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # open while the server runs; closed in stop()
         denials, report = os.pipe()  # read here by a thread of its own, so it never fills up
-        env = dict(os.environ, DEVKIT_IAM_POLICIES=self.policies or "", DEVKIT_TABLES=tables_to_json(self.tables), DEVKIT_QUEUES=self.queues,
-                   DEVKIT_TABLES_REGION=self.region, DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds),
-                   DEVKIT_SECRETS=",".join(self.secrets), PYTHONPATH=os.pathsep.join(
-            p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p))
+        env = dict(
+            os.environ,
+            DEVKIT_IAM_POLICIES=self.policies or "",
+            DEVKIT_TABLES=tables_to_json(self.tables),
+            DEVKIT_QUEUES=self.queues,
+            DEVKIT_TABLES_REGION=self.region,
+            DEVKIT_TTL_SWEEP_SECONDS=str(self.ttl_sweep_seconds),
+            DEVKIT_SECRETS=",".join(self.secrets),
+            PYTHONPATH=os.pathsep.join(p for p in (str(KIT_PARENT), os.environ.get("PYTHONPATH")) if p),
+        )
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "devkit.sandbox.dynamodb_server", str(os.getpid()), str(report),
-                 "-H", self.host, "-p", str(port)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
-                start_new_session=True, pass_fds=(report,), env=env,
+                [sys.executable, "-m", "devkit.sandbox.dynamodb_server", str(os.getpid()), str(report), "-H", self.host, "-p", str(port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._errors,
+                start_new_session=True,
+                pass_fds=(report,),
+                env=env,
             )
         finally:
             os.close(report)
@@ -183,7 +203,9 @@ class Tables:
         from botocore.config import Config
 
         return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=self.region,
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             # A stalled database must not hold a sweep (and the sandbox's exit) for botocore's 60 s x retries.
@@ -202,13 +224,13 @@ class Tables:
         for name in created:
             table = self.tables[name]
             self.client.create_table(
-                TableName=name, KeySchema=table.key_schema(),
-                AttributeDefinitions=table.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
+                TableName=name,
+                KeySchema=table.key_schema(),
+                AttributeDefinitions=table.attribute_definitions(),
+                BillingMode="PAY_PER_REQUEST",
             )
             if table.ttl_attribute:
-                self.client.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
-                )
+                self.client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
         return created
 
     def sweep_expired(self, now: float | None = None) -> int:
@@ -241,8 +263,10 @@ def tables_from_json(text: str) -> dict[str, Table]:
     def key(value: dict | None) -> Key | None:
         return Key(**value) if value else None
 
-    return {name: Table(**dict(fields, partition_key=key(fields["partition_key"]), sort_key=key(fields["sort_key"])))
-            for name, fields in json.loads(text or "{}").items()}
+    return {
+        name: Table(**dict(fields, partition_key=key(fields["partition_key"]), sort_key=key(fields["sort_key"])))
+        for name, fields in json.loads(text or "{}").items()
+    }
 
 
 async def sweep_forever(tables: Tables, every: float, log) -> None:
@@ -258,8 +282,7 @@ async def sweep_forever(tables: Tables, every: float, log) -> None:
             log(f"TTL removed {deleted} expired item(s)")
 
 
-async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0,
-                restart_every: float = 5.0) -> None:
+async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: float = 3.0, restart_every: float = 5.0) -> None:
     """Say so when the embedded DynamoDB exits or stops answering, and when it answers again; bring
     it back when it exits.
 
@@ -285,17 +308,22 @@ async def watch(database: EmbeddedDynamoDB, log, every: float = 1.0, timeout: fl
             now = await asyncio.to_thread(database.answers, timeout)
         except OutOfFiles as error:
             if not out_of_files:
-                log(f"error: the sandbox is out of file descriptors ({error}): it cannot open connections, to the "
-                    "embedded DynamoDB or any other; close sockets, or raise the open-file limit (ulimit -n)")
+                log(
+                    f"error: the sandbox is out of file descriptors ({error}): it cannot open connections, to the "
+                    "embedded DynamoDB or any other; close sockets, or raise the open-file limit (ulimit -n)"
+                )
             out_of_files = True
             continue
         if out_of_files:
             log("the sandbox can open connections again (file descriptors free)")
             out_of_files = False
         if now != answering:
-            log(f"the embedded DynamoDB on {database.endpoint} answers again" if now else
-                f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
-                f"handlers that use tables fail with a timeout")
+            log(
+                f"the embedded DynamoDB on {database.endpoint} answers again"
+                if now
+                else f"error: the embedded DynamoDB on {database.endpoint} has not answered for {timeout:.0f} s (stopped or stalled?); "
+                f"handlers that use tables fail with a timeout"
+            )
         answering = now
 
 
@@ -310,6 +338,5 @@ async def _restart(database: EmbeddedDynamoDB, log, retry_every: float) -> None:
             await asyncio.sleep(retry_every)
             continue
         names = ", ".join(database.tables) or "no tables"
-        log(f"the embedded DynamoDB is back on {database.endpoint} after {time.monotonic() - started:.1f} s, "
-            f"its tables recreated empty ({names})")
+        log(f"the embedded DynamoDB is back on {database.endpoint} after {time.monotonic() - started:.1f} s, its tables recreated empty ({names})")
         return

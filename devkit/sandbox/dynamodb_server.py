@@ -28,16 +28,19 @@ import urllib.parse
 from devkit.sandbox.iam import Evaluator, caller_key, denial_message
 
 # A transaction is authorized item by item, each as its own action.
-TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
 
 def requested(operation: str, body: dict, table_arn) -> list[tuple[str, str]]:
     """The (IAM action, resource ARN) pairs one DynamoDB request needs, as AWS authorizes them."""
     if isinstance(body.get("TransactItems"), list):
-        return [("dynamodb:" + (TRANSACT_ACTIONS.get(kind) or kind), table_arn(part.get("TableName", "")))
-                for item in body["TransactItems"] if isinstance(item, dict)
-                for kind, part in item.items() if isinstance(part, dict)]
+        return [
+            ("dynamodb:" + (TRANSACT_ACTIONS.get(kind) or kind), table_arn(part.get("TableName", "")))
+            for item in body["TransactItems"]
+            if isinstance(item, dict)
+            for kind, part in item.items()
+            if isinstance(part, dict)
+        ]
     if isinstance(body.get("RequestItems"), dict):
         return [("dynamodb:" + operation, table_arn(table)) for table in body["RequestItems"]]
     if isinstance(body.get("TableName"), str):
@@ -53,8 +56,7 @@ def requested(operation: str, body: dict, table_arn) -> list[tuple[str, str]]:
 
 # SQS authorizes a batch call as its single action (SQS developer guide, "Amazon SQS API permissions:
 # Actions and resource reference").
-SQS_BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
-                     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+SQS_BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage", "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
 
 
 def sqs_requested(operation: str, body: dict, queue_arn) -> list[tuple[str, str]]:
@@ -101,8 +103,7 @@ class Gate:
 
     def use(self, policies: dict) -> None:
         """Judge from now on by `policies` (a function's config.arc changed): replaced in one step."""
-        self.callers = {key: (f["function"], f["principal"], Evaluator(f["policy"]))
-                        for key, f in policies.get("functions", {}).items()}
+        self.callers = {key: (f["function"], f["principal"], Evaluator(f["policy"])) for key, f in policies.get("functions", {}).items()}
 
     def __call__(self, environ, start_response):
         caller = self.callers.get(caller_key(environ.get("HTTP_AUTHORIZATION", "")) or "")
@@ -133,13 +134,12 @@ class Gate:
             decision = evaluator.decision(action, resource)
             if decision != "allowed":
                 self.report({"function": function, "action": action, "resource": resource})
-                answer = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
-                                     "message": denial_message(principal, action, resource, decision)}).encode()
-                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
-                                                   ("Content-Length", str(len(answer))), *headers])
+                answer = json.dumps(
+                    {"__type": "com.amazon.coral.service#AccessDeniedException", "message": denial_message(principal, action, resource, decision)}
+                ).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(answer))), *headers])
                 return [answer]
         return self.app(environ, start_response)
-
 
     def judge_secret(self, environ, start_response, caller, target):
         """A Secrets Manager call, judged on the secret's ARN (a name stands for `<name>-` and Secrets
@@ -157,8 +157,7 @@ class Gate:
         if decision == "allowed":
             return self.app(environ, start_response)
         self.report({"function": function, "action": action, "resource": resource})
-        answer = json.dumps({"__type": "AccessDeniedException",
-                             "message": denial_message(principal, action, resource, decision)}).encode()
+        answer = json.dumps({"__type": "AccessDeniedException", "message": denial_message(principal, action, resource, decision)}).encode()
         start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(answer)))])
         return [answer]
 
@@ -228,8 +227,7 @@ def main(argv: list[str]) -> None:
     policies = json.loads(os.environ.get("DEVKIT_IAM_POLICIES") or "{}")
     host, port = options["-H"], int(options["-p"])
     gate = Gate(app, policies, report)
-    server = make_server(host, port, NoBrowsers(gate, host, port),
-                         threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, NoBrowsers(gate, host, port), threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=keep_tables, args=(f"http://{host}:{port}", server, report), daemon=True).start()
     threading.Thread(target=follow_policies, args=(gate, report), daemon=True).start()
     server.serve_forever()
@@ -309,8 +307,7 @@ def share_moto_session() -> None:
 def _secrets_client(endpoint: str, region: str):
     import boto3
 
-    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region, aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
 
 
 def make_secrets(endpoint: str, region: str, names: str) -> dict[str, str]:
@@ -336,6 +333,8 @@ def _restore_secrets(endpoint: str, region: str, kept: dict[str, str], report) -
             report({"log": f"recreated secret {name} (vanished from the embedded services) with its value"})
     except Exception as error:  # the next round tries again
         report({"log": f"error: could not check or recreate the secrets: {error}"})
+
+
 def _make_queues(endpoint: str, region: str, problems: list[str]) -> None:
     """Create `DEVKIT_QUEUES` (devkit/sandbox/queues.py); a failure is appended to `problems`."""
     if not os.environ.get("DEVKIT_QUEUES"):
@@ -357,8 +356,9 @@ def _recreate_vanished(tables, report, failure: str | None) -> str | None:
     try:
         gone = tables.missing()
         if gone:
-            report({"log": f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or "
-                           f"reset by another process); recreating them empty"})
+            report(
+                {"log": f"error: table(s) {', '.join(gone)} vanished from the embedded DynamoDB (deleted, or reset by another process); recreating them empty"}
+            )
             created = tables.create()
             report({"log": f"recreated table(s) {', '.join(created)}; the items they held are gone"})
     except Exception as error:

@@ -46,10 +46,19 @@ def lambda_variables(manifest: Manifest, function: Function) -> dict[str, str]:
     }
 
 
-def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, allowed_origins: str,
-                       table_names: Mapping[str, str], dynamodb_endpoint: str,
-                       real_credentials: bool = False, secret_names: Mapping[str, str] | None = None,
-                       queue_urls: Mapping[str, str] | None = None, sqs_endpoint: str | None = None) -> dict[str, str]:
+def worker_environment(
+    manifest: Manifest,
+    function: Function,
+    *,
+    wss_url: str,
+    allowed_origins: str,
+    table_names: Mapping[str, str],
+    dynamodb_endpoint: str,
+    real_credentials: bool = False,
+    secret_names: Mapping[str, str] | None = None,
+    queue_urls: Mapping[str, str] | None = None,
+    sqs_endpoint: str | None = None,
+) -> dict[str, str]:
     """Everything `function`'s worker process gets.
 
     With `real_credentials` (an external DynamoDB endpoint and the developer's keys in the shell), the
@@ -64,16 +73,27 @@ def worker_environment(manifest: Manifest, function: Function, *, wss_url: str, 
         env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = dynamodb_endpoint
     if manifest.queues and sqs_endpoint:
         env["AWS_ENDPOINT_URL_SQS"] = sqs_endpoint
-    env.update(contract.variables(manifest, contract.LOCAL_STAGE, wss_url=wss_url, allowed_origins=allowed_origins,
-                                  table_names=table_names, secret_names=secret_names, queue_urls=queue_urls))
-    env.update({
-        "DEVKIT_HANDLER_FILE": function.handler_file,
-        "DEVKIT_SHARED_DIR": str(manifest.shared_dir),
-        "DEVKIT_ACCOUNT_ID": contract.ACCOUNT_ID,
-        # What the function can import beyond its folder, `shared` and the standard library, as on Lambda.
-        "DEVKIT_IMPORTABLE": ",".join(sorted(packages.importable(manifest, function))),
-        "DEVKIT_REQUIREMENTS": packages.requirements_path(manifest, function),
-    })
+    env.update(
+        contract.variables(
+            manifest,
+            contract.LOCAL_STAGE,
+            wss_url=wss_url,
+            allowed_origins=allowed_origins,
+            table_names=table_names,
+            secret_names=secret_names,
+            queue_urls=queue_urls,
+        )
+    )
+    env.update(
+        {
+            "DEVKIT_HANDLER_FILE": function.handler_file,
+            "DEVKIT_SHARED_DIR": str(manifest.shared_dir),
+            "DEVKIT_ACCOUNT_ID": contract.ACCOUNT_ID,
+            # What the function can import beyond its folder, `shared` and the standard library, as on Lambda.
+            "DEVKIT_IMPORTABLE": ",".join(sorted(packages.importable(manifest, function))),
+            "DEVKIT_REQUIREMENTS": packages.requirements_path(manifest, function),
+        }
+    )
     if real_credentials:
         env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_") and "ENDPOINT" not in k and k not in env})
     else:

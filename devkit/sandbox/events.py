@@ -62,8 +62,7 @@ HOP_BY_HOP = frozenset({"connection", "upgrade"})
 ADDED = frozenset({"x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
 
 
-def forwarded(headers: list[tuple[str, str]], source_ip: str, server_port: int, scheme: str,
-              now_ms: int) -> list[tuple[str, str]]:
+def forwarded(headers: list[tuple[str, str]], source_ip: str, server_port: int, scheme: str, now_ms: int) -> list[tuple[str, str]]:
     """The client's headers as API Gateway passes them on, with the four it adds (every AWS sample
     event has them): hop-by-hop headers dropped, the client's IP appended to any `X-Forwarded-For`
     it sent, and its own `X-Forwarded-Port`, `X-Forwarded-Proto` and `X-Amzn-Trace-Id` replaced.
@@ -214,11 +213,7 @@ def _as_text(body: bytes, content_type: str) -> str | None:
     else, form posts and requests without a Content-Type included, arrives base64-encoded.
     """
     media = content_type.split(";", 1)[0].strip().lower()
-    textual = (
-        media.startswith("text/")
-        or media in ("application/json", "application/xml", "application/javascript")
-        or media.endswith(("+json", "+xml"))
-    )
+    textual = media.startswith("text/") or media in ("application/json", "application/xml", "application/javascript") or media.endswith(("+json", "+xml"))
     if not textual:
         return None
     try:

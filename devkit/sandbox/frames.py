@@ -50,8 +50,7 @@ class FrameSizeGuard:
     that lets a plain message of exactly 128 KB through, a compressed one of 128 KB + 1 would pass.
     """
 
-    def __init__(self, parser, queue, limit: int, inflate: bool = False, budget: BufferBudget | None = None,
-                 message_limit: int | None = None):
+    def __init__(self, parser, queue, limit: int, inflate: bool = False, budget: BufferBudget | None = None, message_limit: int | None = None):
         self.parser, self.queue, self.limit = parser, queue, limit
         self.message_limit = message_limit
         self.budget = budget or BufferBudget(1 << 62)
@@ -76,7 +75,7 @@ class FrameSizeGuard:
                 step = min(self._skip, len(view) - position)
                 if self._data and not self._charge(step):
                     return self._overloaded()
-                if self._inflating and not self._inflate(bytes(view[position:position + step])):
+                if self._inflating and not self._inflate(bytes(view[position : position + step])):
                     return self._inflated_too_far()
                 self._skip -= step
                 position += step
@@ -87,7 +86,7 @@ class FrameSizeGuard:
                 continue
             needed = self._header_size() or 2  # the first two bytes tell the header's full size
             take = min(len(view) - position, needed - len(self._header))
-            self._header += bytes(view[position:position + take])
+            self._header += bytes(view[position : position + take])
             position += take
             needed = self._header_size() or 0
             if needed and len(self._header) >= needed:
@@ -119,8 +118,9 @@ class FrameSizeGuard:
 
     def _overloaded(self):
         self.release()
-        self.queue.set_exception(WebSocketError(WSCloseCode.TRY_AGAIN_LATER, "Unfinished messages of all sockets "
-                                                f"would pass the sandbox's {self.budget.total} bytes"))
+        self.queue.set_exception(
+            WebSocketError(WSCloseCode.TRY_AGAIN_LATER, f"Unfinished messages of all sockets would pass the sandbox's {self.budget.total} bytes")
+        )
         return True, b""
 
     def _too_big(self, length: int, what: str = "Frame", limit: int | None = None):
@@ -185,8 +185,8 @@ class FrameSizeGuard:
 
 def _unmask(payload: bytes, mask: bytes, offset: int) -> bytes:
     """RFC 6455 5.3: XOR with the 4-byte key, starting `offset` bytes into the frame's payload."""
-    key = (mask[offset % 4:] + mask[:offset % 4]) * (len(payload) // 4 + 1)
-    mixed = int.from_bytes(payload, "little") ^ int.from_bytes(key[:len(payload)], "little")
+    key = (mask[offset % 4 :] + mask[: offset % 4]) * (len(payload) // 4 + 1)
+    mixed = int.from_bytes(payload, "little") ^ int.from_bytes(key[: len(payload)], "little")
     return mixed.to_bytes(len(payload), "little")
 
 
@@ -200,8 +200,7 @@ class LimitedWebSocketResponse(FrameParserHookResponse):
         self._guard: FrameSizeGuard | None = None
 
     def wrap_frame_parser(self, parser, queue):
-        self._guard = FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress), budget=self._budget,
-                                     message_limit=self._message_bytes)
+        self._guard = FrameSizeGuard(parser, queue, self._frame_bytes, inflate=bool(self.compress), budget=self._budget, message_limit=self._message_bytes)
         return self._guard
 
     def release(self) -> None:

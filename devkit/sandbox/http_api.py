@@ -52,8 +52,9 @@ class Route:
 
 
 class HttpApi:
-    def __init__(self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str,
-                 integration_timeout: float = 30, body_seconds: float = 30):
+    def __init__(
+        self, functions: Functions, routes: list[Function], public_dir: Path, log: Log, api_id: str, integration_timeout: float = 30, body_seconds: float = 30
+    ):
         self.functions, self.log, self.api_id = functions, log, api_id
         self.integration_timeout = integration_timeout
         self.body_seconds = body_seconds  # a body still incomplete after this: 408, the connection closed
@@ -101,11 +102,21 @@ class HttpApi:
             return response
         raw_path, _, raw_query = request.raw_path.partition("?")  # the query exactly as sent, undecoded
         event = events.http_request(
-            route_key=route.function.route_key, method=request.method, raw_path=raw_path,
-            raw_query=raw_query, headers=list(request.headers.items()), query=list(request.query.items()),
-            path_parameters=parameters, body=body, source_ip=request.remote or "127.0.0.1",
-            server_port=request.url.port or 80, scheme=request.scheme,
-            domain_name=request.host, api_id=self.api_id, request_id=request_id, now_ms=int(time.time() * 1000),
+            route_key=route.function.route_key,
+            method=request.method,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=list(request.headers.items()),
+            query=list(request.query.items()),
+            path_parameters=parameters,
+            body=body,
+            source_ip=request.remote or "127.0.0.1",
+            server_port=request.url.port or 80,
+            scheme=request.scheme,
+            domain_name=request.host,
+            api_id=self.api_id,
+            request_id=request_id,
+            now_ms=int(time.time() * 1000),
         )
         try:
             result = await self.functions.invoke_within(route.function, request_id, event, self.integration_timeout)
@@ -117,22 +128,34 @@ class HttpApi:
             return web.json_response({"message": "Service Unavailable"}, status=503)
         if isinstance(result, dict) and "multiValueHeaders" in result and route.function.id not in self._warned:
             self._warned.add(route.function.id)
-            self.log.info(f"warning: {route.function.id} returns multiValueHeaders, which payload format 2.0 "
-                          "does not have: AWS drops them, and so does the sandbox (use headers with comma-joined values)")
+            self.log.info(
+                f"warning: {route.function.id} returns multiValueHeaders, which payload format 2.0 "
+                "does not have: AWS drops them, and so does the sandbox (use headers with comma-joined values)"
+            )
         try:
             return to_response(result)
         except (TypeError, ValueError) as problem:
-            self.log.info(f"HTTP {route.function.route_key} ({route.function.id}): malformed Lambda response: {problem}: "
-                          f"500, as API Gateway answers it requestId={request_id}")
-            return error_page(route.function, request_id, InvocationError("error", {
-                "errorType": "Sandbox.MalformedResponse", "errorMessage": f"malformed Lambda response: {problem}",
-            }))
+            self.log.info(
+                f"HTTP {route.function.route_key} ({route.function.id}): malformed Lambda response: {problem}: "
+                f"500, as API Gateway answers it requestId={request_id}"
+            )
+            return error_page(
+                route.function,
+                request_id,
+                InvocationError(
+                    "error",
+                    {
+                        "errorType": "Sandbox.MalformedResponse",
+                        "errorMessage": f"malformed Lambda response: {problem}",
+                    },
+                ),
+            )
 
     def static(self, request: web.Request) -> web.StreamResponse:
         """A file of public/ under the rule deploy follows (devkit/public.py), streamed from disk."""
         if request.method not in ("GET", "HEAD"):
             return web.json_response({"message": "Not Found"}, status=404)
-        parts = [p for p in request.path[len("/_static/"):].split("/") if p]
+        parts = [p for p in request.path[len("/_static/") :].split("/") if p]
         if not public.visible(parts):
             return web.json_response({"message": "Not Found"}, status=404)
         try:
@@ -148,7 +171,8 @@ class HttpApi:
         if content_type.startswith("text/"):
             content_type += "; charset=utf-8"
         return web.FileResponse(
-            path, headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
+            path,
+            headers={"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"},
         )
 
 

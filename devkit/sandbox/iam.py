@@ -52,14 +52,15 @@ class SandboxIam:
     def policies(self) -> str:
         """What moto's process needs to judge DynamoDB calls, as JSON: per access key id, the
         function's id, principal and policy document."""
-        return json.dumps({
-            "region": self.manifest.aws.region,
-            "account": contract.ACCOUNT_ID,
-            "functions": {
-                key: {"function": f.id, "principal": self.principal(f), "policy": permissions.policy(f, self.arns)}
-                for key, f in self.functions.items()
-            },
-        })
+        return json.dumps(
+            {
+                "region": self.manifest.aws.region,
+                "account": contract.ACCOUNT_ID,
+                "functions": {
+                    key: {"function": f.id, "principal": self.principal(f), "policy": permissions.policy(f, self.arns)} for key, f in self.functions.items()
+                },
+            }
+        )
 
     def evaluator(self, function: Function) -> Evaluator:
         if function.id not in self._evaluators:
@@ -151,6 +152,5 @@ def _glob(pattern: str) -> str:
 
 def denial_message(principal: str, action: str, resource: str, decision: str) -> str:
     """AWS's words for a denied call (the AccessDeniedException message)."""
-    why = ("with an explicit deny in an identity-based policy" if decision == "denied"
-           else f"because no identity-based policy allows the {action} action")
+    why = "with an explicit deny in an identity-based policy" if decision == "denied" else f"because no identity-based policy allows the {action} action"
     return f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"

@@ -79,8 +79,12 @@ class _Allowed:
             return self.inner.find_spec(fullname, target)
         if fullname not in self.said and self.inner.find_spec(fullname, target) is not None and self._asked_by_function():
             self.said.add(fullname)
-            print(f"ModuleNotFoundError: {fullname} is installed here but not in this function's package, so Lambda "
-                  f"will not have it: add {_distribution(fullname)} to {self.requirements}", file=sys.stderr, flush=True)
+            print(
+                f"ModuleNotFoundError: {fullname} is installed here but not in this function's package, so Lambda "
+                f"will not have it: add {_distribution(fullname)} to {self.requirements}",
+                file=sys.stderr,
+                flush=True,
+            )
         return None
 
     def invalidate_caches(self) -> None:
@@ -90,8 +94,7 @@ class _Allowed:
     def _asked_by_function(self) -> bool:
         """True unless the import comes from a library (which may probe for optional modules)."""
         frame: types.FrameType | None = sys._getframe(1)
-        while frame is not None and (frame.f_code.co_filename.startswith(_IMPORT_MACHINERY)
-                                     or frame.f_code.co_filename == __file__):
+        while frame is not None and (frame.f_code.co_filename.startswith(_IMPORT_MACHINERY) or frame.f_code.co_filename == __file__):
             frame = frame.f_back
         return frame is None or not any(_within(frame.f_code.co_filename, lib) for lib in self.libraries)
 

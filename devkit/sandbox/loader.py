@@ -16,9 +16,7 @@ def register_shared(shared_dir: Path) -> None:
     init = shared_dir / "__init__.py"
     if not shared_dir.is_dir() or sys.modules.get("shared") is not None:
         return
-    spec = importlib.util.spec_from_file_location(
-        "shared", init if init.is_file() else None, submodule_search_locations=[str(shared_dir)]
-    )
+    spec = importlib.util.spec_from_file_location("shared", init if init.is_file() else None, submodule_search_locations=[str(shared_dir)])
     assert spec is not None  # a package spec always exists for a directory
     module = importlib.util.module_from_spec(spec)
     sys.modules["shared"] = module

@@ -30,9 +30,22 @@ UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u
 
 # Keys every Powertools line carries; the readable form shows them in fixed places or leaves them out.
 POWERTOOLS_KEYS = {
-    "level", "location", "message", "timestamp", "service", "cold_start", "function_name",
-    "function_memory_size", "function_arn", "function_request_id", "correlation_id", "xray_trace_id",
-    "sampling_rate", "exception", "exception_name", "stack_trace",
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+    "xray_trace_id",
+    "sampling_rate",
+    "exception",
+    "exception_name",
+    "stack_trace",
 }
 
 
@@ -57,8 +70,7 @@ def readable(function_id: str, line: str) -> list[str] | None:
     parts = [clock, function_id, str(record["level"]), message]
     if record.get("correlation_id"):
         parts.append(f"correlation_id={record['correlation_id']}")
-    parts += [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
-              for key, value in record.items() if key not in POWERTOOLS_KEYS]
+    parts += [f"{key}={json.dumps(value) if not isinstance(value, str) else value}" for key, value in record.items() if key not in POWERTOOLS_KEYS]
     lines = [" ".join(p for p in parts if p)]
     if isinstance(record.get("exception"), str):
         lines += record["exception"].splitlines()
@@ -155,7 +167,7 @@ class Log:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _fileno(stream) -> int | None:

@@ -67,12 +67,14 @@ class ManagementApi:
             return error(410, "GoneException", None)
         if method == "GET":
             peer = connection.peer
-            return web.json_response({
-                "connectedAt": _iso(peer.connected_at_ms / 1000),
-                # botocore's model requires both (unlike the events' identity): "" when none was sent
-                "identity": {"sourceIp": peer.source_ip, "userAgent": peer.user_agent or ""},
-                "lastActiveAt": _iso(connection.last_active),
-            })
+            return web.json_response(
+                {
+                    "connectedAt": _iso(peer.connected_at_ms / 1000),
+                    # botocore's model requires both (unlike the events' identity): "" when none was sent
+                    "identity": {"sourceIp": peer.source_ip, "userAgent": peer.user_agent or ""},
+                    "lastActiveAt": _iso(connection.last_active),
+                }
+            )
         if method == "DELETE":
             await connection.close(1000, "")
             self.log.event(f"API DELETE @connections/{connection_id}: closed")

@@ -36,8 +36,16 @@ MAX_BATCHES = 1000  # Lambda's ceiling per event source
 RECEIVE_MAX = 10  # SQS's ReceiveMessage MaxNumberOfMessages
 POLLER_KEY = "devkit-event-source"  # the access key id the poller signs with: no function's
 # The record attributes Lambda passes on (AWS's sample event; FIFO queues add the last three).
-RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
-                     "AWSTraceHeader", "SequenceNumber", "MessageGroupId", "MessageDeduplicationId")
+RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,7 @@ class QueueSpec:
     @classmethod
     def of(cls, queue: Queue, prefix: str) -> QueueSpec:
         assert queue.visibility_timeout is not None, "the manifest sets it from the consumer's timeout"
-        return cls(queue.name, queue.physical_name(prefix), queue.dlq_name(prefix), queue.fifo,
-                   queue.visibility_timeout, queue.max_receives)
+        return cls(queue.name, queue.physical_name(prefix), queue.dlq_name(prefix), queue.fifo, queue.visibility_timeout, queue.max_receives)
 
 
 def specs_to_json(specs: list[QueueSpec]) -> str:
@@ -75,17 +82,18 @@ def create_queues(call, specs: list[QueueSpec]) -> list[str]:
         dlq_url = call("CreateQueue", {"QueueName": spec.dlq, "Attributes": {**fifo, "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}})["QueueUrl"]
         dlq_arn = call("GetQueueAttributes", {"QueueUrl": dlq_url, "AttributeNames": ["QueueArn"]})["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receives})
-        call("CreateQueue", {"QueueName": spec.name, "Attributes": {**fifo, "VisibilityTimeout": str(spec.visibility_timeout),
-                                                                     "RedrivePolicy": redrive}})
+        call("CreateQueue", {"QueueName": spec.name, "Attributes": {**fifo, "VisibilityTimeout": str(spec.visibility_timeout), "RedrivePolicy": redrive}})
         created += [spec.name, spec.dlq]
     return created
 
 
 def _headers(operation: str, region: str) -> dict[str, str]:
     """SQS's JSON protocol, with a credential scope that tells moto the service (it checks no signature)."""
-    return {"X-Amz-Target": f"AmazonSQS.{operation}", "Content-Type": "application/x-amz-json-1.0",
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={POLLER_KEY}/20250101/{region}/sqs/aws4_request, "
-                             f"SignedHeaders=host, Signature=0"}
+    return {
+        "X-Amz-Target": f"AmazonSQS.{operation}",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={POLLER_KEY}/20250101/{region}/sqs/aws4_request, SignedHeaders=host, Signature=0",
+    }
 
 
 def sync_call(endpoint: str, region: str, operation: str, params: dict, timeout: float = 10) -> dict:
@@ -93,8 +101,7 @@ def sync_call(endpoint: str, region: str, operation: str, params: dict, timeout:
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(endpoint.rstrip("/") + "/", data=json.dumps(params).encode(),
-                                     headers=_headers(operation, region), method="POST")
+    request = urllib.request.Request(endpoint.rstrip("/") + "/", data=json.dumps(params).encode(), headers=_headers(operation, region), method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read() or b"{}")
@@ -136,8 +143,9 @@ class Sqs:
 
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        async with self._session.post(self.endpoint + "/", data=json.dumps(params), headers=_headers(operation, self.region),
-                                      timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with self._session.post(
+            self.endpoint + "/", data=json.dumps(params), headers=_headers(operation, self.region), timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as response:
             body = await response.json(content_type=None) if response.content_length != 0 else {}
             if response.status >= 400:
                 body = body if isinstance(body, dict) else {}
@@ -203,8 +211,7 @@ class EventSource:
     """Lambda's event source mapping for one queue: long-polls, invokes `function` with batches,
     deletes what succeeded, and scales its concurrent batches while messages wait."""
 
-    def __init__(self, queue: Queue, function: Function, url: str, arn: str, dlq: str, region: str, sqs: Sqs,
-                 invoke: Invoke, log, limit: int):
+    def __init__(self, queue: Queue, function: Function, url: str, arn: str, dlq: str, region: str, sqs: Sqs, invoke: Invoke, log, limit: int):
         self.queue, self.function, self.url, self.arn, self.dlq, self.region = queue, function, url, arn, dlq, region
         self.sqs, self.invoke, self.log = sqs, invoke, log
         self.limit = max(1, min(limit, queue.max_concurrency or MAX_BATCHES))
@@ -260,10 +267,20 @@ class EventSource:
         return messages
 
     async def _receive(self, count: int, wait: int) -> list[dict]:
-        receive = asyncio.ensure_future(self.sqs.call("ReceiveMessage", {
-            "QueueUrl": self.url, "MaxNumberOfMessages": count, "WaitTimeSeconds": wait,
-            "AttributeNames": ["All"], "MessageSystemAttributeNames": ["All"], "MessageAttributeNames": ["All"],
-        }, timeout=wait + 10))
+        receive = asyncio.ensure_future(
+            self.sqs.call(
+                "ReceiveMessage",
+                {
+                    "QueueUrl": self.url,
+                    "MaxNumberOfMessages": count,
+                    "WaitTimeSeconds": wait,
+                    "AttributeNames": ["All"],
+                    "MessageSystemAttributeNames": ["All"],
+                    "MessageAttributeNames": ["All"],
+                },
+                timeout=wait + 10,
+            )
+        )
         stopped = asyncio.ensure_future(self.stopping.wait())
         try:
             await asyncio.wait({receive, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -291,15 +308,15 @@ class EventSource:
         try:
             await self._delete(done)
         except (SqsError, OSError, asyncio.TimeoutError) as error:
-            self.log.info(f"queue {self.queue.name}: deleting {len(done)} processed message(s) failed ({error}); "
-                          f"they come back after the visibility timeout")
+            self.log.info(f"queue {self.queue.name}: deleting {len(done)} processed message(s) failed ({error}); they come back after the visibility timeout")
         self._report(messages, failed, why)
 
     async def _delete(self, messages: list[dict]) -> None:
         for start in range(0, len(messages), RECEIVE_MAX):
-            chunk = messages[start:start + RECEIVE_MAX]
-            await self.sqs.call("DeleteMessageBatch", {"QueueUrl": self.url, "Entries": [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]})
+            chunk = messages[start : start + RECEIVE_MAX]
+            await self.sqs.call(
+                "DeleteMessageBatch", {"QueueUrl": self.url, "Entries": [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]}
+            )
 
     def _report(self, messages: list[dict], failed: list[str], why: str) -> None:
         """One log line per batch: queue, messages, failures, receive counts of the failed ones."""
@@ -338,9 +355,20 @@ class EventSources:
         self.sources = []
         for queue in manifest.queues:
             spec = QueueSpec.of(queue, prefix)
-            self.sources.append(EventSource(
-                queue, manifest.consumer(queue), queue_url(endpoint, account, spec.name),
-                f"arn:aws:sqs:{region}:{account}:{spec.name}", spec.dlq, region, self.sqs, invoke, log, limit))
+            self.sources.append(
+                EventSource(
+                    queue,
+                    manifest.consumer(queue),
+                    queue_url(endpoint, account, spec.name),
+                    f"arn:aws:sqs:{region}:{account}:{spec.name}",
+                    spec.dlq,
+                    region,
+                    self.sqs,
+                    invoke,
+                    log,
+                    limit,
+                )
+            )
         self.dlq_urls = {s.queue.name: queue_url(endpoint, account, s.dlq) for s in self.sources}
         self.tasks: list[asyncio.Task] = []
 
@@ -361,13 +389,18 @@ class EventSources:
             except (SqsError, OSError, asyncio.TimeoutError):
                 continue
             if left or dead:
-                self.log.info(f"queue {source.queue.name}: {left} message(s) not yet processed and {dead} in its dead-letter "
-                              f"queue are discarded with the sandbox (the embedded SQS keeps nothing between runs)")
+                self.log.info(
+                    f"queue {source.queue.name}: {left} message(s) not yet processed and {dead} in its dead-letter "
+                    f"queue are discarded with the sandbox (the embedded SQS keeps nothing between runs)"
+                )
         await self.sqs.close()
 
     async def _count(self, url: str) -> int:
-        answer = await self.sqs.call("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": [
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]}, timeout=2)
+        answer = await self.sqs.call(
+            "GetQueueAttributes",
+            {"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]},
+            timeout=2,
+        )
         return sum(int(v) for v in (answer.get("Attributes") or {}).values())
 
 

@@ -41,8 +41,14 @@ if TYPE_CHECKING:
 
 # aiohttp and the parts over it: imported by `start()` in a thread (about 0.5 s) while the database
 # and the preloaded worker parent start, so this module imports none of them.
-SERVING_MODULES = ("aiohttp.web", "devkit.sandbox.authorizer", "devkit.sandbox.connections", "devkit.sandbox.http_api",
-                   "devkit.sandbox.management_api", "devkit.sandbox.websocket_api")
+SERVING_MODULES = (
+    "aiohttp.web",
+    "devkit.sandbox.authorizer",
+    "devkit.sandbox.connections",
+    "devkit.sandbox.http_api",
+    "devkit.sandbox.management_api",
+    "devkit.sandbox.websocket_api",
+)
 
 MANAGEMENT_PATH = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
@@ -56,9 +62,17 @@ class Sandbox:
     http: HttpApi
     management: ManagementApi
 
-    def __init__(self, manifest: Manifest, host: str = "127.0.0.1", port: int = contract.DEFAULT_PORT,
-                 limits: Limits | None = None, log: Log | None = None,
-                 dynamodb_endpoint: str | None = None, reload: bool = True, iam: bool = True):
+    def __init__(
+        self,
+        manifest: Manifest,
+        host: str = "127.0.0.1",
+        port: int = contract.DEFAULT_PORT,
+        limits: Limits | None = None,
+        log: Log | None = None,
+        dynamodb_endpoint: str | None = None,
+        reload: bool = True,
+        iam: bool = True,
+    ):
         self.manifest, self.host, self.port = manifest, host, port
         self.limits = limits or Limits()
         self.log = log or Log()
@@ -68,37 +82,70 @@ class Sandbox:
         self.api_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         self.external_dynamodb = dynamodb_endpoint
         # IAM needs the workers' own keys: off when the developer's credentials are passed through.
-        self.iam = SandboxIam(manifest, LocalArns(
-            manifest.aws.region, contract.ACCOUNT_ID, self.table_names(), self.api_id, contract.LOCAL_STAGE,
-            partial(function_name, manifest), secret_names=self.secret_names(), queue_names=self.queue_names(),
-        ), partial(function_name, manifest)) if iam and not self.real_credentials else None
+        self.iam = (
+            SandboxIam(
+                manifest,
+                LocalArns(
+                    manifest.aws.region,
+                    contract.ACCOUNT_ID,
+                    self.table_names(),
+                    self.api_id,
+                    contract.LOCAL_STAGE,
+                    partial(function_name, manifest),
+                    secret_names=self.secret_names(),
+                    queue_names=self.queue_names(),
+                ),
+                partial(function_name, manifest),
+            )
+            if iam and not self.real_credentials
+            else None
+        )
         physical = self.table_names()
         declared = {physical[t.name]: t for t in manifest.tables}
         # The embedded database creates and keeps the tables itself (dynamodb.py); `tables` does it for
         # a DynamoDB of the developer's own.
         # It also serves the queues, with a DynamoDB of the developer's own too (then with no tables).
-        self.dynamodb = EmbeddedDynamoDB(policies=self.iam.policies() if self.iam else None, on_denial=self._dynamodb_denied,
-                                         tables={} if dynamodb_endpoint else declared, region=manifest.aws.region,
-                                         on_log=self._database_said, ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
-                                         secrets=tuple(self.secret_names().values()),
-                                         queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]),
-                                         on_queues=self._queues_made)
+        self.dynamodb = EmbeddedDynamoDB(
+            policies=self.iam.policies() if self.iam else None,
+            on_denial=self._dynamodb_denied,
+            tables={} if dynamodb_endpoint else declared,
+            region=manifest.aws.region,
+            on_log=self._database_said,
+            ttl_sweep_seconds=self.limits.ttl_sweep_seconds,
+            secrets=tuple(self.secret_names().values()),
+            queues=specs_to_json([QueueSpec.of(q, self._prefix) for q in manifest.queues]),
+            on_queues=self._queues_made,
+        )
         self.tables = Tables(dynamodb_endpoint, manifest.aws.region, declared) if dynamodb_endpoint else None
-        self.functions = Functions({
-            f.id: FunctionPool(f, partial(self.environment, f), log=self.log.function,
-                               scale_after=self.limits.worker_scale_after_seconds, **workers_for(self.limits, f))
-            for f in manifest.functions
-        }, preload=True, log=self.log.info,
-           client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),
-           early={f.id for f in manifest.functions if not permissions.client_services(f)})
-        self.event_sources = EventSources(manifest, self.dynamodb.endpoint, self._prefix, contract.ACCOUNT_ID,
-                                          partial(self.functions.invoke, may_throttle=False), self.log,
-                                          self.limits.worker_concurrency) if manifest.queues else None
+        self.functions = Functions(
+            {
+                f.id: FunctionPool(
+                    f, partial(self.environment, f), log=self.log.function, scale_after=self.limits.worker_scale_after_seconds, **workers_for(self.limits, f)
+                )
+                for f in manifest.functions
+            },
+            preload=True,
+            log=self.log.info,
+            client_services=set().union(*(permissions.client_services(f) for f in manifest.functions)),
+            early={f.id for f in manifest.functions if not permissions.client_services(f)},
+        )
+        self.event_sources = (
+            EventSources(
+                manifest,
+                self.dynamodb.endpoint,
+                self._prefix,
+                contract.ACCOUNT_ID,
+                partial(self.functions.invoke, may_throttle=False),
+                self.log,
+                self.limits.worker_concurrency,
+            )
+            if manifest.queues
+            else None
+        )
         # Functions that may use the queues wait until the embedded SQS has made them (after the tables).
         self._queues_ready = asyncio.Event()
         if manifest.queues:
-            self.functions.hold({f.id for f in manifest.functions if "sqs" in permissions.client_services(f)
-                                 or f.kind == "queue"}, self._queues_ready)
+            self.functions.hold({f.id for f in manifest.functions if "sqs" in permissions.client_services(f) or f.kind == "queue"}, self._queues_ready)
         self._runner: web.AppRunner | None = None
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -156,12 +203,14 @@ class Sandbox:
 
     def _queues_made(self, outcome: str) -> None:
         """From the database's reader thread: the queues exist (or could not be made); start polling."""
+
         def made() -> None:
             if outcome != "ready":
                 self.log.info(outcome)
             self._queues_ready.set()
             if self.event_sources is not None and outcome == "ready" and not self._stopped.is_set():
                 self.event_sources.start()
+
         self._loop.call_soon_threadsafe(made)
 
     def _database_said(self, line: str) -> None:
@@ -172,9 +221,16 @@ class Sandbox:
         """What `function`'s workers see (devkit/sandbox/environment.py)."""
         origins = {self.page_url, f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
         return worker_environment(
-            self.manifest, function, wss_url=self.wss_url, allowed_origins=",".join(sorted(origins)),
-            table_names=self.table_names(), dynamodb_endpoint=self.dynamodb_endpoint,
-            real_credentials=self.real_credentials, secret_names=self.secret_names(), queue_urls=self.queue_urls(), sqs_endpoint=self.dynamodb.endpoint,
+            self.manifest,
+            function,
+            wss_url=self.wss_url,
+            allowed_origins=",".join(sorted(origins)),
+            table_names=self.table_names(),
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            real_credentials=self.real_credentials,
+            secret_names=self.secret_names(),
+            queue_urls=self.queue_urls(),
+            sqs_endpoint=self.dynamodb.endpoint,
         )
 
     async def start(self) -> None:
@@ -216,16 +272,39 @@ class Sandbox:
 
         manifest = self.manifest
         self.registry = Registry()
-        authorizer = SandboxAuthorizer(manifest.authorizer, self.functions, self.log, manifest.aws.region, self.api_id,
-                                       contract.LOCAL_STAGE, self.limits.ws_integration_timeout_seconds) if manifest.authorizer else None
-        self.ws = WebSocketApi(
-            self.functions, {f.route_key: f for f in manifest.ws_functions}, self.registry,
-            self.limits, self.log, self.api_id, contract.LOCAL_STAGE, authorizer,
+        authorizer = (
+            SandboxAuthorizer(
+                manifest.authorizer,
+                self.functions,
+                self.log,
+                manifest.aws.region,
+                self.api_id,
+                contract.LOCAL_STAGE,
+                self.limits.ws_integration_timeout_seconds,
+            )
+            if manifest.authorizer
+            else None
         )
-        self.http = HttpApi(self.functions, list(manifest.http_functions), manifest.public_dir, self.log, self.api_id,
-                            self.limits.http_integration_timeout_seconds, body_seconds=self.limits.http_body_seconds)
-        self.management = ManagementApi(self.registry, self.limits, self.log,
-                                        self.iam.management_denied if self.iam else None)
+        self.ws = WebSocketApi(
+            self.functions,
+            {f.route_key: f for f in manifest.ws_functions},
+            self.registry,
+            self.limits,
+            self.log,
+            self.api_id,
+            contract.LOCAL_STAGE,
+            authorizer,
+        )
+        self.http = HttpApi(
+            self.functions,
+            list(manifest.http_functions),
+            manifest.public_dir,
+            self.log,
+            self.api_id,
+            self.limits.http_integration_timeout_seconds,
+            body_seconds=self.limits.http_body_seconds,
+        )
+        self.management = ManagementApi(self.registry, self.limits, self.log, self.iam.management_denied if self.iam else None)
 
     def _spawn(self, work) -> None:
         """Run `work` in the background until `stop()` (the task is kept, so it is never collected early)."""
@@ -242,8 +321,7 @@ class Sandbox:
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         # keepalive_timeout also closes a connection whose request headers never complete (aiohttp starts
         # it when the connection opens): a half-sent request cannot hold a socket for ever.
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1,
-                                     keepalive_timeout=self.limits.http_header_seconds)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1, keepalive_timeout=self.limits.http_header_seconds)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]  # the port the system chose, when asked for port 0
@@ -321,8 +399,10 @@ class Sandbox:
             return
         change = reload.compare(self.manifest, edited)
         if change.restart:
-            self.log.info(f"restart the sandbox (Ctrl-C, then make sandbox) to apply {', '.join(change.restart)}; "
-                          "until then it runs with the configuration it started with")
+            self.log.info(
+                f"restart the sandbox (Ctrl-C, then make sandbox) to apply {', '.join(change.restart)}; "
+                "until then it runs with the configuration it started with"
+            )
             return
         if not change.functions:
             return
@@ -346,7 +426,8 @@ def first_request(manifest: Manifest) -> list[Function]:
     function of a GET route (a page) and the WebSocket API's `$connect` and `$default` (API Gateway's
     route keys). Every other function starts its first worker on its first invocation."""
     return [f for f in manifest.http_functions if f.route_key.startswith("GET ")] + [
-        f for f in manifest.ws_functions if f.route_key in ("$connect", "$default")]
+        f for f in manifest.ws_functions if f.route_key in ("$connect", "$default")
+    ]
 
 
 def _import_all(names: tuple[str, ...]) -> None:

@@ -62,8 +62,17 @@ class RateLimiter:
 
 
 class WebSocketApi:
-    def __init__(self, functions: Functions, routes: dict[str, Function], registry: Registry,
-                 limits: Limits, log: Log, api_id: str, stage: str, authorizer: SandboxAuthorizer | None = None):
+    def __init__(
+        self,
+        functions: Functions,
+        routes: dict[str, Function],
+        registry: Registry,
+        limits: Limits,
+        log: Log,
+        api_id: str,
+        stage: str,
+        authorizer: SandboxAuthorizer | None = None,
+    ):
         self.functions, self.routes, self.registry, self.authorizer = functions, routes, registry, authorizer
         self.limits, self.log, self.api_id, self.stage = limits, log, api_id, stage
         self.rate = RateLimiter(limits.new_connections_per_second)
@@ -85,9 +94,15 @@ class WebSocketApi:
             return web.json_response({"message": "Bad Request"}, status=400)
         now_ms = _now_ms()
         peer = events.Peer(
-            connection_id=events.new_id(), connected_at_ms=now_ms, source_ip=request.remote or "127.0.0.1",
-            user_agent=request.headers.get("User-Agent"), domain_name=request.host,
-            stage=self.stage, api_id=self.api_id, server_port=request.url.port or 80, scheme=request.scheme,
+            connection_id=events.new_id(),
+            connected_at_ms=now_ms,
+            source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent"),
+            domain_name=request.host,
+            stage=self.stage,
+            api_id=self.api_id,
+            server_port=request.url.port or 80,
+            scheme=request.scheme,
         )
         if self.authorizer is not None:  # API Gateway runs it before `$connect`
             peer, refused = await self.authorizer.admit(request, peer, now_ms)
@@ -97,8 +112,11 @@ class WebSocketApi:
         if not accepted:
             return refusal
         socket = LimitedWebSocketResponse(  # AWS allows a message of 128 KB exactly, plain or compressed
-            frame_bytes=self.limits.frame_bytes, message_bytes=self.limits.message_bytes, budget=self.budget,
-            protocols=protocols, autoping=False,  # pongs go through _receive_until_closed, under the write cap
+            frame_bytes=self.limits.frame_bytes,
+            message_bytes=self.limits.message_bytes,
+            budget=self.budget,
+            protocols=protocols,
+            autoping=False,  # pongs go through _receive_until_closed, under the write cap
             writer_limit=UNLIMITED_WRITES,  # never wait for a slow reader: Connection caps what is queued instead
         )
         connection = Connection(peer, socket, request.transport, self.limits.send_buffer_bytes, self.limits.frame_bytes)
@@ -132,8 +150,7 @@ class WebSocketApi:
         request_id = events.new_id()
         event = events.ws_connect(peer, list(request.headers.items()), list(request.query.items()), request_id, now_ms)
         try:
-            result = await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds,
-                                                        may_throttle=False)
+            result = await self.functions.invoke_within(function, request_id, event, self.limits.ws_integration_timeout_seconds, may_throttle=False)
         except (InvocationError, IntegrationTimeout) as error:
             self.log.info(f"WS  $connect {peer.connection_id} failed ({error}): 502 requestId={request_id}")
             return False, web.json_response({"message": "Internal server error"}, status=502), ()
@@ -167,8 +184,9 @@ class WebSocketApi:
                 if connection.queued_bytes() > connection.buffer_bytes:
                     # Pings from a client that reads nothing would queue pongs without end: closed as
                     # any stalled client is (a close frame, then the TCP connection cut after a wait).
-                    self.log.info(f"WS  {connection.id}: pings from a client that reads nothing ({connection.queued_bytes()} "
-                                  f"bytes wait unread): closed {NOT_READING[0]}")
+                    self.log.info(
+                        f"WS  {connection.id}: pings from a client that reads nothing ({connection.queued_bytes()} bytes wait unread): closed {NOT_READING[0]}"
+                    )
                     await connection.close(*NOT_READING)
                     return
                 await socket.pong(message.data)

@@ -93,8 +93,7 @@ def main():
         return 1
     _send(replies, {"ready": True})
 
-    arn = lambda_context.function_arn(os.environ["AWS_REGION"], os.environ["DEVKIT_ACCOUNT_ID"],
-                                      os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+    arn = lambda_context.function_arn(os.environ["AWS_REGION"], os.environ["DEVKIT_ACCOUNT_ID"], os.environ["AWS_LAMBDA_FUNCTION_NAME"])
     while True:
         request = _receive(requests)
         if request is None:

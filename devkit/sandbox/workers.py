@@ -45,6 +45,7 @@ SERVICES_VARIABLE = "DEVKIT_CLIENT_SERVICES"  # read by zygote_main.py (which im
 
 BASE_WORKERS = 2  # a function's workers that start without waiting; more only while these are stuck
 
+
 class InvocationError(Exception):
     """The function failed: `kind` is error, timeout, crash, init or stopping (the sandbox is stopping,
     so no worker starts); `detail` is Lambda's error dict."""
@@ -61,8 +62,7 @@ class IntegrationTimeout(Exception):
 class Worker:
     """One process running one function's handler."""
 
-    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = "",
-                 launcher: Launcher | None = None):
+    def __init__(self, function: Function, env: dict[str, str], log: LogSink, run: str = "", launcher: Launcher | None = None):
         self.function, self.env, self.log = function, {**env, RUN_VARIABLE: run} if run else env, log
         self.launcher = launcher or Launcher(None, lambda line: None)
         self.process: Any = None  # asyncio.subprocess.Process, or zygote.ForkedProcess
@@ -95,8 +95,7 @@ class Worker:
         deadline_ms = int((time.time() + timeout) * 1000)
         body = json.dumps({"aws_request_id": str(uuid.uuid4()), "deadline_ms": deadline_ms, "event": event}).encode()
         if len(body) > LAMBDA_REQUEST_BYTES and len(json.dumps(event).encode()) > LAMBDA_REQUEST_BYTES:
-            raise self._refused("RequestEntityTooLargeException", f"Request must be smaller than {LAMBDA_REQUEST_BYTES} "
-                                "bytes for the InvokeFunction operation")
+            raise self._refused("RequestEntityTooLargeException", f"Request must be smaller than {LAMBDA_REQUEST_BYTES} bytes for the InvokeFunction operation")
         started = time.monotonic()
         try:
             self.process.stdin.write(HEADER.pack(len(body)) + body)
@@ -109,8 +108,13 @@ class Worker:
             raise InvocationError("crash", {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: exit status {code}"}) from None
         except ValueError:  # not a reply: something in the worker wrote on its reply channel
             await self.kill()
-            raise InvocationError("crash", {"errorType": "Sandbox.ReplyCorrupted", "errorMessage":
-                                  "the worker's reply channel carried something other than a reply; the worker was replaced"}) from None
+            raise InvocationError(
+                "crash",
+                {
+                    "errorType": "Sandbox.ReplyCorrupted",
+                    "errorMessage": "the worker's reply channel carried something other than a reply; the worker was replaced",
+                },
+            ) from None
         if "cpu" in reply:  # what it would take on Lambda at the function's memory (devkit/sandbox/capacity.py)
             line = predict(float(reply["cpu"]), time.monotonic() - started, self.function.memory).line(self.function.timeout)
             if line:
@@ -150,8 +154,9 @@ class Worker:
         (size,) = HEADER.unpack(await self.process.stdout.readexactly(HEADER.size))
         if size - RESULT_WRAPPER > LAMBDA_RESPONSE_BYTES:
             await self._discard(size)
-            raise self._refused("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed "
-                                f"payload size ({LAMBDA_RESPONSE_BYTES} bytes).")
+            raise self._refused(
+                "Function.ResponseSizeTooLarge", f"Response payload size exceeded maximum allowed payload size ({LAMBDA_RESPONSE_BYTES} bytes)."
+            )
         reply = json.loads(await self.process.stdout.readexactly(size))
         if not isinstance(reply, dict) or not {"result", "error", "ready", "init_error"} & set(reply):
             raise ValueError("not a reply")
@@ -212,8 +217,9 @@ class FunctionPool:
     boto3 client): starting them all at once turned every burst after a start into ten processes.
     """
 
-    def __init__(self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink,
-                 queue: int = 100, scale_after: float = 0.0):
+    def __init__(
+        self, function: Function, environment: Callable[[], dict[str, str]], concurrency: int, log: LogSink, queue: int = 100, scale_after: float = 0.0
+    ):
         self.function, self.environment, self.log = function, environment, log
         self.scale_after = scale_after
         self._handoffs: collections.deque[asyncio.Future] = collections.deque()  # invocations waiting for a busy worker
@@ -378,9 +384,14 @@ class FunctionPool:
 class Functions:
     """Every function of the app, each with its own pool of warm workers."""
 
-    def __init__(self, pools: dict[str, FunctionPool], preload: bool = False,
-                 log: Callable[[str], None] = lambda line: None, client_services: Iterable[str] = (),
-                 early: Iterable[str] = ()):
+    def __init__(
+        self,
+        pools: dict[str, FunctionPool],
+        preload: bool = False,
+        log: Callable[[str], None] = lambda line: None,
+        client_services: Iterable[str] = (),
+        early: Iterable[str] = (),
+    ):
         """`preload`: fork workers from a parent that imported the shared libraries (zygote.py) and
         loaded the models of `client_services` (boto3 service names) for their first clients; the
         functions of `early` (ids; they make no AWS client) may fork before it has loaded boto3."""
@@ -390,7 +401,9 @@ class Functions:
         # The parent carries only what Python needs and the run's token (forked workers show the
         # parent's environment in /proc, and kill_strays finds them by it): no developer credentials.
         parent_env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ} | {
-            RUN_VARIABLE: self.run, SERVICES_VARIABLE: ",".join(sorted(client_services))}
+            RUN_VARIABLE: self.run,
+            SERVICES_VARIABLE: ",".join(sorted(client_services)),
+        }
         self.launcher = Launcher(Zygote(parent_env, log) if preload else None, log, early)
         for pool in pools.values():
             pool.run, pool.launcher = self.run, self.launcher
@@ -410,8 +423,7 @@ class Functions:
         """True when `function` would throttle another invocation now (checked before reading a body)."""
         return self._pools[function.id].saturated
 
-    async def invoke_within(self, function: Function, request_id: str, event: dict, seconds: float,
-                            may_throttle: bool = True):
+    async def invoke_within(self, function: Function, request_id: str, event: dict, seconds: float, may_throttle: bool = True):
         """`invoke`, but raise IntegrationTimeout after `seconds` (API Gateway's integration timeout).
 
         The invocation is not cancelled: as on AWS, the function runs on, and its worker stays busy,

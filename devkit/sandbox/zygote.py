@@ -41,8 +41,7 @@ MAX_RESTARTS = 3
 class ForkedProcess:
     """A worker forked by the zygote: what `Worker` uses of `asyncio.subprocess.Process`."""
 
-    def __init__(self, pid: int, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader,
-                 stderr: asyncio.StreamReader):
+    def __init__(self, pid: int, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader):
         self.pid, self.stdin, self.stdout, self.stderr = pid, stdin, stdout, stderr
         self.returncode: int | None = None
         self._exited = asyncio.get_running_loop().create_future()
@@ -134,9 +133,16 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-u", str(ZYGOTE_MAIN), str(theirs.fileno()),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=self.env, pass_fds=(theirs.fileno(),), start_new_session=True,
+                sys.executable,
+                "-u",
+                str(ZYGOTE_MAIN),
+                str(theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
             )
         finally:
             theirs.close()
@@ -286,8 +292,11 @@ def _installed(name: str, folders: set[str]) -> tuple[str, set[str]] | None:
         if declared is not None:
             tops = set(declared.split())
         else:
-            tops = {f.parts[0].removesuffix(".py") for f in distribution.files or ()
-                    if not f.parts[0].endswith((".dist-info", ".egg-info", ".pth")) and f.parts[0] not in ("..", "__pycache__")}
+            tops = {
+                f.parts[0].removesuffix(".py")
+                for f in distribution.files or ()
+                if not f.parts[0].endswith((".dist-info", ".egg-info", ".pth")) and f.parts[0] not in ("..", "__pycache__")
+            }
         return distribution.version or "", tops
     return None
 
@@ -378,9 +387,15 @@ class Launcher:
                 if process is not None:
                     return process
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-u", str(WORKER_MAIN),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=source_dir, env=env, start_new_session=True,
+            sys.executable,
+            "-u",
+            str(WORKER_MAIN),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=source_dir,
+            env=env,
+            start_new_session=True,
         )
 
     def forget(self) -> None:
@@ -399,4 +414,3 @@ class Launcher:
 
 class LauncherClosed(Exception):
     """No worker starts once the sandbox is stopping."""
-

@@ -34,12 +34,34 @@ HEADER = struct.Struct(">I")
 # makes no AWS client needs (a page: Powertools' logger, Jinja2): its workers may fork as soon as
 # FIRST is loaded. REST is boto3 and the parts of botocore every client loads (then `warm_boto3`).
 # Missing ones are skipped (the kit does not require them).
-FIRST = ("aws_lambda_powertools", "aws_lambda_powertools.logging", "jinja2",
-         "json", "logging", "datetime", "uuid", "concurrent.futures", "concurrent.futures.thread")
+FIRST = (
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.logging",
+    "jinja2",
+    "json",
+    "logging",
+    "datetime",
+    "uuid",
+    "concurrent.futures",
+    "concurrent.futures.thread",
+)
 REST = (
-    "urllib3", "botocore.session", "botocore.client", "botocore.endpoint", "botocore.httpsession",
-    "botocore.parsers", "botocore.serialize", "botocore.auth", "botocore.regions", "botocore.retries.standard",
-    "botocore.credentials", "botocore.config", "botocore.exceptions", "botocore.paginate", "boto3", "boto3.session",
+    "urllib3",
+    "botocore.session",
+    "botocore.client",
+    "botocore.endpoint",
+    "botocore.httpsession",
+    "botocore.parsers",
+    "botocore.serialize",
+    "botocore.auth",
+    "botocore.regions",
+    "botocore.retries.standard",
+    "botocore.credentials",
+    "botocore.config",
+    "botocore.exceptions",
+    "botocore.paginate",
+    "boto3",
+    "boto3.session",
 )
 
 
@@ -71,8 +93,7 @@ def loaded_packages() -> dict[str, str]:
 # What botocore reads while it makes boto3's default session and loads its data (the profile's config
 # and credentials files, the data path): a worker keeps the parent's session only if its own
 # environment agrees on each of them; otherwise it makes its own, as a fresh interpreter would.
-SESSION_INPUTS = ("HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                  "AWS_DATA_PATH")
+SESSION_INPUTS = ("HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_DATA_PATH")
 SERVICES_VARIABLE = "DEVKIT_CLIENT_SERVICES"  # comma-separated boto3 service names whose models to load
 
 
@@ -115,7 +136,7 @@ def _reply(out: int, message: dict) -> None:
     body = json.dumps(message).encode()
     data = HEADER.pack(len(body)) + body
     while data:
-        data = data[os.write(out, data):]
+        data = data[os.write(out, data) :]
 
 
 def _receive(requests: socket.socket):
@@ -227,8 +248,7 @@ def main() -> int:
         _fork(request, fds, replies, closing, session_inputs, early=False)
 
 
-def _fork(request: dict, fds: list[int], replies: int, closing: list[int], session_inputs: dict | None,
-          early: bool) -> None:
+def _fork(request: dict, fds: list[int], replies: int, closing: list[int], session_inputs: dict | None, early: bool) -> None:
     """Fork the worker `request` asks for and reply with its pid (or the error). An early request
     naming a module this parent has loaded now (its function brings its own), or arriving once all is
     loaded, is answered `{"id", "again": true}`: the sandbox checks it again against everything."""

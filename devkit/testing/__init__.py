@@ -23,5 +23,17 @@ from devkit.testing.client import ReceiveTimeout, Response, Socket, SocketClosed
 from devkit.testing.plugin import devkit_running, pytest_addoption, pytest_pyfunc_call, pytest_runtest_makereport, sandbox
 from devkit.testing.process import SandboxProcess
 
-__all__ = ["ReceiveTimeout", "Response", "Sandbox", "SandboxProcess", "Socket", "SocketClosed", "WaitTimeout", "devkit_running",
-           "pytest_addoption", "pytest_pyfunc_call", "pytest_runtest_makereport", "sandbox"]
+__all__ = [
+    "ReceiveTimeout",
+    "Response",
+    "Sandbox",
+    "SandboxProcess",
+    "Socket",
+    "SocketClosed",
+    "WaitTimeout",
+    "devkit_running",
+    "pytest_addoption",
+    "pytest_pyfunc_call",
+    "pytest_runtest_makereport",
+    "sandbox",
+]

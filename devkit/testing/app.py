@@ -44,8 +44,11 @@ class Running:
 
             from devkit.contract import DUMMY_CREDENTIALS
 
-            self._session = boto3.session.Session(region_name=self.region, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                                  aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+            self._session = boto3.session.Session(
+                region_name=self.region,
+                aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
             self._session.resource("dynamodb", endpoint_url="http://127.0.0.1:9")  # loads the model; never called
 
     def page_subprotocols(self) -> list[str] | None:
@@ -106,8 +109,15 @@ class Sandbox:
         """POST to `url + path`: `json=` (sent encoded, with its Content-Type) or `data=`; `headers=`, `timeout=`."""
         return request("POST", self.url + path, json_body=json, **kw)
 
-    def connect(self, *, headers: dict[str, str] | None = None, query: dict | str | None = None,
-                subprotocols: Any = AS_THE_PAGE, origin: Any = DEFAULT_ORIGIN, timeout: float = 10) -> Socket:
+    def connect(
+        self,
+        *,
+        headers: dict[str, str] | None = None,
+        query: dict | str | None = None,
+        subprotocols: Any = AS_THE_PAGE,
+        origin: Any = DEFAULT_ORIGIN,
+        timeout: float = 10,
+    ) -> Socket:
         """A WebSocket client connected to the app as a visitor of its page would be: with the page's
         Origin unless `origin` says another (None: no Origin header), and offering the subprotocols the
         page offers (a token it hands out, as smoke.json declares them) unless `subprotocols` says others
@@ -115,8 +125,15 @@ class Sandbox:
         websocket.WebSocketBadStatusException, whose `status_code` says how it was refused."""
         if subprotocols is AS_THE_PAGE:
             subprotocols = self.running.page_subprotocols()
-        socket = open_socket(self.ws_url, origin=self.origin if origin is DEFAULT_ORIGIN else origin, headers=headers,
-                             query=query, subprotocols=subprotocols, timeout=timeout, log_tail=self._log_tail)
+        socket = open_socket(
+            self.ws_url,
+            origin=self.origin if origin is DEFAULT_ORIGIN else origin,
+            headers=headers,
+            query=query,
+            subprotocols=subprotocols,
+            timeout=timeout,
+            log_tail=self._log_tail,
+        )
         self.sockets.append(socket)
         return socket
 
@@ -175,8 +192,10 @@ class Sandbox:
 def _empty(table) -> None:
     """Delete every item of `table`, following Scan's pagination."""
     keys = [key["AttributeName"] for key in table.key_schema]
-    scan: dict = {"ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys))),
-                  "ExpressionAttributeNames": {f"#k{i}": key for i, key in enumerate(keys)}}
+    scan: dict = {
+        "ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys))),
+        "ExpressionAttributeNames": {f"#k{i}": key for i, key in enumerate(keys)},
+    }
     with table.batch_writer() as batch:
         while True:
             page = table.scan(**scan)

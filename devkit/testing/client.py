@@ -34,8 +34,9 @@ class Response:
         return json.loads(self.body)
 
 
-def request(method: str, url: str, *, headers: dict[str, str] | None = None, json_body: Any = None,
-            data: bytes | str | None = None, timeout: float = 10) -> Response:
+def request(
+    method: str, url: str, *, headers: dict[str, str] | None = None, json_body: Any = None, data: bytes | str | None = None, timeout: float = 10
+) -> Response:
     """One HTTP request; an error status is an answer like any other, not an exception."""
     headers = dict(headers or {})
     if json_body is not None:
@@ -121,8 +122,7 @@ class Socket:
     def _receive(self, timeout: float, what: str) -> str:
         __tracebackhide__ = True
         if self.close_code is not None or not self.ws.connected:
-            raise SocketClosed(f"waited for {what} on {self.url}, but the socket is closed"
-                               f" (code {self.close_code}){self._context()}")
+            raise SocketClosed(f"waited for {what} on {self.url}, but the socket is closed (code {self.close_code}){self._context()}")
         self.ws.settimeout(timeout)
         while True:
             try:
@@ -135,8 +135,9 @@ class Socket:
                 self.close_code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else 1005
                 self.close_reason = frame.data[2:].decode(errors="replace")
                 self.ws.shutdown()
-                raise SocketClosed(f"waited for {what} on {self.url}; the server closed the socket with "
-                                   f"{self.close_code} {self.close_reason!r}{self._context()}")
+                raise SocketClosed(
+                    f"waited for {what} on {self.url}; the server closed the socket with {self.close_code} {self.close_reason!r}{self._context()}"
+                )
             if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
                 text = frame.data.decode("utf-8", errors="replace")
                 self.received.append(text)
@@ -149,13 +150,22 @@ class Socket:
         return f".\n  received before:{before}{log}"
 
 
-def open_socket(ws_url: str, *, origin: str | None, headers: dict[str, str] | None = None, query: dict | str | None = None,
-                subprotocols: list[str] | None = None, timeout: float = 10, log_tail: Callable[[], list[str]] = lambda: []) -> Socket:
+def open_socket(
+    ws_url: str,
+    *,
+    origin: str | None,
+    headers: dict[str, str] | None = None,
+    query: dict | str | None = None,
+    subprotocols: list[str] | None = None,
+    timeout: float = 10,
+    log_tail: Callable[[], list[str]] = lambda: [],
+) -> Socket:
     """A connected `Socket` to `ws_url` with this handshake (no Origin header when `origin` is None); raises websocket.WebSocketBadStatusException
     (its `status_code` says which) when the app refuses it."""
     if query:
         ws_url = ws_url + ("&" if "?" in ws_url else "?") + (query if isinstance(query, str) else urlencode(query, doseq=True))
     header = [f"{name}: {value}" for name, value in (headers or {}).items()]
-    ws = websocket.create_connection(ws_url, timeout=timeout, origin=origin, suppress_origin=origin is None, header=header,
-                                     subprotocols=subprotocols, skip_utf8_validation=True)
+    ws = websocket.create_connection(
+        ws_url, timeout=timeout, origin=origin, suppress_origin=origin is None, header=header, subprotocols=subprotocols, skip_utf8_validation=True
+    )
     return Socket(ws, ws_url, log_tail)

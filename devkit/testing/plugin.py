@@ -15,12 +15,17 @@ STAGES = ("staging", "production")
 
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("devkit", "devkit.testing: your app in the sandbox")
-    group.addoption("--target", metavar="PAGE_URL", default=None,
-                    help="run the socket tests against a running copy of the app: its page URL (another `make sandbox`,"
-                         " a deployed stage), or `staging`/`production` for that stack's PageUrl output; tests"
-                         " needing the embedded services (table(), log_lines()) skip")
-    group.addoption("--app-arc", metavar="PATH", default=None,
-                    help="the app to test (default: app.arc in pytest's rootdir, else the nearest above the current directory)")
+    group.addoption(
+        "--target",
+        metavar="PAGE_URL",
+        default=None,
+        help="run the socket tests against a running copy of the app: its page URL (another `make sandbox`,"
+        " a deployed stage), or `staging`/`production` for that stack's PageUrl output; tests"
+        " needing the embedded services (table(), log_lines()) skip",
+    )
+    group.addoption(
+        "--app-arc", metavar="PATH", default=None, help="the app to test (default: app.arc in pytest's rootdir, else the nearest above the current directory)"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,16 @@ class SandboxProcess:
     extra `subprocess.Popen` arguments (say, a `preexec_fn` that lowers a limit).
     """
 
-    def __init__(self, app_arc: Path, *, args: tuple[str, ...] = ("--no-reload",), env: dict[str, str] | None = None,
-                 log_dir: Path | None = None, wait: bool = True, popen: dict | None = None):
+    def __init__(
+        self,
+        app_arc: Path,
+        *,
+        args: tuple[str, ...] = ("--no-reload",),
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+        wait: bool = True,
+        popen: dict | None = None,
+    ):
         self.app_arc = Path(app_arc).resolve()
         self.port: int | None = None
         self.page_url = self.socket_url = self.dynamodb_endpoint = ""
@@ -50,8 +58,12 @@ class SandboxProcess:
         path = os.pathsep.join(filter(None, [str(KIT_ROOT), os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "--app", str(self.app_arc), "sandbox", "--port", "0", *args],
-            cwd=KIT_ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(env or {})}, **(popen or {}),
+            cwd=KIT_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(env or {})},
+            **(popen or {}),
         )
         if wait:
             self.wait_until_ready()

@@ -73,8 +73,7 @@ def sandbox_publish(name: str, payload: dict) -> None:
     port = (sandbox_ports() or {}).get("events")
     if not port:
         raise RuntimeError("arc sandbox gave no events port for @queues (ARC_SANDBOX ports.events)")
-    request = urllib.request.Request(f"http://localhost:{port}/queues", method="POST",
-                                     data=json.dumps({"name": name, "payload": payload}).encode())
+    request = urllib.request.Request(f"http://localhost:{port}/queues", method="POST", data=json.dumps({"name": name, "payload": payload}).encode())
     with urllib.request.urlopen(request, timeout=5) as answer:
         answer.read()
 
@@ -86,8 +85,7 @@ def _deployed_services(stack: str, region: str | None) -> dict[str, dict[str, st
         import boto3  # here: a function that never reads SSM (the page) does not import boto3 cold
 
         found: dict[str, dict[str, str]] = {}
-        pages = boto3.client("ssm", region_name=region).get_paginator("get_parameters_by_path").paginate(
-            Path=f"/{stack}", Recursive=True)
+        pages = boto3.client("ssm", region_name=region).get_paginator("get_parameters_by_path").paginate(Path=f"/{stack}", Recursive=True)
         for page in pages:
             for parameter in page["Parameters"]:
                 parts = parameter["Name"].removeprefix(f"/{stack}/").split("/", 1)

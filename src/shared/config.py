@@ -79,4 +79,3 @@ def allowed_origins() -> frozenset[str]:
     if raw is None:
         raw = ",".join(architect.sandbox_origins())
     return frozenset(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-

@@ -26,9 +26,7 @@ _client = None
 def _dynamodb():
     global _client
     if _client is None:
-        _client = boto3.client(
-            "dynamodb", region_name=config.region(), endpoint_url=config.dynamodb_endpoint(), config=CLIENT_CONFIG
-        )
+        _client = boto3.client("dynamodb", region_name=config.region(), endpoint_url=config.dynamodb_endpoint(), config=CLIENT_CONFIG)
     return _client
 
 
@@ -59,7 +57,7 @@ def delete_all(connection_ids: list[str]) -> int:
     once more. Returns how many were left undeleted (their rows expire by TTL anyway)."""
     left = 0
     for start in range(0, len(connection_ids), 25):
-        requests = [{"DeleteRequest": {"Key": {"connectionId": {"S": cid}}}} for cid in dict.fromkeys(connection_ids[start:start + 25])]
+        requests = [{"DeleteRequest": {"Key": {"connectionId": {"S": cid}}}} for cid in dict.fromkeys(connection_ids[start : start + 25])]
         for _ in range(2):
             unprocessed = _dynamodb().batch_write_item(RequestItems={_table(): requests}).get("UnprocessedItems", {})
             requests = unprocessed.get(_table(), [])
@@ -90,6 +88,5 @@ def pages_from(start: dict | None, size: int = 500) -> Iterator[tuple[list[str],
 def pages(size: int = 500) -> Iterator[list[str]]:
     """The recorded connection ids, one `Scan` page (at most `size`) at a time, read as they are asked for."""
     paginator = _dynamodb().get_paginator("scan")
-    for page in paginator.paginate(TableName=_table(), ProjectionExpression="connectionId",
-                                   PaginationConfig={"PageSize": size}):
+    for page in paginator.paginate(TableName=_table(), ProjectionExpression="connectionId", PaginationConfig={"PageSize": size}):
         yield [item["connectionId"]["S"] for item in page["Items"]]

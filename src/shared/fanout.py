@@ -21,7 +21,7 @@ def enqueue(payload: dict, start: dict | None, remaining_ms: Callable[[], int], 
     """(connection ids enqueued, messages sent, whether the rest was handed on in a `scan_from` message)."""
     reached = sent = 0
     for page, next_key in connections.pages_from(start, PAGE_IDS):
-        chunks = [page[i:i + IDS_PER_MESSAGE] for i in range(0, len(page), IDS_PER_MESSAGE)]
+        chunks = [page[i : i + IDS_PER_MESSAGE] for i in range(0, len(page), IDS_PER_MESSAGE)]
         sent += queue.send_all(QUEUE, [{"payload": payload, "to": chunk} for chunk in chunks])
         reached += len(page)
         if next_key is not None and remaining_ms() < reserve_ms:

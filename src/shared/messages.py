@@ -21,22 +21,22 @@ class InvalidMessage(ValueError):
 def parse_text(body: str | None) -> str:
     """Return the `text` of a client message, or raise `InvalidMessage`."""
     if body is None or body == "":
-        raise InvalidMessage("empty message: send JSON such as {\"text\": \"hello\"}")
+        raise InvalidMessage('empty message: send JSON such as {"text": "hello"}')
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):
-        raise InvalidMessage("message is not valid JSON: send JSON such as {\"text\": \"hello\"}") from None
+        raise InvalidMessage('message is not valid JSON: send JSON such as {"text": "hello"}') from None
     if not isinstance(message, dict):
-        raise InvalidMessage("message must be a JSON object such as {\"text\": \"hello\"}")
+        raise InvalidMessage('message must be a JSON object such as {"text": "hello"}')
     if "text" not in message:
-        raise InvalidMessage("message has no \"text\" field")
+        raise InvalidMessage('message has no "text" field')
     text = message["text"]
     if not isinstance(text, str):
-        raise InvalidMessage("\"text\" must be a string")
+        raise InvalidMessage('"text" must be a string')
     if not text.strip():
-        raise InvalidMessage("\"text\" is empty")
+        raise InvalidMessage('"text" is empty')
     if len(text) > MAX_TEXT_LENGTH:
-        raise InvalidMessage(f"\"text\" is {len(text)} characters long; the limit is {MAX_TEXT_LENGTH}")
+        raise InvalidMessage(f'"text" is {len(text)} characters long; the limit is {MAX_TEXT_LENGTH}')
     return text
 
 

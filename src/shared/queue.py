@@ -23,8 +23,9 @@ class QueueError(RuntimeError):
 def _sqs():
     global _client
     if _client is None:
-        _client = boto3.client("sqs", region_name=config.region(), config=Config(
-            connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}))
+        _client = boto3.client(
+            "sqs", region_name=config.region(), config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
+        )
     return _client
 
 
@@ -38,7 +39,7 @@ def send_all(name: str, bodies: list[dict]) -> int:
         return len(bodies)
     texts = [json.dumps(body) for body in bodies]
     for start in range(0, len(texts), BATCH):
-        entries = [{"Id": str(i), "MessageBody": text} for i, text in enumerate(texts[start:start + BATCH])]
+        entries = [{"Id": str(i), "MessageBody": text} for i, text in enumerate(texts[start : start + BATCH])]
         for attempt in (1, 2):
             failed = _sqs().send_message_batch(QueueUrl=url, Entries=entries).get("Failed") or []
             if not failed:

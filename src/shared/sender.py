@@ -21,11 +21,17 @@ from shared import config
 
 FAN_OUT_THREADS = 16
 # One attempt: a retryable failure is retried through the queue (after its visibility timeout), not here.
-CLIENT_CONFIG = Config(max_pool_connections=FAN_OUT_THREADS, connect_timeout=2, read_timeout=5,
-                       retries={"mode": "standard", "total_max_attempts": 1})
+CLIENT_CONFIG = Config(max_pool_connections=FAN_OUT_THREADS, connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
 # API Gateway's throttling and server-side errors (the Management API's error codes, and the HTTP status).
-RETRYABLE_CODES = {"LimitExceededException", "ThrottlingException", "TooManyRequestsException", "Throttling",
-                   "InternalServerError", "InternalFailure", "ServiceUnavailable"}
+RETRYABLE_CODES = {
+    "LimitExceededException",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "Throttling",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+}
 logger = logging.getLogger(__name__)
 _client = None
 

@@ -46,8 +46,7 @@ def signing_key() -> bytes:
         else:
             value = os.environ.get("SIGNING_KEY", "")
         if len(value) < 32:
-            raise config.ConfigError("no signing key: ARC_SECRET_SIGNING_KEY names none, and SIGNING_KEY (Architect) "
-                                     "is unset or shorter than 32 characters")
+            raise config.ConfigError("no signing key: ARC_SECRET_SIGNING_KEY names none, and SIGNING_KEY (Architect) is unset or shorter than 32 characters")
         _key = value.encode()
     return _key
 
@@ -82,8 +81,7 @@ def offered_token(multi_value_headers: dict | None, headers: dict | None) -> str
 def verify(token: str) -> dict:
     """The token's claims when its signature, expiry and audience hold, else Refused."""
     try:
-        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], audience=audience(),
-                            options={"require": ["exp", "iat", "aud", "sub"]})
+        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], audience=audience(), options={"require": ["exp", "iat", "aud", "sub"]})
     except jwt.InvalidTokenError as problem:
         raise Refused(f"invalid token: {type(problem).__name__}") from None
     if not isinstance(claims.get("name"), str) or not _GUEST.match(claims["name"]):

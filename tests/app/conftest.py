@@ -1,7 +1,6 @@
 """The app's fixtures: its handlers in-process under moto, as Lambda would load them, and a Lambda context.
 (The app in the real sandbox is devkit.testing's `sandbox`, enabled in tests/conftest.py.)"""
 
-
 import boto3
 import pytest
 from moto import mock_aws
@@ -17,9 +16,13 @@ def aws(monkeypatch):
     """moto's DynamoDB, SQS (the deliver queue), Management API and Secrets Manager (the token signing
     key), with the runtime contract set as the deploy sets it."""
     for name, value in {
-        **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
-        "ARC_ENV": "testing", "ARC_APP_NAME": APP, "ARC_WSS_URL": WSS_URL,
-        "ARC_TABLE_CONNECTIONS": TABLE, "ARC_ALLOWED_ORIGINS": "https://chat.example.com",
+        **DUMMY_CREDENTIALS,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ARC_ENV": "testing",
+        "ARC_APP_NAME": APP,
+        "ARC_WSS_URL": WSS_URL,
+        "ARC_TABLE_CONNECTIONS": TABLE,
+        "ARC_ALLOWED_ORIGINS": "https://chat.example.com",
         "ARC_SECRET_SIGNING_KEY": SIGNING_KEY,
         "POWERTOOLS_SERVICE_NAME": APP,
     }.items():
@@ -32,8 +35,10 @@ def aws(monkeypatch):
         dynamodb = boto3.client("dynamodb")
         [connections] = manifest.load(ROOT / "app.arc").tables  # the keys app.arc declares
         dynamodb.create_table(
-            TableName=TABLE, KeySchema=connections.key_schema(),
-            AttributeDefinitions=connections.attribute_definitions(), BillingMode="PAY_PER_REQUEST",
+            TableName=TABLE,
+            KeySchema=connections.key_schema(),
+            AttributeDefinitions=connections.attribute_definitions(),
+            BillingMode="PAY_PER_REQUEST",
         )
         boto3.client("secretsmanager").create_secret(Name=SIGNING_KEY, SecretString="k" * 64)
         forget_cached_clients()

@@ -37,11 +37,14 @@ def load_event(name: str) -> dict:
 
 def make_context(seconds_left: float = 10, name: str = "test-function") -> LambdaContext:
     """A Lambda context for function `name` with `seconds_left` before its deadline, as the runtime builds it."""
-    environ = {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-               "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]" + uuid.uuid4().hex}
-    return LambdaContext(str(uuid.uuid4()), int(time.time() * 1000 + seconds_left * 1000),
-                         function_arn("us-east-1", ACCOUNT_ID, name), environ)
+    environ = {
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]" + uuid.uuid4().hex,
+    }
+    return LambdaContext(str(uuid.uuid4()), int(time.time() * 1000 + seconds_left * 1000), function_arn("us-east-1", ACCOUNT_ID, name), environ)
 
 
 def message_event(body, connection_id="R1kmxc2VNjMCFIA="):
@@ -106,7 +109,19 @@ def queued_event(limit: int = 10) -> dict:
         if not got:
             break
         messages += got
-    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
-                         "awsRegion": "us-east-1"} for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }

@@ -80,5 +80,4 @@ def test_broadcast_deletes_the_rows_of_gone_connections(sandbox):
     with sandbox.connect() as ws:
         ws.send_json({"action": "broadcast", "text": "anyone?"})
         assert ws.receive_json()["broadcast"] is True
-        sandbox.wait_for(lambda: not {row["connectionId"] for row in connections.scan()["Items"]} & set(stale),
-                         what="the stale rows to be deleted")
+        sandbox.wait_for(lambda: not {row["connectionId"] for row in connections.scan()["Items"]} & set(stale), what="the stale rows to be deleted")

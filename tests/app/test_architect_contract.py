@@ -20,8 +20,15 @@ from moto import mock_aws
 from tests.app.support import connect_event, rows
 
 PORTS = {"http": 43001, "tables": 43002, "_arc": 43003}
-PROJECT_VARIABLES = ("ARC_TABLE_CONNECTIONS", "ARC_ALLOWED_ORIGINS", "AWS_ENDPOINT_URL_DYNAMODB",
-                     "AWS_DEFAULT_REGION", "ARC_STACK_NAME", "ARC_SANDBOX", "ARC_QUEUE_DELIVER")
+PROJECT_VARIABLES = (
+    "ARC_TABLE_CONNECTIONS",
+    "ARC_ALLOWED_ORIGINS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_DEFAULT_REGION",
+    "ARC_STACK_NAME",
+    "ARC_SANDBOX",
+    "ARC_QUEUE_DELIVER",
+)
 
 
 @pytest.fixture
@@ -44,8 +51,11 @@ def architect_sandbox(monkeypatch):
 
 
 ARCHITECT_CONTEXT = {  # exactly the keys Architect's sandbox passes to a Python handler
-    "aws_request_id": "R1kmxc2VNjMCFIA=", "function_name": "sandbox-connect", "function_version": "$LATEST",
-    "invoked_function_arn": "sandbox", "memory_limit_in_mb": 256,
+    "aws_request_id": "R1kmxc2VNjMCFIA=",
+    "function_name": "sandbox-connect",
+    "function_version": "$LATEST",
+    "invoked_function_arn": "sandbox",
+    "memory_limit_in_mb": 256,
 }
 
 
@@ -70,14 +80,17 @@ def test_under_arc_sandbox_the_contract_comes_from_its_variables(architect_sandb
     assert config.allowed_origins() == {"http://localhost:43001", "http://127.0.0.1:43001"}
 
 
-@pytest.mark.parametrize("variable, value, read, expected", [
-    ("ARC_TABLE_CONNECTIONS", "mine", lambda c: c.table_name("connections"), "mine"),
-    ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", lambda c: c.dynamodb_endpoint(), "http://127.0.0.1:9"),
-    ("ARC_ALLOWED_ORIGINS", "https://chat.example.com", lambda c: c.allowed_origins(), {"https://chat.example.com"}),
-    ("ARC_ALLOWED_ORIGINS", "", lambda c: c.allowed_origins(), frozenset()),
-    ("AWS_DEFAULT_REGION", "eu-west-1", lambda c: c.region(), "eu-west-1"),
-    ("ARC_WSS_URL", "ws://127.0.0.1:3333", lambda c: c.management_endpoint(), "http://127.0.0.1:3333"),
-])
+@pytest.mark.parametrize(
+    "variable, value, read, expected",
+    [
+        ("ARC_TABLE_CONNECTIONS", "mine", lambda c: c.table_name("connections"), "mine"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", lambda c: c.dynamodb_endpoint(), "http://127.0.0.1:9"),
+        ("ARC_ALLOWED_ORIGINS", "https://chat.example.com", lambda c: c.allowed_origins(), {"https://chat.example.com"}),
+        ("ARC_ALLOWED_ORIGINS", "", lambda c: c.allowed_origins(), frozenset()),
+        ("AWS_DEFAULT_REGION", "eu-west-1", lambda c: c.region(), "eu-west-1"),
+        ("ARC_WSS_URL", "ws://127.0.0.1:3333", lambda c: c.management_endpoint(), "http://127.0.0.1:3333"),
+    ],
+)
 def test_the_projects_own_variables_win_even_under_arc_sandbox(architect_sandbox, config, monkeypatch, variable, value, read, expected):
     monkeypatch.setenv(variable, value)
     assert read(config) == expected
@@ -96,9 +109,15 @@ def arc_deploy(monkeypatch, config):
     """`arc deploy`'s variables, and moto's SSM holding the stack's table parameters."""
     for name in PROJECT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    for name, value in {"ARC_STACK_NAME": "MywsappStaging", "ARC_APP_NAME": "mywsapp", "ARC_ENV": "staging",
-                        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "ARC_WSS_URL": "wss://abc123.execute-api.us-east-1.amazonaws.com/staging"}.items():
+    for name, value in {
+        "ARC_STACK_NAME": "MywsappStaging",
+        "ARC_APP_NAME": "mywsapp",
+        "ARC_ENV": "staging",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "ARC_WSS_URL": "wss://abc123.execute-api.us-east-1.amazonaws.com/staging",
+    }.items():
         monkeypatch.setenv(name, value)
     architect = sys.modules["shared.architect"]
     monkeypatch.setattr(architect, "_deployed", None)  # a cold start

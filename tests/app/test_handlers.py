@@ -22,8 +22,9 @@ class TestConnect:
         assert handler("ws/connect")(connect_event(origin), lambda_context) == {"statusCode": 403}
         assert rows(aws) == {}
 
-    @pytest.mark.parametrize("origin", ["https://chat.example.com.evil.example", "https://chat.example.com@evil.example",
-                                        "https://chat.example.com:8443", "https://chat.example.co"])
+    @pytest.mark.parametrize(
+        "origin", ["https://chat.example.com.evil.example", "https://chat.example.com@evil.example", "https://chat.example.com:8443", "https://chat.example.co"]
+    )
     def test_refuses_a_look_alike_of_an_allowed_origin(self, aws, handler, lambda_context, origin):
         """The allowed origin is https://chat.example.com: an origin is allowed only when equal to one."""
         assert handler("ws/connect")(connect_event(origin), lambda_context) == {"statusCode": 403}
@@ -176,8 +177,13 @@ class TestBroadcast:
         assert not any(r.exc_info for r in caplog.records)
 
     def test_a_malformed_message_is_reported_failed(self, aws, handler, lambda_context):
-        event = {"Records": [{"messageId": "m-1", "body": "not json"}, {"messageId": "m-2", "body": '{"to": "x", "payload": {}}'},
-                             {"messageId": "m-3", "body": json.dumps({"to": [], "payload": {"text": "nobody"}})}]}
+        event = {
+            "Records": [
+                {"messageId": "m-1", "body": "not json"},
+                {"messageId": "m-2", "body": '{"to": "x", "payload": {}}'},
+                {"messageId": "m-3", "body": json.dumps({"to": [], "payload": {"text": "nobody"}})},
+            ]
+        }
         assert handler("queues/deliver")(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
 
 

@@ -12,7 +12,7 @@ from tests.app.support import ROOT
 def readme_example() -> tuple[str, str]:
     """The section's first two Python blocks: the conftest line and the test file."""
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Testing your app"):]
+    section = readme[readme.index("## Testing your app") :]
     conftest, tests = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[:2]
     return conftest, tests
 
@@ -30,9 +30,14 @@ def run_in_copy(tmp_path, files: dict[str, str]) -> subprocess.CompletedProcess:
     (app / "tests" / "conftest.py").write_text(conftest)
     for name, text in files.items():
         (app / "tests" / "app" / name).write_text(text)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=app, text=True,
-                          capture_output=True, timeout=240, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                                                 "HOME": str(tmp_path)})
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=app,
+        text=True,
+        capture_output=True,
+        timeout=240,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )
 
 
 def test_the_readme_example_passes_in_a_copy_of_the_app_and_fails_readably_when_a_reply_changes(tmp_path):

@@ -43,8 +43,9 @@ def skips(*checks: str) -> dict:
 
 
 def statements(document: dict) -> list[dict]:
-    return [s for role in of_type(document, "AWS::IAM::Role").values()
-            for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    return [
+        s for role in of_type(document, "AWS::IAM::Role").values() for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
+    ]
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
@@ -58,16 +59,20 @@ def test_cfn_lint_finds_nothing_with_every_option_on(operated, code_keys, stage)
     assert lint_findings(template.build(operated, stage, code_keys)) == []
 
 
-@pytest.mark.parametrize("app, stage, expected", [
-    ("mywsapp", "staging", "MywsappStaging"),
-    ("mywsapp", "production", "MywsappProduction"),
-    ("my-ws-app", "staging", "MyWsAppStaging"),
-])
+@pytest.mark.parametrize(
+    "app, stage, expected",
+    [
+        ("mywsapp", "staging", "MywsappStaging"),
+        ("mywsapp", "production", "MywsappProduction"),
+        ("my-ws-app", "staging", "MyWsAppStaging"),
+    ],
+)
 def test_stack_name_is_camel_case_app_and_stage(app, stage, expected):
     assert template.stack_name(app, stage) == expected
 
 
 # What cfn-lint does not catch (WEBSOCKETS, LAMBDA, lambda:Invoke, a missing selection expression).
+
 
 def test_websocket_api_protocol_and_route_selection(staging):
     api = staging["Resources"]["WsApi"]["Properties"]
@@ -113,8 +118,7 @@ def test_no_wildcard_resource_no_dynamodb_star_no_literal_partition(staging):
 
 
 def test_websocket_deployment_depends_on_every_route_and_the_stage_is_named_after_the_stage(staging):
-    routes = sorted(k for k, v in of_type(staging, "AWS::ApiGatewayV2::Route").items()
-                    if v["Properties"]["ApiId"] == {"Ref": "WsApi"})
+    routes = sorted(k for k, v in of_type(staging, "AWS::ApiGatewayV2::Route").items() if v["Properties"]["ApiId"] == {"Ref": "WsApi"})
     [(name, deployment)] = of_type(staging, "AWS::ApiGatewayV2::Deployment").items()
     assert routes == ["WsBroadcastRoute", "WsConnectRoute", "WsDefaultRoute", "WsDisconnectRoute"]
     assert deployment["DependsOn"] == routes
@@ -137,6 +141,7 @@ def test_a_changed_route_set_gets_a_new_deployment(app_manifest, code_keys, app_
 
 
 # Whole resources, compared as data.
+
 
 def test_websocket_api_resource(staging):
     assert staging["Resources"]["WsApi"] == {
@@ -165,8 +170,9 @@ def test_broadcast_route_integration_and_permission(staging):
         "Properties": {
             "ApiId": {"Ref": "WsApi"},
             "IntegrationType": "AWS_PROXY",
-            "IntegrationUri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
-                                          "/functions/${WsBroadcastFunction.Arn}/invocations"},
+            "IntegrationUri": {
+                "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${WsBroadcastFunction.Arn}/invocations"
+            },
             "TimeoutInMillis": 29000,
         },
     }
@@ -194,22 +200,26 @@ def test_broadcast_function_resource(staging):
             "Code": {"S3Bucket": {"Ref": "DeploymentBucket"}, "S3Key": "mywsapp/ws-broadcast/" + "0" * 64 + ".zip"},
             "Role": {"Fn::GetAtt": ["WsBroadcastRole", "Arn"]},
             "LoggingConfig": {"LogGroup": {"Ref": "WsBroadcastLogGroup"}},
-            "Environment": {"Variables": {
-                "ARC_ENV": "staging",
-                "ARC_APP_NAME": "mywsapp",
-                "POWERTOOLS_SERVICE_NAME": "mywsapp",
-                "ARC_WSS_URL": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
-                "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
-                "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
-                "ARC_SECRET_SIGNING_KEY": {"Ref": "SecretSigningKey"},
-                "ARC_QUEUE_DELIVER": {"Ref": "QueueDeliver"},
-            }},
+            "Environment": {
+                "Variables": {
+                    "ARC_ENV": "staging",
+                    "ARC_APP_NAME": "mywsapp",
+                    "POWERTOOLS_SERVICE_NAME": "mywsapp",
+                    "ARC_WSS_URL": {"Fn::Sub": "wss://${WsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/staging"},
+                    "ARC_ALLOWED_ORIGINS": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+                    "ARC_TABLE_CONNECTIONS": {"Ref": "TableConnections"},
+                    "ARC_SECRET_SIGNING_KEY": {"Ref": "SecretSigningKey"},
+                    "ARC_QUEUE_DELIVER": {"Ref": "QueueDeliver"},
+                }
+            },
             "Tags": tag_list(),
         },
         "Metadata": skips("CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_173", "CKV_AWS_115"),
     }
     assert staging["Resources"]["WsBroadcastLogGroup"] == {
-        "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
         "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS, "Tags": tag_list()},
         "Metadata": skips("CKV_AWS_158"),
     }
@@ -223,19 +233,32 @@ def test_broadcast_role_resource(staging):
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             },
-            "Policies": [{
-                "PolicyName": "least-privilege",
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                     "Resource": {"Fn::GetAtt": ["WsBroadcastLogGroup", "Arn"]}},
-                    {"Effect": "Allow", "Action": ["dynamodb:Scan"],
-                     "Resource": {"Fn::GetAtt": ["TableConnections", "Arn"]}},
-                    {"Effect": "Allow", "Action": "execute-api:ManageConnections",
-                     "Resource": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"}},
-                    {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                     "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}},
-                ]},
-            }],
+            "Policies": [
+                {
+                    "PolicyName": "least-privilege",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": {"Fn::GetAtt": ["WsBroadcastLogGroup", "Arn"]},
+                            },
+                            {"Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": {"Fn::GetAtt": ["TableConnections", "Arn"]}},
+                            {
+                                "Effect": "Allow",
+                                "Action": "execute-api:ManageConnections",
+                                "Resource": {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"},
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                                "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]},
+                            },
+                        ],
+                    },
+                }
+            ],
             "Tags": tag_list(),
         },
     }
@@ -245,22 +268,43 @@ def test_the_deliver_queue_its_dead_letter_queue_and_event_source(staging):
     """CloudFormation's AWS::SQS::Queue and AWS::Lambda::EventSourceMapping; the Lambda guide, "Using
     Lambda with Amazon SQS" (visibility timeout 6x the function's, ReportBatchItemFailures)."""
     resources = staging["Resources"]
-    assert resources["QueueDeliverDlq"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                                            "Metadata": skips("CKV_AWS_27"),
-                                            "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600, "Tags": tag_list()}}
-    assert resources["QueueDeliver"] == {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                                         "Metadata": skips("CKV_AWS_27"),
-                                         "Properties": {"SqsManagedSseEnabled": True, "VisibilityTimeout": 174, "MessageRetentionPeriod": 345600,
-                                                        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["QueueDeliverDlq", "Arn"]},
-                                                                          "maxReceiveCount": 5}, "Tags": tag_list()}}
+    assert resources["QueueDeliverDlq"] == {
+        "Type": "AWS::SQS::Queue",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Metadata": skips("CKV_AWS_27"),
+        "Properties": {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600, "Tags": tag_list()},
+    }
+    assert resources["QueueDeliver"] == {
+        "Type": "AWS::SQS::Queue",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Metadata": skips("CKV_AWS_27"),
+        "Properties": {
+            "SqsManagedSseEnabled": True,
+            "VisibilityTimeout": 174,
+            "MessageRetentionPeriod": 345600,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["QueueDeliverDlq", "Arn"]}, "maxReceiveCount": 5},
+            "Tags": tag_list(),
+        },
+    }
     assert resources["QueueDeliverEventSource"] == {
-        "Type": "AWS::Lambda::EventSourceMapping", "DependsOn": ["QueueDeliverRole"],
-        "Properties": {"EventSourceArn": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}, "FunctionName": {"Ref": "QueueDeliverFunction"},
-                       "BatchSize": 10, "Enabled": True, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "DependsOn": ["QueueDeliverRole"],
+        "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["QueueDeliver", "Arn"]},
+            "FunctionName": {"Ref": "QueueDeliverFunction"},
+            "BatchSize": 10,
+            "Enabled": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
     }
     [policy] = resources["QueueDeliverRole"]["Properties"]["Policies"]
-    assert {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-            "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]}} in policy["PolicyDocument"]["Statement"]
+    assert {
+        "Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        "Resource": {"Fn::GetAtt": ["QueueDeliver", "Arn"]},
+    } in policy["PolicyDocument"]["Statement"]
     assert staging["Outputs"]["QueueDeliverUrl"] == {"Description": "SQS queue deliver", "Value": {"Ref": "QueueDeliver"}}
 
 
@@ -283,14 +327,31 @@ CONNECTIONS_TABLE = {
 }
 
 
-@pytest.mark.parametrize("stage, expected", [
-    ("staging", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-                 "Properties": {**CONNECTIONS_TABLE, "Tags": tag_list("staging")},
-                 "Metadata": skips("CKV_AWS_119", "CKV_AWS_28")}),
-    ("production", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                    "Properties": {**CONNECTIONS_TABLE, "DeletionProtectionEnabled": True, "Tags": tag_list("production")},
-                    "Metadata": skips("CKV_AWS_119", "CKV_AWS_28")}),
-])
+@pytest.mark.parametrize(
+    "stage, expected",
+    [
+        (
+            "staging",
+            {
+                "Type": "AWS::DynamoDB::Table",
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
+                "Properties": {**CONNECTIONS_TABLE, "Tags": tag_list("staging")},
+                "Metadata": skips("CKV_AWS_119", "CKV_AWS_28"),
+            },
+        ),
+        (
+            "production",
+            {
+                "Type": "AWS::DynamoDB::Table",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {**CONNECTIONS_TABLE, "DeletionProtectionEnabled": True, "Tags": tag_list("production")},
+                "Metadata": skips("CKV_AWS_119", "CKV_AWS_28"),
+            },
+        ),
+    ],
+)
 def test_production_keeps_and_protects_its_tables_staging_deletes_them(app_manifest, code_keys, stage, expected):
     assert template.build(app_manifest, stage, code_keys)["Resources"]["TableConnections"] == expected
 
@@ -299,6 +360,7 @@ def test_staging_and_production_differ_only_where_the_profile_says(app_manifest,
     """Whole resources of both stages side by side: besides the stage's name in names, ARNs, URLs,
     descriptions and tags, only the tables' protection, the functions' reserved concurrency, the API
     stages' access logs (with their log groups) and the alarms differ."""
+
     def as_staging(document: dict) -> dict:  # the stage's name out, and the deployment's hash of it
         text = json.dumps(document).replace("production", "staging").replace("Production", "Staging")
         return json.loads(re.sub(r"WsDeployment[0-9a-f]{10}", "WsDeployment", text))
@@ -335,14 +397,15 @@ def test_http_api_has_one_default_stage_that_deploys_itself_throttled(staging):
     assert staging["Resources"]["HttpApiStage"] == {
         "Type": "AWS::ApiGatewayV2::Stage",
         "Properties": {
-            "ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
+            "ApiId": {"Ref": "HttpApi"},
+            "StageName": "$default",
+            "AutoDeploy": True,
             "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
             "Tags": tag_map(),
         },
         "Metadata": skips("CKV_AWS_95"),
     }
-    routes = {v["Properties"]["RouteKey"] for v in of_type(staging, "AWS::ApiGatewayV2::Route").values()
-              if v["Properties"]["ApiId"] == {"Ref": "HttpApi"}}
+    routes = {v["Properties"]["RouteKey"] for v in of_type(staging, "AWS::ApiGatewayV2::Route").values() if v["Properties"]["ApiId"] == {"Ref": "HttpApi"}}
     assert routes == {"GET /", "GET /_static/{proxy+}"}
 
 
@@ -354,7 +417,9 @@ def test_websocket_stage_throttles_every_route_and_broadcast_tighter(staging):
     assert staging["Resources"]["WsStage"] == {
         "Type": "AWS::ApiGatewayV2::Stage",
         "Properties": {
-            "ApiId": {"Ref": "WsApi"}, "StageName": "staging", "DeploymentId": {"Ref": deployment},
+            "ApiId": {"Ref": "WsApi"},
+            "StageName": "staging",
+            "DeploymentId": {"Ref": deployment},
             "DefaultRouteSettings": {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200},
             "RouteSettings": {"broadcast": {"ThrottlingRateLimit": 2, "ThrottlingBurstLimit": 4}},
             "Tags": tag_map(),
@@ -382,8 +447,7 @@ def test_throttle_settings_come_from_app_arc_and_config_arc(app_copy, code_keys)
 def test_integrations_wait_as_long_as_api_gateway_allows(staging):
     """API Gateway's integration timeout: 50 ms to 29 s for WebSocket APIs, to 30 s for HTTP APIs
     (API Gateway quotas pages; AWS::ApiGatewayV2::Integration TimeoutInMillis)."""
-    timeouts = {v["Properties"]["ApiId"]["Ref"]: v["Properties"]["TimeoutInMillis"]
-                for v in of_type(staging, "AWS::ApiGatewayV2::Integration").values()}
+    timeouts = {v["Properties"]["ApiId"]["Ref"]: v["Properties"]["TimeoutInMillis"] for v in of_type(staging, "AWS::ApiGatewayV2::Integration").values()}
     assert timeouts == {"HttpApi": 30000, "WsApi": 29000}
 
 
@@ -399,7 +463,9 @@ def test_access_logs_go_to_a_log_group_per_stage_with_retention(operated, code_k
         assert settings["DestinationArn"] == {"Fn::GetAtt": [stage_id + "AccessLogs", "Arn"]}
         assert json.loads(settings["Format"])["requestId"] == "$context.requestId"
         assert resources[stage_id + "AccessLogs"] == {
-            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
             "Properties": {"RetentionInDays": template.LOG_RETENTION_DAYS, "Tags": tag_list("production")},
             "Metadata": skips("CKV_AWS_158"),
         }
@@ -420,10 +486,15 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
             "AlarmDescription": "WsBroadcast: Lambda errors in the last 5 minutes",
-            "Namespace": "AWS/Lambda", "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
             "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "WsBroadcastFunction"}}],
-            "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": "AlarmTopic"}],
             "Tags": tag_list("production"),
         },
@@ -431,8 +502,7 @@ def test_alarms_mail_the_address_on_errors_throttles_and_api_failures(operated, 
     http, ws = resources["HttpApiErrorsAlarm"]["Properties"], resources["WsApiErrorsAlarm"]["Properties"]
     # HTTP API metrics by ApiId alone (developerguide/http-api-metrics.html): its one stage is $default.
     assert (http["MetricName"], http["Dimensions"]) == ("5xx", [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}])
-    assert (ws["MetricName"], ws["Dimensions"]) == ("ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}},
-                                                                       {"Name": "Stage", "Value": "production"}])
+    assert (ws["MetricName"], ws["Dimensions"]) == ("ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}}, {"Name": "Stage", "Value": "production"}])
 
 
 def test_outputs_give_page_url_websocket_url_and_table_names(staging):
@@ -445,6 +515,7 @@ def test_outputs_give_page_url_websocket_url_and_table_names(staging):
 
 
 # Least privilege, route by route.
+
 
 def granted(document: dict, function: str) -> dict[str, set[str]]:
     """Actions by resource reference for one function's role (table logical id, 'ws', or 'logs')."""
@@ -463,17 +534,22 @@ SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
 CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 
 
-@pytest.mark.parametrize("function, expected", [
-    ("WsConnect", {"WsConnectLogGroup": LOGS, "TableConnections": {"dynamodb:PutItem"}}),
-    ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
-    ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
-    ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan"}, "ws": MANAGE, "QueueDeliver": SEND}),
-    ("QueueDeliver", {"QueueDeliverLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, "ws": MANAGE,
-                      "QueueDeliver": SEND | CONSUME}),
-    ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
-    ("AuthorizerAuthorize", {"AuthorizerAuthorizeLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
-    ("Static", {"StaticLogGroup": LOGS}),
-])
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        ("WsConnect", {"WsConnectLogGroup": LOGS, "TableConnections": {"dynamodb:PutItem"}}),
+        ("WsDisconnect", {"WsDisconnectLogGroup": LOGS, "TableConnections": {"dynamodb:DeleteItem"}}),
+        ("WsDefault", {"WsDefaultLogGroup": LOGS, "ws": MANAGE}),
+        ("WsBroadcast", {"WsBroadcastLogGroup": LOGS, "TableConnections": {"dynamodb:Scan"}, "ws": MANAGE, "QueueDeliver": SEND}),
+        (
+            "QueueDeliver",
+            {"QueueDeliverLogGroup": LOGS, "TableConnections": {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, "ws": MANAGE, "QueueDeliver": SEND | CONSUME},
+        ),
+        ("HttpGetIndex", {"HttpGetIndexLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
+        ("AuthorizerAuthorize", {"AuthorizerAuthorizeLogGroup": LOGS, "SecretSigningKey": {"secretsmanager:GetSecretValue"}}),
+        ("Static", {"StaticLogGroup": LOGS}),
+    ],
+)
 def test_each_function_gets_only_what_its_route_needs(staging, function, expected):
     assert granted(staging, function) == expected
 
@@ -514,27 +590,48 @@ def test_a_role_holds_exactly_the_declared_actions_on_exactly_the_declared_resou
     from devkit import manifest as manifest_module
 
     folder = app_copy / "src/ws/default"
-    (folder / "config.arc").write_text(
-        "@permissions\ntable connections GetItem Query\nmanage-connections POST DELETE\nstatements iam.json\n")
-    (folder / "iam.json").write_text(json.dumps([{
-        "Effect": "Allow", "Action": ["sqs:SendMessage"],
-        "Resource": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs",
-    }]))
+    (folder / "config.arc").write_text("@permissions\ntable connections GetItem Query\nmanage-connections POST DELETE\nstatements iam.json\n")
+    (folder / "iam.json").write_text(
+        json.dumps(
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["sqs:SendMessage"],
+                    "Resource": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs",
+                }
+            ]
+        )
+    )
     document = template.build(manifest_module.load(app_copy / "app.arc"), "staging", code_keys)
-    assert document["Resources"]["WsDefaultRole"]["Properties"]["Policies"] == [{
-        "PolicyName": "least-privilege",
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": {"Fn::GetAtt": ["WsDefaultLogGroup", "Arn"]}},
-            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-             "Resource": [{"Fn::GetAtt": ["TableConnections", "Arn"]}, {"Fn::Sub": "${TableConnections.Arn}/index/*"}]},
-            {"Effect": "Allow", "Action": "execute-api:ManageConnections",
-             "Resource": [{"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"},
-                          {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/DELETE/@connections/*"}]},
-            {"Effect": "Allow", "Action": ["sqs:SendMessage"],
-             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs"}},
-        ]},
-    }]
+    assert document["Resources"]["WsDefaultRole"]["Properties"]["Policies"] == [
+        {
+            "PolicyName": "least-privilege",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": {"Fn::GetAtt": ["WsDefaultLogGroup", "Arn"]}},
+                    {
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                        "Resource": [{"Fn::GetAtt": ["TableConnections", "Arn"]}, {"Fn::Sub": "${TableConnections.Arn}/index/*"}],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "execute-api:ManageConnections",
+                        "Resource": [
+                            {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/POST/@connections/*"},
+                            {"Fn::Sub": SUB_ACCOUNT + ":${WsApi}/staging/DELETE/@connections/*"},
+                        ],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs"},
+                    },
+                ],
+            },
+        }
+    ]
     matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1"]))
     assert [str(m) for m in matches] == []
 

@@ -35,17 +35,28 @@ def test_the_authorizer_allows_a_valid_token_on_its_method_arn_with_the_guests_n
     result = handler("ws/authorize")(authorizer_event(f"chat, {token()}"), lambda_context)
     assert result == {
         "principalId": "guest-1234abcd",
-        "policyDocument": {"Version": "2012-10-17",
-                           "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}]},
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}]},
         "context": {"name": "guest-1234abcd"},
     }
 
 
-@pytest.mark.parametrize("values", [
-    (), ("chat",), ("chat, ",), (token(),), ("chat, " + token() + ", " + token(),), (f"chat, {token()}", f"chat, {token()}"),
-    (f"chat, {token(key='x' * 64)}",), (f"chat, {token(exp=int(time.time()) - 1)}",), (f"chat, {token(aud='wss://elsewhere')}",),
-    (f"chat, {token(name='<b>admin</b>')}",), ("chat, " + "a" * 2049,), ("chat, not.a.token",),
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        (),
+        ("chat",),
+        ("chat, ",),
+        (token(),),
+        ("chat, " + token() + ", " + token(),),
+        (f"chat, {token()}", f"chat, {token()}"),
+        (f"chat, {token(key='x' * 64)}",),
+        (f"chat, {token(exp=int(time.time()) - 1)}",),
+        (f"chat, {token(aud='wss://elsewhere')}",),
+        (f"chat, {token(name='<b>admin</b>')}",),
+        ("chat, " + "a" * 2049,),
+        ("chat, not.a.token",),
+    ],
+)
 def test_the_authorizer_answers_unauthorized_to_every_bad_handshake(aws, handler, lambda_context, values):
     with pytest.raises(Exception, match="^Unauthorized$"):
         handler("ws/authorize")(authorizer_event(*values), lambda_context)

@@ -22,8 +22,13 @@ NOT_INVOKED = "identity source route.request.header.Sec-WebSocket-Protocol missi
 
 
 def open_socket(chat, offered=None, **options):
-    return websocket.create_connection(chat.ws_url, timeout=10, origin=f"http://localhost:{chat.port}",
-                                       subprotocols=offered if offered is not None else protocols(chat.page_token()), **options)
+    return websocket.create_connection(
+        chat.ws_url,
+        timeout=10,
+        origin=f"http://localhost:{chat.port}",
+        subprotocols=offered if offered is not None else protocols(chat.page_token()),
+        **options,
+    )
 
 
 def refused_status(chat, offered=None, header=None) -> int:
@@ -38,8 +43,7 @@ def refused_status(chat, offered=None, header=None) -> int:
 def signed(chat, **changes) -> str:
     """A token signed with the sandbox's own key: a valid one, with `changes` to its claims."""
     now = int(time.time())
-    claims = {"sub": "guest-0badc0de", "name": "guest-0badc0de", "aud": f"ws://localhost:{chat.port}",
-              "iat": now, "exp": now + 300} | changes
+    claims = {"sub": "guest-0badc0de", "name": "guest-0badc0de", "aud": f"ws://localhost:{chat.port}", "iat": now, "exp": now + 300} | changes
     return jwt.encode(claims, chat.secret(SIGNING_KEY), algorithm="HS256")
 
 
@@ -58,8 +62,7 @@ def test_a_raw_client_without_the_token_gets_401_and_the_authorizer_is_never_inv
     assert chat.connection_ids(TABLE) == rows
 
 
-@pytest.mark.parametrize("case", ["empty", "only the token", "flipped byte", "expired", "other audience", "4 KB",
-                                  "two tokens", "unsigned", "two headers"])
+@pytest.mark.parametrize("case", ["empty", "only the token", "flipped byte", "expired", "other audience", "4 KB", "two tokens", "unsigned", "two headers"])
 def test_each_bad_token_is_refused_with_401_and_nothing_is_stored(chat, case):
     good = chat.page_token()
     offered, header = {
@@ -70,8 +73,22 @@ def test_each_bad_token_is_refused_with_401_and_nothing_is_stored(chat, case):
         "other audience": (protocols(signed(chat, aud="wss://other.example/production")), None),
         "4 KB": (protocols(signed(chat, pad="x" * 3 * 1024)), None),  # over the app's 2,048, under the parser's limit
         "two tokens": (["chat", good, good], None),
-        "unsigned": (protocols(jwt.encode({"sub": "guest-00000000", "name": "guest-00000000", "aud": f"ws://localhost:{chat.port}",
-                                           "iat": int(time.time()), "exp": int(time.time()) + 60}, "", algorithm="none")), None),
+        "unsigned": (
+            protocols(
+                jwt.encode(
+                    {
+                        "sub": "guest-00000000",
+                        "name": "guest-00000000",
+                        "aud": f"ws://localhost:{chat.port}",
+                        "iat": int(time.time()),
+                        "exp": int(time.time()) + 60,
+                    },
+                    "",
+                    algorithm="none",
+                )
+            ),
+            None,
+        ),
         "two headers": (None, [f"Sec-WebSocket-Protocol: chat, {good}", f"Sec-WebSocket-Protocol: chat, {good}"]),
     }[case]
     rows = chat.connection_ids(TABLE)

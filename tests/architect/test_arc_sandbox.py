@@ -64,8 +64,7 @@ def _install() -> architect.Installation:
         unreachable = _registry_unreachable()
         if unreachable and os.environ.get("REQUIRE_ARCHITECT") != "1":
             pytest.skip(f"{unreachable}; cannot install Architect ({problem})")
-        pytest.fail(f"Architect cannot be installed: {problem}"
-                    + ("" if not unreachable else f" ({unreachable}; REQUIRE_ARCHITECT=1)"), pytrace=False)
+        pytest.fail(f"Architect cannot be installed: {problem}" + ("" if not unreachable else f" ({unreachable}; REQUIRE_ARCHITECT=1)"), pytrace=False)
 
 
 class ArcSandbox:
@@ -84,9 +83,16 @@ class ArcSandbox:
         self.http, self.tables, self.internal = free_port(), free_port(), free_port()
         env = architect.environment(self.http, self.tables, self.internal)
         self.output: list[str] = []
-        self.process = subprocess.Popen(installation.command(), cwd=self.app, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            installation.command(),
+            cwd=self.app,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
@@ -131,12 +137,12 @@ class ArcSandbox:
     def socket(self, origin: str | None = None, token: str | None = "") -> websocket.WebSocket:
         """A socket as the page opens one, offering `chat` and the page's token (None: no token)."""
         offered = None if token is None else ["chat", token or self.token()]
-        return websocket.create_connection(f"ws://localhost:{self.http}", timeout=30,
-                                           origin=origin or f"http://localhost:{self.http}", subprotocols=offered)
+        return websocket.create_connection(f"ws://localhost:{self.http}", timeout=30, origin=origin or f"http://localhost:{self.http}", subprotocols=offered)
 
     def connection_ids(self) -> set[str]:
-        db = boto3.client("dynamodb", endpoint_url=f"http://localhost:{self.tables}", region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
+        db = boto3.client(
+            "dynamodb", endpoint_url=f"http://localhost:{self.tables}", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+        )
         return {item["connectionId"]["S"] for item in db.scan(TableName=TABLE)["Items"]}
 
 

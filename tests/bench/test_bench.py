@@ -14,15 +14,19 @@ from bench import architect, chart, client, coldstart, floor, processes, report,
 
 # ---------------------------------------------------------------- statistics
 
-@pytest.mark.parametrize("samples, q, expected", [
-    ([1, 2, 3, 4], 50, 2.5),        # even count: between the two middle values
-    ([1, 2, 3, 4], 0, 1),
-    ([1, 2, 3, 4], 100, 4),
-    ([1, 2, 3, 4], 90, 3.7),        # rank (4-1)*0.9 = 2.7: 3 + 0.7*(4-3)
-    ([4, 1, 3, 2], 25, 1.75),       # unsorted input is sorted first
-    ([7], 99, 7),
-    (list(range(1, 101)), 99, 99.01),
-])
+
+@pytest.mark.parametrize(
+    "samples, q, expected",
+    [
+        ([1, 2, 3, 4], 50, 2.5),  # even count: between the two middle values
+        ([1, 2, 3, 4], 0, 1),
+        ([1, 2, 3, 4], 100, 4),
+        ([1, 2, 3, 4], 90, 3.7),  # rank (4-1)*0.9 = 2.7: 3 + 0.7*(4-3)
+        ([4, 1, 3, 2], 25, 1.75),  # unsorted input is sorted first
+        ([7], 99, 7),
+        (list(range(1, 101)), 99, 99.01),
+    ],
+)
 def test_percentile_interpolates_linearly_between_closest_ranks(samples, q, expected):
     assert stats.percentile(samples, q) == pytest.approx(expected)
 
@@ -48,12 +52,16 @@ def test_ratio_is_none_when_a_figure_is_missing(numerator, denominator, expected
 
 # ---------------------------------------------------------------- the floor and the client, real sockets
 
-@pytest.mark.parametrize("body, kind", [
-    ('{"text": "hi"}', "echo"),
-    ('{"action": "broadcast", "text": "hi"}', "broadcast"),
-    ("not json", "error"),
-    ('{"no": "text"}', "error"),
-])
+
+@pytest.mark.parametrize(
+    "body, kind",
+    [
+        ('{"text": "hi"}', "echo"),
+        ('{"action": "broadcast", "text": "hi"}', "broadcast"),
+        ("not json", "error"),
+        ('{"no": "text"}', "error"),
+    ],
+)
 def test_floor_answers_like_the_app(body, kind):
     answered, payload = floor.reply_to(body)
     assert answered == kind
@@ -80,8 +88,7 @@ def test_floor_server_is_ready_when_it_answers_get(floor_server):
 
 def test_echo_round_trips_measure_every_message_after_warm_up(floor_server):
     ticks = []
-    measured = asyncio.run(client.echo_round_trips(floor_server.ws_url, 20, warmup=3,
-                                                   progress=lambda done, total: ticks.append((done, total))))
+    measured = asyncio.run(client.echo_round_trips(floor_server.ws_url, 20, warmup=3, progress=lambda done, total: ticks.append((done, total))))
     assert len(measured["latencies_s"]) == 20
     assert all(s > 0 for s in measured["latencies_s"])
     assert measured["errors"]["count"] == 0 and not measured["stopped_early"]
@@ -109,8 +116,7 @@ def test_broadcast_fanout_waits_for_every_socket(floor_server):
 
 def test_broadcast_fanout_times_each_round_and_reads_around_the_last_only(floor_server):
     calls = []
-    row = asyncio.run(client.broadcast_fanout(floor_server.ws_url, 5, rounds=2,
-                                              around=lambda: calls.append(len(calls))))
+    row = asyncio.run(client.broadcast_fanout(floor_server.ws_url, 5, rounds=2, around=lambda: calls.append(len(calls))))
     assert len(row["rounds_s"]) == 2 and all(s is not None and s > 0 for s in row["rounds_s"])
     assert row["seconds"] == row["rounds_s"][0]
     assert calls == [0, 1]  # one reading before the last round's message, one after its last arrival
@@ -123,8 +129,7 @@ def test_throughput_reads_around_its_timed_window(floor_server):
 
 
 def test_hold_connections_counts_open_sockets_and_measures_while_held(floor_server):
-    row = asyncio.run(client.hold_connections(
-        floor_server.ws_url, 10, hold_s=0.1, measure=lambda: processes.tree_memory(floor_server.process.pid)))
+    row = asyncio.run(client.hold_connections(floor_server.ws_url, 10, hold_s=0.1, measure=lambda: processes.tree_memory(floor_server.process.pid)))
     assert row["opened"] == row["held"] == 10
     assert row["measured"]["rss_mb"] > 0 and row["measured"]["processes"] >= 1
 
@@ -164,28 +169,35 @@ def test_process_tree_memory_counts_the_process_and_its_children():
     assert sum(r["pss_mb"] for r in memory["by_role"].values()) == pytest.approx(memory["pss_mb"])
 
 
-@pytest.mark.parametrize("command, parent, is_root, role", [
-    ("python -m devkit --app app.arc sandbox --port 1", "bash", True, processes.SERVER),
-    ("python -m devkit.sandbox.dynamodb_server 17 11 -H 127.0.0.1 -p 4805", "python -m devkit", False, processes.DATABASE),
-    ("python -u devkit/sandbox/zygote_main.py 9", "python -m devkit --app app.arc sandbox", False, processes.PRELOADED),
-    ("python -u devkit/sandbox/zygote_main.py 9", "python -u devkit/sandbox/zygote_main.py 9", False, processes.FORKED),
-    ("python -u devkit/sandbox/worker_main.py", "python -m devkit --app app.arc sandbox", False, processes.FRESH),
-    ("node something.js", "python -m devkit", False, processes.OTHER),
-])
+@pytest.mark.parametrize(
+    "command, parent, is_root, role",
+    [
+        ("python -m devkit --app app.arc sandbox --port 1", "bash", True, processes.SERVER),
+        ("python -m devkit.sandbox.dynamodb_server 17 11 -H 127.0.0.1 -p 4805", "python -m devkit", False, processes.DATABASE),
+        ("python -u devkit/sandbox/zygote_main.py 9", "python -m devkit --app app.arc sandbox", False, processes.PRELOADED),
+        ("python -u devkit/sandbox/zygote_main.py 9", "python -u devkit/sandbox/zygote_main.py 9", False, processes.FORKED),
+        ("python -u devkit/sandbox/worker_main.py", "python -m devkit --app app.arc sandbox", False, processes.FRESH),
+        ("node something.js", "python -m devkit", False, processes.OTHER),
+    ],
+)
 def test_each_sandbox_process_gets_its_role(command, parent, is_root, role):
     assert processes.role_of(command, parent, is_root) == role
 
 
 def test_cpu_profile_counts_what_each_role_used_between_two_readings():
-    before = {(1, 0.0): ("sandbox", 1.0), (2, 0.0): ("forked workers", 0.5), (3, 0.0): ("forked workers", 9.0),
-              (9, 0.0): ("bench client", 2.0)}
-    after = {(1, 0.0): ("sandbox", 1.25), (2, 0.0): ("forked workers", 0.75),
-             (4, 5.0): ("forked workers", 0.1),  # born in between: all of its time counts
-             (9, 0.0): ("bench client", 2.5)}    # pid 3 ended in between: its share is lost, and counted as ended
+    before = {(1, 0.0): ("sandbox", 1.0), (2, 0.0): ("forked workers", 0.5), (3, 0.0): ("forked workers", 9.0), (9, 0.0): ("bench client", 2.0)}
+    after = {
+        (1, 0.0): ("sandbox", 1.25),
+        (2, 0.0): ("forked workers", 0.75),
+        (4, 5.0): ("forked workers", 0.1),  # born in between: all of its time counts
+        (9, 0.0): ("bench client", 2.5),
+    }  # pid 3 ended in between: its share is lost, and counted as ended
     profile = processes.cpu_profile(before, after)
-    assert profile["by_role"] == {"sandbox": {"count": 1, "cpu_ms": 250.0},
-                                  "forked workers": {"count": 2, "cpu_ms": pytest.approx(350.0)},
-                                  "bench client": {"count": 1, "cpu_ms": 500.0}}
+    assert profile["by_role"] == {
+        "sandbox": {"count": 1, "cpu_ms": 250.0},
+        "forked workers": {"count": 2, "cpu_ms": pytest.approx(350.0)},
+        "bench client": {"count": 1, "cpu_ms": 500.0},
+    }
     assert profile["total_ms"] == pytest.approx(1100.0) and profile["ended"] == 1
 
 
@@ -197,6 +209,7 @@ def test_cpu_reading_includes_the_bench_client():
 
 # ---------------------------------------------------------------- report
 
+
 def _results(**sandbox_overrides) -> dict:
     def echo(p50):
         return {"n": 3, "p50_ms": p50, "p90_ms": p50 * 1.5, "p99_ms": p50 * 2, "latencies_s": [p50 / 1000] * 3}
@@ -205,8 +218,10 @@ def _results(**sandbox_overrides) -> dict:
         "echo": echo(2.0),
         "connect": echo(3.0),
         "throughput": [{"clients": 10, "connected": 10, "msgs_per_s": 1500.0}],
-        "broadcast": [{"connections": 100, "seconds": 0.2, "cold": True, "warm_seconds": 0.05},
-                      {"connections": 1000, "seconds": 0.5, "cold": False, "warm_seconds": 0.4}],
+        "broadcast": [
+            {"connections": 100, "seconds": 0.2, "cold": True, "warm_seconds": 0.05},
+            {"connections": 1000, "seconds": 0.5, "cold": False, "warm_seconds": 0.4},
+        ],
         "hold": {"target": 5000, "opened": 5000, "held": 5000, "measured": {"rss_mb": 420.0, "pss_mb": 300.0}},
         "startup": {"samples_s": [0.5, 0.4, 0.6], "p50_s": 0.5, "usable_p50_s": 0.8},
         "edit_to_echo": {"samples_s": [0.15], "p50_s": 0.15},
@@ -214,10 +229,20 @@ def _results(**sandbox_overrides) -> dict:
     } | sandbox_overrides
     return {
         "machine": {"cores": 2, "cpu": "test CPU", "python": "3.11", "memory_gb": 24},
-        "servers": {"sandbox": sandbox, "floor": {"echo": echo(0.5)},
-                    "architect": {"echo": echo(200.0), "startup": {"samples_s": [0.5] * 3, "p50_s": 0.5}}},
-        "coldstart": {"packages": [{"name": "ws-default", "zip_bytes": 5000, "unzipped_bytes": 9000, "files": 7,
-                                    "import_p50_ms": 120.0, "process_p50_ms": 150.0, "slowest_imports": []}]},
+        "servers": {"sandbox": sandbox, "floor": {"echo": echo(0.5)}, "architect": {"echo": echo(200.0), "startup": {"samples_s": [0.5] * 3, "p50_s": 0.5}}},
+        "coldstart": {
+            "packages": [
+                {
+                    "name": "ws-default",
+                    "zip_bytes": 5000,
+                    "unzipped_bytes": 9000,
+                    "files": 7,
+                    "import_p50_ms": 120.0,
+                    "process_p50_ms": 150.0,
+                    "slowest_imports": [],
+                }
+            ]
+        },
         "notes": [],
     }
 
@@ -226,8 +251,7 @@ def _statuses(results):
     return [t["status"] for t in report.evaluate_targets(results)]
 
 
-TARGETS = ["vs architect", "vs floor", "throughput", "ready", "first echo", "idle memory", "held memory",
-           "broadcast 100", "broadcast 1000", "edit", "import"]
+TARGETS = ["vs architect", "vs floor", "throughput", "ready", "first echo", "idle memory", "held memory", "broadcast 100", "broadcast 1000", "edit", "import"]
 
 
 def test_targets_all_met_at_their_limits():
@@ -237,28 +261,33 @@ def test_targets_all_met_at_their_limits():
 
 
 def test_targets_one_step_past_their_limits_are_missed():
-    results = _results(echo={"n": 3, "p50_ms": 10.0}, startup={"p50_s": 0.51, "usable_p50_s": 0.81},
-                       memory_idle={"rss_mb": 200.0, "pss_mb": 150.1, "processes": 3},
-                       hold={"target": 5000, "held": 5000, "measured": {"rss_mb": 400.0, "pss_mb": 300.1}},
-                       broadcast=[{"connections": 100, "seconds": 0.01, "cold": True, "warm_seconds": 0.0501},
-                                  {"connections": 1000, "seconds": 0.1, "warm_seconds": 0.4001}],
-                       edit_to_echo={"p50_s": 0.1501},
-                       throughput=[{"clients": 10, "connected": 10, "msgs_per_s": 999.0}])
+    results = _results(
+        echo={"n": 3, "p50_ms": 10.0},
+        startup={"p50_s": 0.51, "usable_p50_s": 0.81},
+        memory_idle={"rss_mb": 200.0, "pss_mb": 150.1, "processes": 3},
+        hold={"target": 5000, "held": 5000, "measured": {"rss_mb": 400.0, "pss_mb": 300.1}},
+        broadcast=[{"connections": 100, "seconds": 0.01, "cold": True, "warm_seconds": 0.0501}, {"connections": 1000, "seconds": 0.1, "warm_seconds": 0.4001}],
+        edit_to_echo={"p50_s": 0.1501},
+        throughput=[{"clients": 10, "connected": 10, "msgs_per_s": 999.0}],
+    )
     # 200/10 = 20x faster than Architect (< 50), 10/0.5 = 20x the floor (> 10); the import is still met
     assert _statuses(results) == [report.MISSED] * (len(TARGETS) - 1) + [report.MET]
 
 
 def test_broadcast_targets_are_judged_on_the_warm_figures():
-    results = _results(broadcast=[{"connections": 100, "seconds": 0.3, "cold": True, "warm_seconds": 0.04},
-                                  {"connections": 1000, "seconds": 0.9, "warm_seconds": 0.3}])
+    results = _results(
+        broadcast=[{"connections": 100, "seconds": 0.3, "cold": True, "warm_seconds": 0.04}, {"connections": 1000, "seconds": 0.9, "warm_seconds": 0.3}]
+    )
     statuses = dict(zip(TARGETS, _statuses(results), strict=True))
     assert statuses["broadcast 100"] == statuses["broadcast 1000"] == report.MET
 
 
 def test_a_missed_goal_points_to_the_profile_that_explains_it():
-    results = _results(memory_idle={"rss_mb": 200.0, "pss_mb": 151.0, "processes": 3},
-                       broadcast=[{"connections": 100, "seconds": 0.3, "cold": True, "warm_seconds": 0.3}],
-                       throughput=[{"clients": 10, "connected": 10, "msgs_per_s": 999.0}])
+    results = _results(
+        memory_idle={"rss_mb": 200.0, "pss_mb": 151.0, "processes": 3},
+        broadcast=[{"connections": 100, "seconds": 0.3, "cold": True, "warm_seconds": 0.3}],
+        throughput=[{"clients": 10, "connected": 10, "msgs_per_s": 999.0}],
+    )
     profiles = {t["goal"]: t["profile"] for t in report.evaluate_targets(results)}
     assert profiles["Sandbox idle within 150 MB PSS"] == report.MEMORY_PROFILE
     assert profiles["Broadcast to 100 sockets within 50 ms (warm)"] == report.CPU_PROFILE
@@ -271,8 +300,9 @@ def test_a_missed_goal_points_to_the_profile_that_explains_it():
 
 
 def test_targets_without_figures_are_not_measured():
-    results = _results(hold={"target": 500, "held": 500, "measured": {"rss_mb": 90.0, "pss_mb": 60.0}},
-                       broadcast=[{"connections": 100, "seconds": 0.04}])  # an older run's row: no warm figure
+    results = _results(
+        hold={"target": 500, "held": 500, "measured": {"rss_mb": 90.0, "pss_mb": 60.0}}, broadcast=[{"connections": 100, "seconds": 0.04}]
+    )  # an older run's row: no warm figure
     del results["servers"]["sandbox"]["edit_to_echo"]
     results["servers"]["architect"] = {"skipped": "--skip-architect"}
     results["coldstart"] = {"skipped": "no packages"}
@@ -307,83 +337,120 @@ def test_a_server_whose_load_was_above_half_the_cores_is_flagged_next_to_its_fig
     headers, rows = report.side_by_side(results)
     assert headers[1:4] == [f"Sandbox{' †' if busy else ''}", "Floor", "Architect"]
     assert _row(rows, "Load average before / after its measurements")[1:3] == [
-        f"{report.fmt(before)} / {report.fmt(after)}{' †' if busy else ''}", "0.200 / 0.300"]
+        f"{report.fmt(before)} / {report.fmt(after)}{' †' if busy else ''}",
+        "0.200 / 0.300",
+    ]
     legend = report.busy_legend(results)
-    assert legend == ([f"{report.BUSY} Load average above half the 2 cores before or after that server's "
-                       "measurements: its figures are from a busy machine."] if busy else [])
+    assert legend == (
+        [f"{report.BUSY} Load average above half the 2 cores before or after that server's measurements: its figures are from a busy machine."] if busy else []
+    )
     [machine] = report.load_lines(results)
-    assert (machine.startswith("load average around each server's measurements: sandbox ")
-            and machine.endswith("; floor 0.200 before / 0.300 after")
-            and ("† above half the 2 cores" in machine) == busy)
+    assert (
+        machine.startswith("load average around each server's measurements: sandbox ")
+        and machine.endswith("; floor 0.200 before / 0.300 after")
+        and ("† above half the 2 cores" in machine) == busy
+    )
     page = report.render_markdown(results, None)
     assert f"\n- {machine}\n" in page.split("## Side by side")[0]  # in the Machine section
     assert (legend[0] in page) if busy else ("† Load average above" not in page)
 
 
 def _memory(by_role):
-    return {"pss_mb": sum(r["pss_mb"] for r in by_role.values()), "rss_mb": sum(r["rss_mb"] for r in by_role.values()),
-            "processes": sum(r["count"] for r in by_role.values()), "by_role": by_role}
+    return {
+        "pss_mb": sum(r["pss_mb"] for r in by_role.values()),
+        "rss_mb": sum(r["rss_mb"] for r in by_role.values()),
+        "processes": sum(r["count"] for r in by_role.values()),
+        "by_role": by_role,
+    }
 
 
 def test_memory_profile_lists_each_role_idle_and_holding_pss_first():
-    idle = _memory({"sandbox": {"count": 1, "pss_mb": 50.0, "rss_mb": 70.0},
-                    "forked workers": {"count": 4, "pss_mb": 40.0, "rss_mb": 180.0}})
-    held = _memory({"sandbox": {"count": 1, "pss_mb": 90.0, "rss_mb": 110.0},
-                    "DynamoDB server": {"count": 1, "pss_mb": 80.0, "rss_mb": 95.0},
-                    "forked workers": {"count": 6, "pss_mb": 70.0, "rss_mb": 280.0}})
+    idle = _memory({"sandbox": {"count": 1, "pss_mb": 50.0, "rss_mb": 70.0}, "forked workers": {"count": 4, "pss_mb": 40.0, "rss_mb": 180.0}})
+    held = _memory(
+        {
+            "sandbox": {"count": 1, "pss_mb": 90.0, "rss_mb": 110.0},
+            "DynamoDB server": {"count": 1, "pss_mb": 80.0, "rss_mb": 95.0},
+            "forked workers": {"count": 6, "pss_mb": 70.0, "rss_mb": 280.0},
+        }
+    )
     results = _results(memory_idle=idle, hold={"target": 5000, "held": 5000, "measured": held})
     headers, rows, _ = report.memory_profile_table(results)
-    assert headers == ["Process role", "Idle: processes", "PSS (MB)", "RSS (MB)", "holding 5,000: processes",
-                       "PSS (MB)", "RSS (MB)"]
-    assert rows == [["sandbox", "1", "50.0", "70.0", "1", "90.0", "110"],
-                    ["DynamoDB server", "–", "–", "–", "1", "80.0", "95.0"],
-                    ["forked workers", "4", "40.0", "180", "6", "70.0", "280"],
-                    ["all", "5", "90.0", "250", "8", "240", "485"]]
+    assert headers == ["Process role", "Idle: processes", "PSS (MB)", "RSS (MB)", "holding 5,000: processes", "PSS (MB)", "RSS (MB)"]
+    assert rows == [
+        ["sandbox", "1", "50.0", "70.0", "1", "90.0", "110"],
+        ["DynamoDB server", "–", "–", "–", "1", "80.0", "95.0"],
+        ["forked workers", "4", "40.0", "180", "6", "70.0", "280"],
+        ["all", "5", "90.0", "250", "8", "240", "485"],
+    ]
     assert "## Sandbox memory by role" in report.render_markdown(results, None)
     assert report.memory_profile_table(_results()) is None  # no roles recorded: no table
 
 
 def test_start_profile_gives_each_roles_cpu_until_ready_and_until_the_first_echo():
-    starts = [{"sandbox": {"count": 1, "cpu_ms": 300.0}, "preloaded parent": {"count": 1, "cpu_ms": 150.0}},
-              {"sandbox": {"count": 1, "cpu_ms": 340.0}, "preloaded parent": {"count": 1, "cpu_ms": 170.0},
-               "forked workers": {"count": 1, "cpu_ms": 20.0}}]
+    starts = [
+        {"sandbox": {"count": 1, "cpu_ms": 300.0}, "preloaded parent": {"count": 1, "cpu_ms": 150.0}},
+        {"sandbox": {"count": 1, "cpu_ms": 340.0}, "preloaded parent": {"count": 1, "cpu_ms": 170.0}, "forked workers": {"count": 1, "cpu_ms": 20.0}},
+    ]
     echo = [{"sandbox": {"count": 1, "cpu_ms": 400.0}, "DynamoDB server": {"count": 1, "cpu_ms": 900.0}}]
-    startup = {"p50_s": 0.5, "usable_p50_s": 1.2, "cpu_ready": start_profile.summary(starts),
-               "cpu_first_echo": start_profile.summary(echo)}
+    startup = {"p50_s": 0.5, "usable_p50_s": 1.2, "cpu_ready": start_profile.summary(starts), "cpu_first_echo": start_profile.summary(echo)}
     headers, rows, _ = start_profile.start_profile_table(startup, report.fmt)
     assert headers == ["Process role", "Until ready: processes", "CPU (ms)", "Until first echo: processes", "CPU (ms)"]
-    assert rows == [["sandbox", "1", "320", "1", "400"],
-                    ["DynamoDB server", "–", "–", "1", "900"],
-                    ["preloaded parent", "1", "160", "–", "–"],
-                    ["forked workers", "0.5", "10.0", "–", "–"],  # a median over starts: one of two had it
-                    ["all", "2.5", "490", "2", "1,300"],
-                    ["wall clock (ms), median", "", "500", "", "1,200"]]
+    assert rows == [
+        ["sandbox", "1", "320", "1", "400"],
+        ["DynamoDB server", "–", "–", "1", "900"],
+        ["preloaded parent", "1", "160", "–", "–"],
+        ["forked workers", "0.5", "10.0", "–", "–"],  # a median over starts: one of two had it
+        ["all", "2.5", "490", "2", "1,300"],
+        ["wall clock (ms), median", "", "500", "", "1,200"],
+    ]
     assert "## Sandbox start by role" in report.render_markdown(_results(startup=startup), None)
     assert start_profile.start_profile_table({}, report.fmt) is None  # not measured: no table
 
 
 def test_cpu_profile_gives_each_role_per_post_and_per_echo():
-    cpu = {"broadcast": {"connections": 1000, "posts": 1000, "total_ms": 400.0,
-                         "by_role": {"sandbox": {"count": 1, "cpu_ms": 300.0},
-                                     "bench client": {"count": 1, "cpu_ms": 100.0}}},
-           "throughput": {"clients": 10, "echoes": 2000, "total_ms": 3000.0,
-                          "by_role": {"sandbox": {"count": 1, "cpu_ms": 1000.0},
-                                      "forked workers": {"count": 2, "cpu_ms": 2000.0}}}}
+    cpu = {
+        "broadcast": {
+            "connections": 1000,
+            "posts": 1000,
+            "total_ms": 400.0,
+            "by_role": {"sandbox": {"count": 1, "cpu_ms": 300.0}, "bench client": {"count": 1, "cpu_ms": 100.0}},
+        },
+        "throughput": {
+            "clients": 10,
+            "echoes": 2000,
+            "total_ms": 3000.0,
+            "by_role": {"sandbox": {"count": 1, "cpu_ms": 1000.0}, "forked workers": {"count": 2, "cpu_ms": 2000.0}},
+        },
+    }
     headers, rows, _ = report.cpu_profile_table(_results(cpu=cpu))
     assert headers[1] == "Warm broadcast to 1,000: CPU (ms)"
     assert headers[3] == "Throughput, 10 clients, 2,000 echoes: CPU (ms)"
-    assert rows == [["sandbox", "300", "0.300", "1,000", "0.500"],
-                    ["forked workers", "–", "–", "2,000", "1.00"],
-                    ["bench client", "100", "0.100", "–", "–"],
-                    ["all", "400", "0.400", "3,000", "1.50"]]
+    assert rows == [
+        ["sandbox", "300", "0.300", "1,000", "0.500"],
+        ["forked workers", "–", "–", "2,000", "1.00"],
+        ["bench client", "100", "0.100", "–", "–"],
+        ["all", "400", "0.400", "3,000", "1.50"],
+    ]
     assert "## Sandbox CPU by role" in report.render_markdown(_results(cpu=cpu), None)
 
 
 def test_method_notes_describe_every_row_and_profile():
     notes = " ".join(report.METHOD_NOTES)
-    for described in ("Edit -> first changed echo", "src/shared/messages.py", "3 in a full run", "\"cold\"",
-                      "\"warm\"", report.MEMORY_PROFILE, report.CPU_PROFILE, "zygote_main.py", "worker_main.py",
-                      "dynamodb_server", "per post", "per echo", "half the cores"):
+    for described in (
+        "Edit -> first changed echo",
+        "src/shared/messages.py",
+        "3 in a full run",
+        '"cold"',
+        '"warm"',
+        report.MEMORY_PROFILE,
+        report.CPU_PROFILE,
+        "zygote_main.py",
+        "worker_main.py",
+        "dynamodb_server",
+        "per post",
+        "per echo",
+        "half the cores",
+    ):
         assert described in notes
 
 
@@ -397,8 +464,7 @@ def test_render_table_lines_up_columns():
     assert left.splitlines()[1] == "|:-------|:-------|" and "| met    |" in left
 
 
-@pytest.mark.parametrize("value, text", [(None, "–"), (0.0712, "0.071"), (2.345, "2.35"), (42.42, "42.4"),
-                                         (421.6, "422"), (61888.2, "61,888")])
+@pytest.mark.parametrize("value, text", [(None, "–"), (0.0712, "0.071"), (2.345, "2.35"), (42.42, "42.4"), (421.6, "422"), (61888.2, "61,888")])
 def test_fmt_keeps_three_significant_figures(value, text):
     assert report.fmt(value) == text
 
@@ -408,7 +474,7 @@ def test_terminal_report_shows_ratios_targets_and_skips():
     results["servers"]["architect"] = {"skipped": "npm is not on PATH"}
     text = report.render_terminal(results)
     assert "| Echo round trip p50 (ms)" in text
-    assert "4.00× slower" in text                      # sandbox 2 ms vs floor 0.5 ms
+    assert "4.00× slower" in text  # sandbox 2 ms vs floor 0.5 ms
     assert "architect: skipped: npm is not on PATH" in text
     assert "not measured" in text
 
@@ -418,8 +484,7 @@ def test_markdown_page_has_machine_tables_targets_and_chart(tmp_path):
     page = tmp_path / "benchmarks.md"
     report.write_markdown(results, page, "benchmark-latency.png")
     text = page.read_text()
-    for expected in ("# Benchmarks", "2 cores, 24 GB memory, test CPU", "## Targets", "| met",
-                     "![Echo and connect latency", "| ws-default"):
+    for expected in ("# Benchmarks", "2 cores, 24 GB memory, test CPU", "## Targets", "| met", "![Echo and connect latency", "| ws-default"):
         assert expected in text
     report.write_json(results, tmp_path / "latest.json")
     assert json.loads((tmp_path / "latest.json").read_text())["servers"]["sandbox"]["echo"]["n"] == 3
@@ -433,16 +498,19 @@ def test_chart_is_a_png(tmp_path):
 
 # ---------------------------------------------------------------- cold start and Architect's app
 
+
 def test_top_imports_lists_what_index_imports_slowest_first():
-    stderr = "\n".join([
-        "import time: self [us] | cumulative | imported package",
-        "import time:       100 |        200 | site",
-        "import time:        50 |      80000 |     boto3",
-        "import time:        10 |      90000 |   shared.sender",
-        "import time:        30 |      30000 |   aws_lambda_powertools",
-        "import time:        20 |        900 |       botocore.thing",
-        "import time:      1000 |     125000 | index",
-    ])
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        200 | site",
+            "import time:        50 |      80000 |     boto3",
+            "import time:        10 |      90000 |   shared.sender",
+            "import time:        30 |      30000 |   aws_lambda_powertools",
+            "import time:        20 |        900 |       botocore.thing",
+            "import time:      1000 |     125000 | index",
+        ]
+    )
     assert coldstart.top_imports(stderr) == [
         {"module": "shared.sender", "cumulative_ms": 90.0},
         {"module": "boto3", "cumulative_ms": 80.0},
@@ -463,16 +531,27 @@ def test_architect_app_follows_its_conventions(tmp_path):
 
 def test_the_memory_line_names_commands_relative_to_the_checkout_largest_pss_first():
     root = targets.REPO_ROOT
-    results = {"servers": {"sandbox": {"hold": {"held": 5, "measured": {"by_process": [
-        {"rss_mb": 90.0, "pss_mb": 30.0, "command": f"python -m devkit --app {root}/app.arc sandbox --port 1 --quiet",
-         "role": "sandbox"},
-        {"rss_mb": 48.0, "pss_mb": 40.0, "command": f"python -u {root}/devkit/sandbox/worker_main.py",
-         "role": "fresh workers"},
-    ]}}}}}
+    results = {
+        "servers": {
+            "sandbox": {
+                "hold": {
+                    "held": 5,
+                    "measured": {
+                        "by_process": [
+                            {"rss_mb": 90.0, "pss_mb": 30.0, "command": f"python -m devkit --app {root}/app.arc sandbox --port 1 --quiet", "role": "sandbox"},
+                            {"rss_mb": 48.0, "pss_mb": 40.0, "command": f"python -u {root}/devkit/sandbox/worker_main.py", "role": "fresh workers"},
+                        ]
+                    },
+                }
+            }
+        }
+    }
     [line] = report.memory_lines(results)
     assert str(root) not in line
-    assert line.endswith("largest (PSS / RSS): 40.0 / 48.0 MB `python -u devkit/sandbox/worker_main.py` (fresh workers), "
-                         "30.0 / 90.0 MB `python -m devkit --app app.arc sandbox --port 1 --quiet` (sandbox)")
+    assert line.endswith(
+        "largest (PSS / RSS): 40.0 / 48.0 MB `python -u devkit/sandbox/worker_main.py` (fresh workers), "
+        "30.0 / 90.0 MB `python -m devkit --app app.arc sandbox --port 1 --quiet` (sandbox)"
+    )
 
 
 def test_a_note_names_paths_relative_to_the_checkout():
@@ -489,8 +568,7 @@ def test_the_committed_json_names_no_machine(tmp_path):
     root = tmp_path / "checkout"
     results = {"command": f"python -u {root}/devkit/sandbox/zygote_main.py 8", "cache": f"{Path.home()}/.cache/x"}
     report.write_json(results, tmp_path / "out.json", root=root)
-    assert json.loads((tmp_path / "out.json").read_text()) == {
-        "command": "python -u devkit/sandbox/zygote_main.py 8", "cache": "~/.cache/x"}
+    assert json.loads((tmp_path / "out.json").read_text()) == {"command": "python -u devkit/sandbox/zygote_main.py 8", "cache": "~/.cache/x"}
 
 
 def test_the_bench_installs_the_architect_major_the_docs_pin():

@@ -5,7 +5,6 @@ Most run twice: under the page's Content-Security-Policy, and with Chromium told
 hold on its own rather than hiding behind another.
 """
 
-
 import pytest
 
 from devkit.sandbox.loader import load_handler
@@ -28,8 +27,7 @@ HANDLERS_MAY_FIRE_MS = 300
 
 def elements_made_from_messages(page) -> list[str]:
     """Tags of every element in #messages other than the page's own <li> and <span>s."""
-    return page.eval_on_selector_all(
-        "#messages *", "all => all.map(e => e.localName).filter(n => n !== 'li' && n !== 'span')")
+    return page.eval_on_selector_all("#messages *", "all => all.map(e => e.localName).filter(n => n !== 'li' && n !== 'span')")
 
 
 @pytest.mark.parametrize("bypass_csp", CSP_MODES.values(), ids=CSP_MODES.keys())
@@ -63,10 +61,13 @@ def test_markup_broadcast_by_another_user_is_shown_as_text_and_runs_nothing(open
     assert victim.dialogs == []
 
 
-@pytest.mark.parametrize("suffix", [
-    '?x="><script>alert(1)</script>',
-    "?x=<img src=x onerror=alert(1)>#<svg onload=alert(2)>",
-])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        '?x="><script>alert(1)</script>',
+        "?x=<img src=x onerror=alert(1)>#<svg onload=alert(2)>",
+    ],
+)
 def test_a_crafted_query_string_is_not_reflected_into_the_page(open_page, page_url, sandbox, suffix):
     watched = open_page(bypass_csp=True)
     page = watched.page
@@ -80,8 +81,7 @@ def test_a_crafted_query_string_is_not_reflected_into_the_page(open_page, page_u
     assert watched.dialogs == []
 
 
-def test_a_hostile_socket_url_rendered_by_the_page_handler_stays_inside_its_attribute(
-        open_page, page_url, sandbox, monkeypatch, lambda_context):
+def test_a_hostile_socket_url_rendered_by_the_page_handler_stays_inside_its_attribute(open_page, page_url, sandbox, monkeypatch, lambda_context):
     """GET / rendered by the real handler with a crafted ARC_WSS_URL, served to Chromium as `/`."""
     hostile = f'ws://localhost:{sandbox.port}/"><script>alert(1)</script><img src=x onerror=alert(2)>'
     monkeypatch.setenv("ARC_WSS_URL", hostile)
@@ -92,8 +92,7 @@ def test_a_hostile_socket_url_rendered_by_the_page_handler_stays_inside_its_attr
     response = handler(load_event("http-get"), lambda_context)
     watched = open_page(bypass_csp=True)  # so that only the escaping stands between the URL and the page
     page = watched.page
-    page.route(page_url, lambda route: route.fulfill(
-        status=response["statusCode"], headers=response["headers"], body=response["body"]))
+    page.route(page_url, lambda route: route.fulfill(status=response["statusCode"], headers=response["headers"], body=response["body"]))
     page.goto(page_url)
     page.locator("#state").wait_for()
     page.wait_for_timeout(HANDLERS_MAY_FIRE_MS)
@@ -107,9 +106,7 @@ def test_the_content_security_policy_is_sent_lets_the_page_work_and_blocks_injec
     watched = open_page()
     page = watched.page
     page.add_init_script(
-        "window.violations = [];"
-        "document.addEventListener('securitypolicyviolation',"
-        " e => window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));"
+        "window.violations = [];document.addEventListener('securitypolicyviolation', e => window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));"
     )
     response = page.goto(page_url)
     policy = dict(d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";"))
@@ -142,8 +139,7 @@ TRY_SOCKET = """([url, token]) => new Promise(resolve => {
 })"""
 
 
-def test_a_socket_opened_by_a_page_on_another_origin_is_refused_at_connect(
-        open_page, page_url, sandbox, connection_ids, foreign_origin):
+def test_a_socket_opened_by_a_page_on_another_origin_is_refused_at_connect(open_page, page_url, sandbox, connection_ids, foreign_origin):
     ws_url = f"ws://localhost:{sandbox.port}"
     own = open_page(page_url).page
     token = own.evaluate("document.body.dataset.token")  # anyone may get one: a foreign page's script too

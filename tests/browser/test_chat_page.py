@@ -51,12 +51,15 @@ def test_enter_sends_the_message_and_shows_the_timestamped_echo(open_page, page_
     assert watched.problems() == []
 
 
-@pytest.mark.parametrize("how, text, reason", [
-    ("typed", "", '"text" is empty'),
-    ("typed", "   ", '"text" is empty'),
-    # The input's maxlength stops a person typing more; a script (or another client) is not stopped.
-    ("set by script", "x" * 4001, '"text" is 4001 characters long; the limit is 4000'),
-])
+@pytest.mark.parametrize(
+    "how, text, reason",
+    [
+        ("typed", "", '"text" is empty'),
+        ("typed", "   ", '"text" is empty'),
+        # The input's maxlength stops a person typing more; a script (or another client) is not stopped.
+        ("set by script", "x" * 4001, '"text" is 4001 characters long; the limit is 4000'),
+    ],
+)
 def test_a_rejected_message_shows_as_an_error_and_the_chat_goes_on(open_page, page_url, how, text, reason):
     page = open_page(page_url).page
     wait_until_open(page)
@@ -102,7 +105,6 @@ def test_a_socket_closed_by_the_server_shows_as_closed_and_reconnects(open_page,
     expect(page.locator("#messages li.echo")).to_contain_text("Echoing back again")
 
 
-
 def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_page, tmp_path):
     """API Gateway closes an idle socket with 1001 after 10 minutes; a sandbox of its own makes that 2 s."""
     with start_app(tmp_path, env={"SANDBOX_IDLE_SECONDS": "2"}) as idle:
@@ -123,6 +125,7 @@ def test_a_socket_closed_for_idleness_shows_why_and_reconnects(chromium, open_pa
         wait_until_open(page)
         send(page, "awake again")
         expect(page.locator("#messages li.echo")).to_contain_text("Echoing awake again")
+
 
 def test_the_page_fits_a_phone_screen(open_page, page_url):
     watched = open_page(page_url, viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)

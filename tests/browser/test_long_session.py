@@ -33,7 +33,9 @@ def post_many(sandbox, connection_id: str, texts: list[str]) -> None:
         requests.append(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{sandbox.port}\r\nContent-Type: application/json\r\n"
             "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/execute-api/aws4_request, "
-            f"SignedHeaders=host, Signature=0\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            f"SignedHeaders=host, Signature=0\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=60) as connection:
         writer = threading.Thread(target=connection.sendall, args=(b"".join(requests),))
         writer.start()

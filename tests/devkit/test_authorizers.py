@@ -15,7 +15,9 @@ def load(tmp_path, text, functions=WS):
 
 
 def test_an_authorizer_is_a_function_of_its_own_with_its_identity_sources(tmp_path):
-    app = load(tmp_path, """\
+    app = load(
+        tmp_path,
+        """\
         @app
         demo
         @ws
@@ -23,7 +25,8 @@ def test_an_authorizer_is_a_function_of_its_own_with_its_identity_sources(tmp_pa
         authorize
           identity route.request.header.Sec-WebSocket-Protocol
           identity route.request.querystring.token
-        """)
+        """,
+    )
     assert app.authorizer is not None
     assert app.authorizer.identity_sources == (IdentitySource("header", "Sec-WebSocket-Protocol"), IdentitySource("querystring", "token"))
     function = app.authorizer.function
@@ -38,18 +41,21 @@ def test_the_authorizers_config_arc_applies_to_it(tmp_path):
     assert app.authorizer.function.timeout == 5
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n", 5, "list its identity sources"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity stageVariables.x\n", 6, "expected route.request.header"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.path.x\n", 6, "expected route.request.header"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  source route.request.header.A\n", 6, "expected 'identity"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.A route.request.header.a\n", 6, "listed twice"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.A\nother\n", 7, "one authorizer"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize now\n", 5, "one folder name"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nconnect\n  identity route.request.header.A\n", 5, "is a @ws route"),
-    ("@app\ndemo\n@ws\nbroadcast\n@ws-authorizer\nbroadcast\n  identity route.request.header.A\n", 6, "is a @ws route"),
-    ("@app\ndemo\n@ws\n@ws-authorizer\nmissing\n  identity route.request.header.A\n", 5, "no handler in src/ws/missing/"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n", 5, "list its identity sources"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity stageVariables.x\n", 6, "expected route.request.header"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.path.x\n", 6, "expected route.request.header"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  source route.request.header.A\n", 6, "expected 'identity"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.A route.request.header.a\n", 6, "listed twice"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize\n  identity route.request.header.A\nother\n", 7, "one authorizer"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nauthorize now\n", 5, "one folder name"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nconnect\n  identity route.request.header.A\n", 5, "is a @ws route"),
+        ("@app\ndemo\n@ws\nbroadcast\n@ws-authorizer\nbroadcast\n  identity route.request.header.A\n", 6, "is a @ws route"),
+        ("@app\ndemo\n@ws\n@ws-authorizer\nmissing\n  identity route.request.header.A\n", 5, "no handler in src/ws/missing/"),
+    ],
+)
 def test_each_mistake_names_its_line(tmp_path, text, line, words):
     with pytest.raises(ManifestError) as error:
         load(tmp_path, text, functions=WS + ("ws/broadcast",))

@@ -20,18 +20,30 @@ def test_the_app_reads_the_table_variable_the_kit_writes(table, monkeypatch):
 
 
 def test_variables_name_each_table_each_queue_each_secret_and_the_socket_url_only_for_an_app_with_ws(tmp_path):
-    (tmp_path / "app.arc").write_text("@app\nchat\n@http\nget /\n@ws\n@tables\nrooms\n  roomId *String\nseats\n  seatId *String\n"
-                                      "@queues\njobs\n")
+    (tmp_path / "app.arc").write_text("@app\nchat\n@http\nget /\n@ws\n@tables\nrooms\n  roomId *String\nseats\n  seatId *String\n@queues\njobs\n")
     for folder in ("http/get-index", "ws/connect", "ws/default", "ws/disconnect", "queues/jobs"):
         (tmp_path / "src" / folder).mkdir(parents=True)
         (tmp_path / "src" / folder / "index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
     (tmp_path / "src/http/get-index/config.arc").write_text("@permissions\nsecret page-key\n")
-    env = contract.variables(load(tmp_path / "app.arc"), "staging", wss_url="W", allowed_origins="O",
-                             table_names={"rooms": "T1", "seats": "T2"}, secret_names={"page-key": "S"}, queue_urls={"jobs": "Q"})
+    env = contract.variables(
+        load(tmp_path / "app.arc"),
+        "staging",
+        wss_url="W",
+        allowed_origins="O",
+        table_names={"rooms": "T1", "seats": "T2"},
+        secret_names={"page-key": "S"},
+        queue_urls={"jobs": "Q"},
+    )
     assert env == {
-        "ARC_ENV": "staging", "ARC_APP_NAME": "chat", "POWERTOOLS_SERVICE_NAME": "chat",
-        "ARC_WSS_URL": "W", "ARC_ALLOWED_ORIGINS": "O", "ARC_TABLE_ROOMS": "T1", "ARC_TABLE_SEATS": "T2",
-        "ARC_SECRET_PAGE_KEY": "S", "ARC_QUEUE_JOBS": "Q",
+        "ARC_ENV": "staging",
+        "ARC_APP_NAME": "chat",
+        "POWERTOOLS_SERVICE_NAME": "chat",
+        "ARC_WSS_URL": "W",
+        "ARC_ALLOWED_ORIGINS": "O",
+        "ARC_TABLE_ROOMS": "T1",
+        "ARC_TABLE_SEATS": "T2",
+        "ARC_SECRET_PAGE_KEY": "S",
+        "ARC_QUEUE_JOBS": "Q",
     }
 
 

@@ -9,8 +9,7 @@ KIT_MODULE_LINES = 500
 
 
 def test_no_module_of_the_kit_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "devkit").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > KIT_MODULE_LINES}
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "devkit").rglob("*.py") if (n := len(p.read_text().splitlines())) > KIT_MODULE_LINES}
     assert long == {}
 
 

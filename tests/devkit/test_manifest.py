@@ -17,10 +17,16 @@ from tests.support.repo import ROOT
 def test_reads_the_apps_own_manifest():
     app = manifest.load(ROOT / "app.arc")
     assert app.app == "mywsapp"
-    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast", "queue deliver",
-                                                    "$connect authorizer"]
-    assert [f.id for f in app.functions] == ["http-get-index", "ws-connect", "ws-default", "ws-disconnect", "ws-broadcast",
-                                             "queue-deliver", "authorizer-authorize"]
+    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast", "queue deliver", "$connect authorizer"]
+    assert [f.id for f in app.functions] == [
+        "http-get-index",
+        "ws-connect",
+        "ws-default",
+        "ws-disconnect",
+        "ws-broadcast",
+        "queue-deliver",
+        "authorizer-authorize",
+    ]
     assert app.secrets == ("signing-key",)
     assert [q.name for q in app.queues] == ["deliver"] and app.consumer(app.queues[0]).id == "queue-deliver"
     index = app.function("GET /")
@@ -34,14 +40,18 @@ def test_reads_the_apps_own_manifest():
 
 
 def test_comments_blank_lines_and_defaults(tmp_path):
-    path = write_app(tmp_path, """
+    path = write_app(
+        tmp_path,
+        """
         # a comment
         @app   # trailing comment
         demo
 
         @http
         get /
-    """, functions=("http/get-index",))
+    """,
+        functions=("http/get-index",),
+    )
     app = manifest.load(path)
     assert app.app == "demo" and app.aws == manifest.AwsSettings(**manifest.DEFAULT_AWS)
     assert app.ws_functions == () and app.tables == ()
@@ -130,7 +140,9 @@ def test_errors_name_the_file_the_line_and_what_was_expected(tmp_path, arc, line
 
 def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp_path):
     """An Architect project loads as it is (Architect's own list: arc.codes reference, inventory 6.1.0)."""
-    path = write_app(tmp_path, """
+    path = write_app(
+        tmp_path,
+        """
         @app
         demo
         @static
@@ -148,7 +160,8 @@ def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp
         region eu-west-1
         @sandbox
         livereload true
-    """)
+    """,
+    )
     (tmp_path / "src/ws/default/config.arc").write_text("@aws\ntimeout 20\npolicies\n  AmazonDynamoDBReadOnlyAccess\n")
     app = manifest.load(path)
     config = tmp_path / "src/ws/default/config.arc"
@@ -193,14 +206,16 @@ def test_throttle_limits_for_the_app_and_per_function(tmp_path):
     assert (app.function("$connect").throttle_rate, app.function("$connect").throttle_burst) == (10000, 0)
 
 
-@pytest.mark.parametrize("lines, pitr, encrypt", [
-    ("", False, False),
-    ("  PITR true\n  encrypt true\n", True, True),
-    ("  pitr false\n  encrypt false\n", False, False),
-    ("  PointInTimeRecovery true\n", True, False),
-    ("  encrypt arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab\n", False,
-     "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab"),
-])
+@pytest.mark.parametrize(
+    "lines, pitr, encrypt",
+    [
+        ("", False, False),
+        ("  PITR true\n  encrypt true\n", True, True),
+        ("  pitr false\n  encrypt false\n", False, False),
+        ("  PointInTimeRecovery true\n", True, False),
+        ("  encrypt arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab\n", False, "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab"),
+    ],
+)
 def test_architects_table_options(tmp_path, lines, pitr, encrypt):
     """The spellings Architect's inventory accepts under a table (arc.codes reference, @tables)."""
     path = write_app(tmp_path, "@app\ndemo\n@tables\nt\n  id *String\n" + lines, functions=())
@@ -208,9 +223,15 @@ def test_architects_table_options(tmp_path, lines, pitr, encrypt):
     assert (table.pitr, table.encrypt) == (pitr, encrypt)
 
 
-@pytest.mark.parametrize("kind, timeout, warned", [
-    ("ws/default", 29, False), ("ws/default", 30, True), ("http/get-index", 30, False), ("http/get-index", 31, True),
-])
+@pytest.mark.parametrize(
+    "kind, timeout, warned",
+    [
+        ("ws/default", 29, False),
+        ("ws/default", 30, True),
+        ("http/get-index", 30, False),
+        ("http/get-index", 31, True),
+    ],
+)
 def test_a_function_outliving_api_gateways_wait_is_a_warning(tmp_path, kind, timeout, warned):
     """API Gateway stops waiting at 29 s (WebSocket) and 30 s (HTTP API): API Gateway quotas pages."""
     path = write_app(tmp_path, "@app\ndemo\n@http\nget /\n@ws\n")
@@ -256,8 +277,11 @@ def with_permissions(tmp_path: Path, lines: str, files: dict | None = None) -> P
 
 
 def test_permissions_are_read_line_by_line(tmp_path):
-    path = with_permissions(tmp_path, "table things Scan dynamodb:GetItem Scan\nmanage-connections POST GET\nstatements iam.json\n",
-                            {"iam.json": '[{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:${AWS::Partition}:sqs:*:*:q"}]'})
+    path = with_permissions(
+        tmp_path,
+        "table things Scan dynamodb:GetItem Scan\nmanage-connections POST GET\nstatements iam.json\n",
+        {"iam.json": '[{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:${AWS::Partition}:sqs:*:*:q"}]'},
+    )
     grants = manifest.load(path).function("$default").permissions
     assert grants.tables == (manifest.TableGrant("things", ("Scan", "GetItem")),)
     assert grants.manage_connections == ("POST", "GET")
@@ -265,31 +289,54 @@ def test_permissions_are_read_line_by_line(tmp_path):
     assert manifest.load(path).function("$connect").permissions is None  # undeclared: its kind's default
 
 
-@pytest.mark.parametrize("lines, files, where, message", [
-    ("table stuff Scan\n", {}, "config.arc:4", "table 'stuff' is not declared in app.arc's @tables (declared: things)"),
-    ("table things Scna\n", {}, "config.arc:4", "'Scna' is not a DynamoDB action; did you mean Scan?"),
-    ("table things Frobnicate\n", {}, "config.arc:4", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
-    ("table things TransactWriteItems\n", {}, "config.arc:4", "TransactWriteItems is not authorized by its own name"),
-    ("table things\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
-    ("table things Scan\ntable things GetItem\n", {}, "config.arc:5", "table 'things' has a line already"),
-    ("connections PutItem\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
-    ("manage-connections PUT\n", {}, "config.arc:4", "manage-connections 'PUT': expected POST, GET or DELETE"),
-    ("manage-connections\n", {}, "config.arc:4", "expected one of"),
-    ("table things Scan\n  GetItem\n", {}, "config.arc:5", "@permissions takes one grant per line, not indented lines"),
-    ("statements missing.json\n", {}, "config.arc:4", "no such file missing.json next to config.arc"),
-    ("statements iam.json\n", {"iam.json": "[{\n"}, "iam.json:2", "not valid JSON"),
-    ("statements iam.json\n", {"iam.json": "{}"}, "iam.json", "expected a list of IAM statements"),
-    ("statements iam.json\n", {"iam.json": '[{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": "*"}]'},
-     "iam.json", "statement 1: Effect must be Allow or Deny"),
-    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]'},
-     "iam.json", "statement 1: Action: name each action as service:Action"),
-    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject"}]'},
-     "iam.json", "statement 1: expected exactly one of Resource or NotResource"),
-    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]'},
-     "iam.json", "statement 1: Resource: write arn:${AWS::Partition}:..."),
-    ("statements iam.json\n", {"iam.json": '[{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]'},
-     "iam.json", "statement 1: a role's statements name no Principal"),
-])
+@pytest.mark.parametrize(
+    "lines, files, where, message",
+    [
+        ("table stuff Scan\n", {}, "config.arc:4", "table 'stuff' is not declared in app.arc's @tables (declared: things)"),
+        ("table things Scna\n", {}, "config.arc:4", "'Scna' is not a DynamoDB action; did you mean Scan?"),
+        ("table things Frobnicate\n", {}, "config.arc:4", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
+        ("table things TransactWriteItems\n", {}, "config.arc:4", "TransactWriteItems is not authorized by its own name"),
+        ("table things\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
+        ("table things Scan\ntable things GetItem\n", {}, "config.arc:5", "table 'things' has a line already"),
+        ("connections PutItem\n", {}, "config.arc:4", "expected one of 'table <name> <Action> ...'"),
+        ("manage-connections PUT\n", {}, "config.arc:4", "manage-connections 'PUT': expected POST, GET or DELETE"),
+        ("manage-connections\n", {}, "config.arc:4", "expected one of"),
+        ("table things Scan\n  GetItem\n", {}, "config.arc:5", "@permissions takes one grant per line, not indented lines"),
+        ("statements missing.json\n", {}, "config.arc:4", "no such file missing.json next to config.arc"),
+        ("statements iam.json\n", {"iam.json": "[{\n"}, "iam.json:2", "not valid JSON"),
+        ("statements iam.json\n", {"iam.json": "{}"}, "iam.json", "expected a list of IAM statements"),
+        (
+            "statements iam.json\n",
+            {"iam.json": '[{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": "*"}]'},
+            "iam.json",
+            "statement 1: Effect must be Allow or Deny",
+        ),
+        (
+            "statements iam.json\n",
+            {"iam.json": '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]'},
+            "iam.json",
+            "statement 1: Action: name each action as service:Action",
+        ),
+        (
+            "statements iam.json\n",
+            {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject"}]'},
+            "iam.json",
+            "statement 1: expected exactly one of Resource or NotResource",
+        ),
+        (
+            "statements iam.json\n",
+            {"iam.json": '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]'},
+            "iam.json",
+            "statement 1: Resource: write arn:${AWS::Partition}:...",
+        ),
+        (
+            "statements iam.json\n",
+            {"iam.json": '[{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]'},
+            "iam.json",
+            "statement 1: a role's statements name no Principal",
+        ),
+    ],
+)
 def test_each_malformed_permission_is_a_clear_error(tmp_path, lines, files, where, message):
     path = with_permissions(tmp_path, lines, files)
     with pytest.raises(ManifestError) as caught:
@@ -317,10 +364,13 @@ def test_dynamodb_actions_come_from_botocores_model_file_without_importing_botoc
     assert subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True).stdout == "False\n"
 
 
-@pytest.mark.parametrize("lines, message", [
-    ("table things Scna\n", "'Scna' is not a DynamoDB action; did you mean Scan?"),
-    ("table things Frobnicate\n", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ("table things Scna\n", "'Scna' is not a DynamoDB action; did you mean Scan?"),
+        ("table things Frobnicate\n", "'Frobnicate' is not a DynamoDB action; expected an operation such as"),
+    ],
+)
 def test_dynamodb_actions_fall_back_to_botocores_loader_when_the_layout_differs(tmp_path, monkeypatch, lines, message):
     direct = grants.dynamodb_actions()
     monkeypatch.setattr(grants, "_model_file", lambda service: None)  # botocore laid out otherwise
@@ -355,19 +405,22 @@ def test_queues_take_architects_options_and_lambdas_event_source_settings(tmp_pa
     assert contract.queue_variable("jobs") == "ARC_QUEUE_JOBS"
 
 
-@pytest.mark.parametrize(("queues", "line", "expected"), [
-    ("jobs.v2\n", 6, "queue name 'jobs.v2': SQS allows only letters, digits, '-' and '_'"),
-    ("j" * 70 + "\n", 6, "its dead-letter queue's name"),
-    ("jobs\n  batchSize 10001\n", 7, "batchSize '10001': expected a whole number from 1 to 10000"),
-    ("jobs\n  batchSize 0\n", 7, "batchSize '0': expected a whole number from 1 to 10000"),
-    ("jobs\n  batchSize 11\n", 6, "batchSize 11 needs batchWindow of at least 1"),
-    ("jobs\n  fifo true\n  batchSize 11\n  batchWindow 1\n", 6, "a FIFO queue's batchSize is at most 10"),
-    ("jobs\n  maxConcurrency 1\n", 7, "maxConcurrency '1': expected a whole number from 2 to 1000"),
-    ("jobs\n  visibilityTimeout 43201\n", 7, "expected a whole number from 0 to 43200"),
-    ("jobs\n  visibilityTimeout 9\n", 6, "visibilityTimeout 9 is shorter than its consumer's timeout (10 s)"),
-    ("jobs\n  fifo yes\n", 7, "fifo 'yes': expected true or false"),
-    ("jobs\n  retries 3\n", 7, "unknown queue option 'retries'"),
-])
+@pytest.mark.parametrize(
+    ("queues", "line", "expected"),
+    [
+        ("jobs.v2\n", 6, "queue name 'jobs.v2': SQS allows only letters, digits, '-' and '_'"),
+        ("j" * 70 + "\n", 6, "its dead-letter queue's name"),
+        ("jobs\n  batchSize 10001\n", 7, "batchSize '10001': expected a whole number from 1 to 10000"),
+        ("jobs\n  batchSize 0\n", 7, "batchSize '0': expected a whole number from 1 to 10000"),
+        ("jobs\n  batchSize 11\n", 6, "batchSize 11 needs batchWindow of at least 1"),
+        ("jobs\n  fifo true\n  batchSize 11\n  batchWindow 1\n", 6, "a FIFO queue's batchSize is at most 10"),
+        ("jobs\n  maxConcurrency 1\n", 7, "maxConcurrency '1': expected a whole number from 2 to 1000"),
+        ("jobs\n  visibilityTimeout 43201\n", 7, "expected a whole number from 0 to 43200"),
+        ("jobs\n  visibilityTimeout 9\n", 6, "visibilityTimeout 9 is shorter than its consumer's timeout (10 s)"),
+        ("jobs\n  fifo yes\n", 7, "fifo 'yes': expected true or false"),
+        ("jobs\n  retries 3\n", 7, "unknown queue option 'retries'"),
+    ],
+)
 def test_invalid_queue_declarations_name_their_line(tmp_path, queues, line, expected):
     """SQS's CreateQueue (QueueName: 1-80 of A-Za-z0-9-_, VisibilityTimeout 0-43,200) and the Lambda guide's
     event source limits (BatchSize 1-10,000, above 10 with a window; FIFO at most 10; MaximumConcurrency 2-1,000)."""

@@ -31,41 +31,50 @@ def allow(action, resource, **more) -> dict:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **more}
 
 
-@pytest.mark.parametrize("statements, action, resource, expected", [
-    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
-    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "other", "implicit"),
-    ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Query", ARN + "t", "implicit"),
-    # wildcards in actions and in ARNs; `?` is one character
-    ([allow("dynamodb:Get*", ARN + "t")], "dynamodb:GetItem", ARN + "t", "allowed"),
-    ([allow("dynamodb:Scan", ARN + "app-*")], "dynamodb:Scan", ARN + "app-things", "allowed"),
-    ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t1", "allowed"),
-    ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t12", "implicit"),
-    # a pattern's other characters are literal (moto would read `.` as any character)
-    ([allow("dynamodb:Scan", ARN + "a.b")], "dynamodb:Scan", ARN + "aXb", "implicit"),
-    # action names are case-insensitive in IAM (moto alone compares them case-sensitively)
-    ([allow("DynamoDB:scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
-    # NotAction: everything but the named actions
-    ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:Scan", ARN + "t", "allowed"),
-    ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:DeleteItem", ARN + "t", "implicit"),
-    # NotResource: every resource but the named ones (moto alone would allow everything)
-    ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "t", "allowed"),
-    ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "secret", "implicit"),
-    ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}],
-     "dynamodb:Scan", ARN + "u", "denied"),
-    ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}],
-     "dynamodb:Scan", ARN + "t", "allowed"),
-    # several statements: any Allow allows; an explicit Deny wins whatever the order
-    ([allow("dynamodb:Query", ARN + "t"), allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
-    ([{"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}, allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "denied"),
-    ([allow("dynamodb:Scan", ARN + "t"), {"Effect": "Deny", "Action": "dynamodb:Scan", "Resource": ARN + "*"}], "dynamodb:Scan", ARN + "t", "denied"),
-    # conditions are not evaluated: the statement applies as if they held
-    ([allow("dynamodb:Scan", ARN + "t", Condition={"Bool": {"aws:SecureTransport": "true"}})], "dynamodb:Scan", ARN + "t", "allowed"),
-    # execute-api resources: the connection id in the ARN
-    ([allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
-     "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/Ab+c/d=", "allowed"),
-    ([allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
-     "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/GET/@connections/Abc=", "implicit"),
-])
+@pytest.mark.parametrize(
+    "statements, action, resource, expected",
+    [
+        ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+        ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "other", "implicit"),
+        ([allow("dynamodb:Scan", ARN + "t")], "dynamodb:Query", ARN + "t", "implicit"),
+        # wildcards in actions and in ARNs; `?` is one character
+        ([allow("dynamodb:Get*", ARN + "t")], "dynamodb:GetItem", ARN + "t", "allowed"),
+        ([allow("dynamodb:Scan", ARN + "app-*")], "dynamodb:Scan", ARN + "app-things", "allowed"),
+        ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t1", "allowed"),
+        ([allow("dynamodb:Scan", ARN + "t?")], "dynamodb:Scan", ARN + "t12", "implicit"),
+        # a pattern's other characters are literal (moto would read `.` as any character)
+        ([allow("dynamodb:Scan", ARN + "a.b")], "dynamodb:Scan", ARN + "aXb", "implicit"),
+        # action names are case-insensitive in IAM (moto alone compares them case-sensitively)
+        ([allow("DynamoDB:scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+        # NotAction: everything but the named actions
+        ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:Scan", ARN + "t", "allowed"),
+        ([{"Effect": "Allow", "NotAction": "dynamodb:DeleteItem", "Resource": ARN + "t"}], "dynamodb:DeleteItem", ARN + "t", "implicit"),
+        # NotResource: every resource but the named ones (moto alone would allow everything)
+        ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "t", "allowed"),
+        ([{"Effect": "Allow", "Action": "dynamodb:Scan", "NotResource": ARN + "secret"}], "dynamodb:Scan", ARN + "secret", "implicit"),
+        ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}], "dynamodb:Scan", ARN + "u", "denied"),
+        ([allow("dynamodb:Scan", "*"), {"Effect": "Deny", "Action": "dynamodb:Scan", "NotResource": ARN + "t"}], "dynamodb:Scan", ARN + "t", "allowed"),
+        # several statements: any Allow allows; an explicit Deny wins whatever the order
+        ([allow("dynamodb:Query", ARN + "t"), allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "allowed"),
+        ([{"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}, allow("dynamodb:Scan", ARN + "t")], "dynamodb:Scan", ARN + "t", "denied"),
+        ([allow("dynamodb:Scan", ARN + "t"), {"Effect": "Deny", "Action": "dynamodb:Scan", "Resource": ARN + "*"}], "dynamodb:Scan", ARN + "t", "denied"),
+        # conditions are not evaluated: the statement applies as if they held
+        ([allow("dynamodb:Scan", ARN + "t", Condition={"Bool": {"aws:SecureTransport": "true"}})], "dynamodb:Scan", ARN + "t", "allowed"),
+        # execute-api resources: the connection id in the ARN
+        (
+            [allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
+            "execute-api:ManageConnections",
+            "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/Ab+c/d=",
+            "allowed",
+        ),
+        (
+            [allow("execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:api/testing/POST/@connections/*")],
+            "execute-api:ManageConnections",
+            "arn:aws:execute-api:us-east-1:123456789012:api/testing/GET/@connections/Abc=",
+            "implicit",
+        ),
+    ],
+)
 def test_the_evaluator_judges_as_iam_does(statements, action, resource, expected):
     assert evaluator(*statements).decision(action, resource) == expected
 
@@ -75,17 +84,24 @@ def app():
 
 
 def local_arns(loaded) -> permissions.LocalArns:
-    return permissions.LocalArns("us-east-1", "123456789012", {"connections": "mywsapp-testing-connections"},
-                                 "abc123", "testing", lambda f: f"mywsapp-testing-{f.id}",
-                                 secret_names={"signing-key": "mywsapp-testing-signing-key"}, queue_names={"deliver": "mywsapp-testing-deliver"})
+    return permissions.LocalArns(
+        "us-east-1",
+        "123456789012",
+        {"connections": "mywsapp-testing-connections"},
+        "abc123",
+        "testing",
+        lambda f: f"mywsapp-testing-{f.id}",
+        secret_names={"signing-key": "mywsapp-testing-signing-key"},
+        queue_names={"deliver": "mywsapp-testing-deliver"},
+    )
 
 
 # Patterns in the subset where moto's evaluator is faithful to IAM: lowercase actions, `*` as the only
 # wildcard, no character a regular expression reads specially, Action/Resource (not the Not- forms).
 _PART = st.text(alphabet="ab:*", min_size=1, max_size=5)
-_STATEMENT = st.fixed_dictionaries({"Effect": st.sampled_from(["Allow", "Deny"]),
-                                    "Action": st.lists(_PART, min_size=1, max_size=3),
-                                    "Resource": st.lists(_PART, min_size=1, max_size=3)})
+_STATEMENT = st.fixed_dictionaries(
+    {"Effect": st.sampled_from(["Allow", "Deny"]), "Action": st.lists(_PART, min_size=1, max_size=3), "Resource": st.lists(_PART, min_size=1, max_size=3)}
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -97,90 +113,135 @@ def test_the_evaluator_decides_as_motos_evaluator_where_moto_follows_iam(stateme
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
     results = [IAMPolicyStatement(s).is_action_permitted(action, resource) for s in statements]
-    expected = ("denied" if PermissionResult.DENIED in results
-                else "allowed" if PermissionResult.PERMITTED in results else "implicit")
+    expected = "denied" if PermissionResult.DENIED in results else "allowed" if PermissionResult.PERMITTED in results else "implicit"
     assert evaluator(*statements).decision(action, resource) == expected
 
 
 def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     loaded = app()
     document = permissions.policy(loaded.function("broadcast"), local_arns(loaded))
-    assert document == {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*"},
-        {"Effect": "Allow", "Action": ["dynamodb:Scan"],
-         "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
-        {"Effect": "Allow", "Action": "execute-api:ManageConnections",
-         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/POST/@connections/*"},
-        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-         "Resource": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver"},
-    ]}
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*",
+            },
+            {"Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
+            {
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/POST/@connections/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                "Resource": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+            },
+        ],
+    }
 
 
-@pytest.mark.parametrize("route, action, resource, expected", [
-    ("broadcast", "dynamodb:Query", ARN + "mywsapp-testing-connections",
-     'add "table connections Scan Query" under @permissions in src/ws/broadcast/config.arc'),
-    ("broadcast", "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
-     'add "queue deliver send" under @permissions in src/ws/broadcast/config.arc'),
-    ("$connect", "execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
-     'add "manage-connections GET" under @permissions in src/ws/connect/config.arc'),
-    ("$default", "dynamodb:GetItem", ARN + "mywsapp-testing-connections/index/byTime",
-     ('add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
-      '"manage-connections POST" (the default it replaces)')),
-    ("GET /", "s3:GetObject", "arn:aws:s3:::bucket/key",
-     "allow it with a statement in a statements file named under @permissions in src/http/get-index/config.arc"),
-])
+@pytest.mark.parametrize(
+    "route, action, resource, expected",
+    [
+        (
+            "broadcast",
+            "dynamodb:Query",
+            ARN + "mywsapp-testing-connections",
+            'add "table connections Scan Query" under @permissions in src/ws/broadcast/config.arc',
+        ),
+        (
+            "broadcast",
+            "sqs:SendMessage",
+            "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+            'add "queue deliver send" under @permissions in src/ws/broadcast/config.arc',
+        ),
+        (
+            "$connect",
+            "execute-api:ManageConnections",
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/testing/GET/@connections/x",
+            'add "manage-connections GET" under @permissions in src/ws/connect/config.arc',
+        ),
+        (
+            "$default",
+            "dynamodb:GetItem",
+            ARN + "mywsapp-testing-connections/index/byTime",
+            (
+                'add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
+                '"manage-connections POST" (the default it replaces)'
+            ),
+        ),
+        (
+            "GET /",
+            "s3:GetObject",
+            "arn:aws:s3:::bucket/key",
+            "allow it with a statement in a statements file named under @permissions in src/http/get-index/config.arc",
+        ),
+    ],
+)
 def test_the_hint_is_the_line_to_add_in_the_apps_own_syntax(route, action, resource, expected):
     loaded = app()
     assert permissions.hint(loaded.function(route), action, resource, local_arns(loaded)) == expected
 
 
-@pytest.mark.parametrize("operation, body, expected", [
-    ("Scan", {"TableName": "t"}, [("dynamodb:Scan", ARN + "t")]),
-    ("Query", {"TableName": "t", "IndexName": "byTime"}, [("dynamodb:Query", ARN + "t/index/byTime")]),
-    ("BatchWriteItem", {"RequestItems": {"a": [], "b": []}}, [("dynamodb:BatchWriteItem", ARN + "a"), ("dynamodb:BatchWriteItem", ARN + "b")]),
-    ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "a"}}, {"ConditionCheck": {"TableName": "b"}}]},
-     [("dynamodb:PutItem", ARN + "a"), ("dynamodb:ConditionCheckItem", ARN + "b")]),
-    ("ListTables", {}, [("dynamodb:ListTables", "*")]),
-    ("DescribeTable", {"TableName": ARN + "x"}, [("dynamodb:DescribeTable", ARN + "x")]),
-])
+@pytest.mark.parametrize(
+    "operation, body, expected",
+    [
+        ("Scan", {"TableName": "t"}, [("dynamodb:Scan", ARN + "t")]),
+        ("Query", {"TableName": "t", "IndexName": "byTime"}, [("dynamodb:Query", ARN + "t/index/byTime")]),
+        ("BatchWriteItem", {"RequestItems": {"a": [], "b": []}}, [("dynamodb:BatchWriteItem", ARN + "a"), ("dynamodb:BatchWriteItem", ARN + "b")]),
+        (
+            "TransactWriteItems",
+            {"TransactItems": [{"Put": {"TableName": "a"}}, {"ConditionCheck": {"TableName": "b"}}]},
+            [("dynamodb:PutItem", ARN + "a"), ("dynamodb:ConditionCheckItem", ARN + "b")],
+        ),
+        ("ListTables", {}, [("dynamodb:ListTables", "*")]),
+        ("DescribeTable", {"TableName": ARN + "x"}, [("dynamodb:DescribeTable", ARN + "x")]),
+    ],
+)
 def test_the_gate_asks_for_what_aws_authorizes_per_request(operation, body, expected):
     assert requested(operation, body, lambda name: name if name.startswith("arn:") else ARN + name) == expected
 
 
 def with_grants(kind: str, **declared) -> manifest.Function:
     undeclared = app().function("GET /" if kind == "http" else "$default")
-    return dataclasses.replace(undeclared, permissions=manifest.Permissions(undeclared.source_dir / "config.arc", **declared)
-                               if declared else None)
+    return dataclasses.replace(undeclared, permissions=manifest.Permissions(undeclared.source_dir / "config.arc", **declared) if declared else None)
 
 
-@pytest.mark.parametrize("function, expected", [
-    (with_grants("http"), False),  # an HTTP function's default: its logs only
-    (with_grants("ws"), False),  # a WebSocket function's default: its logs and POST @connections
-    (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), True),
-    (with_grants("http", statements=(allow("sqs:SendMessage", "*"),)), False),
-    (with_grants("http", statements=(allow("dynamodb:GetItem", "*"),)), True),
-    (with_grants("http", statements=(allow(["s3:GetObject", "DynamoDB:Query"], "*"),)), True),  # IAM actions ignore case
-    (with_grants("http", statements=(allow("dyn*:Get*", "*"),)), True),
-    (with_grants("http", statements=(allow("*:GetItem", "*"),)), True),
-    (with_grants("http", statements=({"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"},)), False),
-    (with_grants("http", statements=({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},)), True),
-])
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        (with_grants("http"), False),  # an HTTP function's default: its logs only
+        (with_grants("ws"), False),  # a WebSocket function's default: its logs and POST @connections
+        (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), True),
+        (with_grants("http", statements=(allow("sqs:SendMessage", "*"),)), False),
+        (with_grants("http", statements=(allow("dynamodb:GetItem", "*"),)), True),
+        (with_grants("http", statements=(allow(["s3:GetObject", "DynamoDB:Query"], "*"),)), True),  # IAM actions ignore case
+        (with_grants("http", statements=(allow("dyn*:Get*", "*"),)), True),
+        (with_grants("http", statements=(allow("*:GetItem", "*"),)), True),
+        (with_grants("http", statements=({"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"},)), False),
+        (with_grants("http", statements=({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},)), True),
+    ],
+)
 def test_what_may_use_tables_is_read_from_the_declaration(function, expected):
     """IAM action names are case-insensitive and take `*` and `?` wildcards (IAM User Guide, "IAM JSON
     policy elements: Action"); NotAction allows everything it does not name ("NotAction")."""
     assert permissions.may_use_tables(function) is expected
 
 
-@pytest.mark.parametrize("function, expected", [
-    (with_grants("http"), set()),  # logs only: no client
-    (with_grants("ws"), {"apigatewaymanagementapi"}),  # replies through the Management API's client
-    (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), {"dynamodb"}),
-    (with_grants("http", statements=(allow(["SQS:SendMessage", "execute-api:ManageConnections"], "*"),)),
-     {"sqs", "apigatewaymanagementapi"}),
-    (with_grants("http", statements=(allow("dyn*:Get*", "*"), allow("*", "*"))), set()),  # wildcards name no service
-    (with_grants("http", statements=({"Effect": "Deny", "Action": "s3:*", "Resource": "*"},)), set()),
-])
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        (with_grants("http"), set()),  # logs only: no client
+        (with_grants("ws"), {"apigatewaymanagementapi"}),  # replies through the Management API's client
+        (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), {"dynamodb"}),
+        (with_grants("http", statements=(allow(["SQS:SendMessage", "execute-api:ManageConnections"], "*"),)), {"sqs", "apigatewaymanagementapi"}),
+        (with_grants("http", statements=(allow("dyn*:Get*", "*"), allow("*", "*"))), set()),  # wildcards name no service
+        (with_grants("http", statements=({"Effect": "Deny", "Action": "s3:*", "Resource": "*"},)), set()),
+    ],
+)
 def test_the_clients_a_function_may_use_are_read_from_the_declaration(function, expected):
     """IAM prefixes are case-insensitive (IAM User Guide, "IAM JSON policy elements: Action");
     `execute-api:ManageConnections` is called through boto3's `apigatewaymanagementapi` client
@@ -195,8 +256,7 @@ def test_queue_grants_are_scoped_to_exactly_that_queue():
     from devkit.sandbox.dynamodb_server import sqs_requested
 
     app = manifest.load(ROOT / "tests/fixtures/queues/app.arc")
-    arns = permissions.LocalArns("us-east-1", "123456789012", {}, "api", "testing", lambda f: f.id,
-                                 queue_names={"jobs": "queues-testing-jobs"})
+    arns = permissions.LocalArns("us-east-1", "123456789012", {}, "api", "testing", lambda f: f.id, queue_names={"jobs": "queues-testing-jobs"})
     queue = "arn:aws:sqs:us-east-1:123456789012:queues-testing-jobs"
     producer = Evaluator(permissions.policy(app.function("POST /send"), arns))
     url = "http://127.0.0.1:1/123456789012/queues-testing-jobs"

@@ -8,8 +8,7 @@ import sys
 from tests.support.repo import ROOT
 
 # Quick files of tests/devkit (no sandbox started) that once read the root app.arc or named its parts.
-QUICK = ["tests/devkit/test_contract.py", "tests/devkit/deploy/test_static_handler.py",
-         "tests/devkit/deploy/test_package.py"]
+QUICK = ["tests/devkit/test_contract.py", "tests/devkit/deploy/test_static_handler.py", "tests/devkit/deploy/test_package.py"]
 RENAMES = {  # file -> (old, new) pairs, applied to the copy
     "app.arc": [("\nmywsapp\n", "\nrenamedapp\n"), ("\nbroadcast ", "\nshout "), ("\nconnections\n", "\nmembers\n")],
     "src/ws/connect/config.arc": [("table connections", "table members")],
@@ -38,6 +37,7 @@ def renamed_copy(destination):
 
 def test_the_kits_quick_tests_pass_on_an_app_with_its_route_and_table_renamed(tmp_path):
     copy = renamed_copy(tmp_path / "repo")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *QUICK], cwd=copy,
-                            text=True, capture_output=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *QUICK], cwd=copy, text=True, capture_output=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -30,8 +30,14 @@ def newcomer(tmp_path, extra_tests: str = ""):
 
 def run_pytest(app, *args, timeout=240) -> subprocess.CompletedProcess:
     """pytest in `app` as a newcomer runs it: only the kit importable (PYTHONPATH), no repository config."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args], cwd=app, text=True,
-                          capture_output=True, timeout=timeout, env={**_environ(), "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
+        cwd=app,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**_environ(), "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _environ():
@@ -43,8 +49,8 @@ def _environ():
 def test_every_public_name_exists_and_the_readme_lists_it():
     """The names a user's tests call are a contract: removing one fails here, and so does leaving it out of the README."""
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Testing your app"):]
-    section = section[:section.index("\n## ", 4)]
+    section = readme[readme.index("## Testing your app") :]
+    section = section[: section.index("\n## ", 4)]
     for kind, names in CONTRACT.items():
         for name in names:
             assert hasattr(kind, name) or name in kind.__dataclass_fields__, f"{kind.__name__}.{name} is gone"
@@ -64,7 +70,7 @@ def test_a_newcomers_tests_pass_with_one_sandbox_per_xdist_worker(tmp_path):
     assert re.search(r"\b6 passed\b", result.stdout), result.stdout
 
 
-FAILING = '''
+FAILING = """
 def test_changed_reply(sandbox):
     with sandbox.connect() as ws:
         ws.send_json({"text": "hello"})
@@ -87,7 +93,7 @@ def test_leaves_a_row_behind(sandbox):
 def test_starts_clean(sandbox):
     assert sandbox.table("members").scan()["Items"] == []
     assert not [line for line in sandbox.log_lines() if "$connect" in line]  # the previous test's socket is not in it
-'''
+"""
 
 
 def test_a_failure_shows_what_was_received_a_timeout_what_was_waited_for_and_each_test_starts_clean(tmp_path):
@@ -96,7 +102,7 @@ def test_a_failure_shows_what_was_received_a_timeout_what_was_waited_for_and_eac
     assert result.returncode == 1, out + result.stderr
     assert re.search(r"\b2 failed, 2 passed\b", out), "the next test starts with empty tables and a log of its own"
     assert "{'echo': 'hello'} == {'echo': 'hello, changed'}" in out  # what came, beside what was expected
-    assert re.search(r"socket 1 received \(ws://localhost:\d+\)", out) and "'{\"echo\": \"hello\"}'" in out
+    assert re.search(r"socket 1 received \(ws://localhost:\d+\)", out) and '\'{"echo": "hello"}\'' in out
     assert "waited 0.5 s for a JSON message on ws://localhost:" in out and "none came" in out
     assert "the app's last log lines:" in out and re.search(r"WS  \$default \S+ [\d.]+ ms", out)
 

@@ -131,8 +131,7 @@ class TestDatabaseFaults:
             killed = sandbox.moto_pid()
             os.kill(killed, signal.SIGKILL)
             started = time.monotonic()
-            sandbox.wait_for_output("error: the embedded DynamoDB exited (killed by SIGKILL); restarting it: "
-                                    "the items its tables held are gone", 10)
+            sandbox.wait_for_output("error: the embedded DynamoDB exited (killed by SIGKILL); restarting it: the items its tables held are gone", 10)
             sandbox.wait_for_output("the embedded DynamoDB is back on http://127.0.0.1:", 20)
             assert f"its tables recreated empty ({TABLE})" in sandbox.output()
             assert sandbox.moto_pid() != killed

@@ -117,7 +117,7 @@ def test_a_message_of_exactly_128_kb_in_32_kb_frames_is_accepted(app):
         padding = 128 * KB - len(json.dumps({"text": "fits", "pad": ""}))
         body = json.dumps({"text": "fits", "pad": "p" * padding}).encode()
         assert len(body) == 128 * KB
-        chunks = [body[i:i + 32 * KB] for i in range(0, len(body), 32 * KB)]
+        chunks = [body[i : i + 32 * KB] for i in range(0, len(body), 32 * KB)]
         await client.send_raw(frame(TEXT, chunks[0], fin=False))
         for chunk in chunks[1:-1]:
             await client.send_raw(frame(0x0, chunk, fin=False))
@@ -129,8 +129,10 @@ def test_a_message_of_exactly_128_kb_in_32_kb_frames_is_accepted(app):
     assert asyncio.run(scenario())["text"].endswith("Echoing fits")
 
 
-@pytest.mark.parametrize("origin", ["null", "http://localhost:{port}.evil.example", "https://localhost:{port}",
-                                    "http://evil.example/http://localhost:{port}", "http://LOCALHOST:{port}x"])
+@pytest.mark.parametrize(
+    "origin",
+    ["null", "http://localhost:{port}.evil.example", "https://localhost:{port}", "http://evil.example/http://localhost:{port}", "http://LOCALHOST:{port}x"],
+)
 def test_connect_from_a_foreign_origin_is_refused_403_and_stores_nothing(app, origin):
     before = app.rows()
     with pytest.raises(Refused) as refused:
@@ -190,17 +192,27 @@ class TestHttp:
         finally:
             connection.close()
 
-    @pytest.mark.parametrize("path", [
-        "/_static/%252e%252e/app.arc", "/_static/..%5capp.arc", "/_static/..\\app.arc",
-        "/_static/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/_static/./../src/shared/config.py", "/_static/index.css/../../app.arc",
-        "/_static/" + "../" * 50 + "etc/passwd", "/_static/%c0%ae%c0%ae/app.arc",
-    ])
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/_static/%252e%252e/app.arc",
+            "/_static/..%5capp.arc",
+            "/_static/..\\app.arc",
+            "/_static/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/_static/./../src/shared/config.py",
+            "/_static/index.css/../../app.arc",
+            "/_static/" + "../" * 50 + "etc/passwd",
+            "/_static/%c0%ae%c0%ae/app.arc",
+        ],
+    )
     def test_static_serves_nothing_outside_public(self, app, path):
         status, body = self.request(app, "GET", path)
         assert status in (400, 404) and b"mywsapp" not in body and b"root:" not in body
 
-    @pytest.mark.parametrize("method, path", [("PUT", "/"), ("DELETE", "/"), ("PATCH", "/"), ("POST", "/"),
-                                              ("POST", "/_static/index.css"), ("DELETE", "/_static/index.css"), ("TRACE", "/")])
+    @pytest.mark.parametrize(
+        "method, path",
+        [("PUT", "/"), ("DELETE", "/"), ("PATCH", "/"), ("POST", "/"), ("POST", "/_static/index.css"), ("DELETE", "/_static/index.css"), ("TRACE", "/")],
+    )
     def test_a_method_the_route_does_not_declare_is_404(self, app, method, path):
         status, body = self.request(app, method, path, body=b"")
         assert status == 404 and json.loads(body) == {"message": "Not Found"}
@@ -244,8 +256,9 @@ class TestManagementApi:
     def test_a_chunked_post_over_128_kb_is_413_without_a_content_length(self, app):
         def post(cid):
             connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=15)
-            connection.request("POST", f"/@connections/{cid}", body=iter([b"x" * (64 * KB)] * 3),
-                               headers={"Authorization": "AWS4-HMAC-SHA256 x"}, encode_chunked=True)
+            connection.request(
+                "POST", f"/@connections/{cid}", body=iter([b"x" * (64 * KB)] * 3), headers={"Authorization": "AWS4-HMAC-SHA256 x"}, encode_chunked=True
+            )
             response = connection.getresponse()
             connection.close()
             return response.status, response.getheader("x-amzn-ErrorType")

@@ -30,8 +30,7 @@ HALF_FRAME_CLIENT = ROOT / "tests" / "support" / "half_frame_client.py"
 FUNCTIONS = 7  # GET /, $connect, $default, $disconnect, broadcast, deliver, the authorizer
 WORKERS_PER_FUNCTION = 4  # SANDBOX_WORKER_CONCURRENCY for this test, so "no worker left behind" has a bound
 POST_BYTES = 128 * 1024
-SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20240101/us-east-1/execute-api/aws4_request, "
-                           "SignedHeaders=host, Signature=0"}
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0"}
 
 
 async def chat(port: int, count: int, messages: int, label: str, gate: asyncio.Semaphore, **options) -> list[Client]:
@@ -60,9 +59,12 @@ async def post_until_refused(session: aiohttp.ClientSession, url: str, connectio
 
 
 def half_frame_process(port: int, count: int) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES),
-                                PAGE_PROTOCOLS.get(port, "")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(HALF_FRAME_CLIENT), str(port), str(count), str(MESSAGES), PAGE_PROTOCOLS.get(port, "")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()  # bounded by the child's own 15 s timeouts per step
     if not line.startswith("READY"):
         process.kill()
@@ -168,8 +170,9 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     fds = sandbox.open_fds()
     assert fds <= baseline["fds"] + 3 * (len(workers) - baseline["workers"]) + 16, f"fds {baseline['fds']} -> {fds}: sockets leaked"
     rss = sandbox.rss_mb()
-    assert rss <= baseline["rss_mb"] + max(40.0, 0.5 * (peak_rss - baseline["rss_mb"])), \
+    assert rss <= baseline["rss_mb"] + max(40.0, 0.5 * (peak_rss - baseline["rss_mb"])), (
         f"RSS {baseline['rss_mb']:.0f} MB -> peak {peak_rss:.0f} MB -> {rss:.0f} MB"
+    )
 
     # Still answering.
     after = await Client.connect(port)
@@ -179,12 +182,16 @@ async def _load(sandbox, third: int, never_reading: int) -> dict:
     wait_until(lambda: sandbox.disconnect_handler_runs() == sandbox.accepted(), 10, "the last $disconnect")
 
     return {
-        "clients": opened, "ways": {"clean": third, "reset": third, "killed_mid_frame": third, "never_reading": never_reading},
-        "messages_echoed": 2 * third * MESSAGES + killed_messages + never_reading + 40 + 1, "posts_to_never_reading": sum(p for p, _ in posted),
+        "clients": opened,
+        "ways": {"clean": third, "reset": third, "killed_mid_frame": third, "never_reading": never_reading},
+        "messages_echoed": 2 * third * MESSAGES + killed_messages + never_reading + 40 + 1,
+        "posts_to_never_reading": sum(p for p, _ in posted),
         "post_megabytes": round(sum(p for p, _ in posted) * POST_BYTES / 2**20),
-        "disconnects": sum(runs.values()), "rows_left": len(sandbox.rows()),
+        "disconnects": sum(runs.values()),
+        "rows_left": len(sandbox.rows()),
         "rss_mb": {"baseline": round(baseline["rss_mb"]), "peak": round(peak_rss), "after": round(rss)},
-        "fds": {"baseline": baseline["fds"], "after": fds}, "workers": {"baseline": baseline["workers"], "after": len(workers)},
+        "fds": {"baseline": baseline["fds"], "after": fds},
+        "workers": {"baseline": baseline["workers"], "after": len(workers)},
         "seconds": round(time.monotonic() - started, 1),
     }
 

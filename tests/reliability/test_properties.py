@@ -61,14 +61,16 @@ def test_an_accepted_text_round_trips_exactly(text, extra, ascii_only):
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True)
 HOSTILE = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 ASCII_VALUE = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=8)
-AWS_LINE = st.tuples(st.sampled_from(["runtime", "architecture", "region", "memory", "timeout", "colour"]),
-                     st.sampled_from(["python3.13", "python2.7", "arm64", "x86_64", "us-east-1", "mars", "256", "0", "901", "10"]) | ASCII_VALUE
-                     ).map(" ".join)
-HTTP_LINE = st.tuples(st.sampled_from(["get", "post", "any", "fetch", "GET"]),
-                      st.sampled_from(["/", "/a", "/a/:id", "/files/*", "no-slash", "/a b"]) | ASCII_VALUE).map(" ".join)
-TABLE_BLOCK = st.tuples(NAMES, st.lists(st.sampled_from(["  id *String", "  at **Number", "  expires TTL", "  bad", "  x *Float",
-                                                         "   three", "\tid *String"]), max_size=4)
-                        ).map(lambda t: "\n".join([t[0], *t[1]]))
+AWS_LINE = st.tuples(
+    st.sampled_from(["runtime", "architecture", "region", "memory", "timeout", "colour"]),
+    st.sampled_from(["python3.13", "python2.7", "arm64", "x86_64", "us-east-1", "mars", "256", "0", "901", "10"]) | ASCII_VALUE,
+).map(" ".join)
+HTTP_LINE = st.tuples(
+    st.sampled_from(["get", "post", "any", "fetch", "GET"]), st.sampled_from(["/", "/a", "/a/:id", "/files/*", "no-slash", "/a b"]) | ASCII_VALUE
+).map(" ".join)
+TABLE_BLOCK = st.tuples(
+    NAMES, st.lists(st.sampled_from(["  id *String", "  at **Number", "  expires TTL", "  bad", "  x *Float", "   three", "\tid *String"]), max_size=4)
+).map(lambda t: "\n".join([t[0], *t[1]]))
 WS_LINE = st.sampled_from(["broadcast", "join", "$connect", "default", "bad route", "x" * 70]) | NAMES
 
 

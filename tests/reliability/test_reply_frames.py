@@ -14,7 +14,7 @@ def test_the_longest_legal_reply_is_48_kb_and_arrives_whole_in_32_kb_frames(app)
 
     async def ask() -> list[tuple[int, bytes]]:
         client = await Client.connect(app.port, headers={"Origin": f"http://localhost:{app.port}"})
-        await client.send_raw(frame(TEXT, json.dumps({"text": "\U0001F600" * 4000}, ensure_ascii=False).encode()))
+        await client.send_raw(frame(TEXT, json.dumps({"text": "\U0001f600" * 4000}, ensure_ascii=False).encode()))
         frames = [await client.receive()]  # 16 KB of UTF-8 went out in one frame, as a browser sends it
         while len(frames) < 5 and not _whole_json(b"".join(payload for _, payload in frames)):
             frames.append(await client.receive())
@@ -23,7 +23,7 @@ def test_the_longest_legal_reply_is_48_kb_and_arrives_whole_in_32_kb_frames(app)
 
     frames = asyncio.run(ask())
     data = b"".join(payload for _, payload in frames)
-    assert json.loads(data)["text"].endswith(" - Echoing " + "\U0001F600" * 4000)
+    assert json.loads(data)["text"].endswith(" - Echoing " + "\U0001f600" * 4000)
     assert 48_000 < len(data) <= 131072
     assert [opcode for opcode, _ in frames] == [TEXT, 0] and all(len(p) <= 32 * 1024 for _, p in frames)
 

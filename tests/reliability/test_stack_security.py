@@ -19,7 +19,9 @@ from tests.support.repo import ROOT
 
 SECRET = re.compile(
     r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|aws_secret_access_key\s*=|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|xox[bp]-[0-9A-Za-z-]+|ghp_[0-9A-Za-z]{36}|sk_live_[0-9A-Za-z]+", re.IGNORECASE)
+    r"|xox[bp]-[0-9A-Za-z-]+|ghp_[0-9A-Za-z]{36}|sk_live_[0-9A-Za-z]+",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture(scope="module", params=["staging", "production"])
@@ -62,8 +64,11 @@ def test_every_function_logs_to_a_log_group_with_retention(document):
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         retention = document["Resources"][group]["Properties"].get("RetentionInDays")
         assert isinstance(retention, int) and 1 <= retention <= 365, (name, retention)
-    access_logs = {s["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
-                   for s in of_type(document, "AWS::ApiGatewayV2::Stage").values() if "AccessLogSettings" in s["Properties"]}
+    access_logs = {
+        s["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+        for s in of_type(document, "AWS::ApiGatewayV2::Stage").values()
+        if "AccessLogSettings" in s["Properties"]
+    }
     assert len(of_type(document, "AWS::Logs::LogGroup")) == len(of_type(document, "AWS::Lambda::Function")) + len(access_logs)
 
 
@@ -79,8 +84,9 @@ def test_every_table_is_encrypted_on_demand_and_expires_rows(document):
 
 def test_no_public_bucket_no_resource_policy_opening_anything_to_everyone(document):
     text = json.dumps(document)
-    assert not of_type(document, "AWS::S3::BucketPolicy") and not of_type(document, "AWS::S3::Bucket"), \
+    assert not of_type(document, "AWS::S3::BucketPolicy") and not of_type(document, "AWS::S3::Bucket"), (
         "packages live in the private deployment bucket made by stack.ensure_bucket, not in the stack"
+    )
     assert '"Principal": "*"' not in text and '"AWS": "*"' not in text
     for permission in of_type(document, "AWS::Lambda::Permission").values():
         properties = permission["Properties"]

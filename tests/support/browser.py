@@ -11,14 +11,21 @@ from pathlib import Path
 
 SYSTEM_CHROMIUMS = (
     "/usr/bin/chromium",  # Debian: apt-get install chromium chromium-driver
-    "chromium", "chromium-browser", "google-chrome",  # on PATH elsewhere
+    "chromium",
+    "chromium-browser",
+    "google-chrome",  # on PATH elsewhere
     "/Applications/Chromium.app/Contents/MacOS/Chromium",  # macOS: brew install --cask chromium
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
 )
 # The flags this machine's Chromium needs (see the machine notes): no sandbox as root, and no calls home.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1000, "height": 700}
 
@@ -43,8 +50,10 @@ def chromium_executable() -> tuple[str | None, str | None]:
     with sync_playwright() as playwright:
         if Path(playwright.chromium.executable_path).is_file():
             return None, None
-    return None, ("no Chromium found: apt-get install chromium chromium-driver (Debian), or "
-                  ".venv/bin/python -m playwright install chromium, or set CHROMIUM to a Chromium or Chrome binary")
+    return None, (
+        "no Chromium found: apt-get install chromium chromium-driver (Debian), or "
+        ".venv/bin/python -m playwright install chromium, or set CHROMIUM to a Chromium or Chrome binary"
+    )
 
 
 @dataclass

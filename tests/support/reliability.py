@@ -61,8 +61,7 @@ class Sandbox(RunningSandbox):
         """The worker processes: fresh interpreters (`worker_main.py`) and those forked by the preloaded parent."""
         descendants = self.descendants()
         parents = {p for p in descendants if "zygote_main.py" in _cmdline(p)}
-        return {p for p in descendants
-                if "worker_main.py" in _cmdline(p) or (p not in parents and _cmdline(p) and _parent(p) in parents)}
+        return {p for p in descendants if "worker_main.py" in _cmdline(p) or (p not in parents and _cmdline(p) and _parent(p) in parents)}
 
     def open_fds(self) -> int:
         return psutil.Process(self.process.pid).num_fds()
@@ -120,5 +119,3 @@ def record_figures(name: str, figures: dict) -> None:
     if FIGURES:
         with open(FIGURES, "a") as file:
             file.write(line + "\n")
-
-

@@ -31,8 +31,11 @@ from devkit.testing.process import SandboxProcess
 from tests.support.repo import FIXTURES, ROOT
 
 # boto3 keyword arguments for the sandbox's own services: its region and the contract's dummy keys.
-DUMMY_AWS = {"region_name": "us-east-1", "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-             "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+DUMMY_AWS = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 SHORT = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
 
 
@@ -47,8 +50,15 @@ class RunningSandbox(SandboxProcess):
     """The sandbox serving `app_dir`'s app in a child process; its output goes to `log_path` (in
     `log_dir`, else `app_dir`). Use it as a context manager (or call `stop()`)."""
 
-    def __init__(self, app_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 wait: bool = True, log_dir: Path | None = None, popen: dict | None = None):
+    def __init__(
+        self,
+        app_dir: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        wait: bool = True,
+        log_dir: Path | None = None,
+        popen: dict | None = None,
+    ):
         """`popen`: extra subprocess.Popen arguments (e.g. a `preexec_fn` that lowers a limit)."""
         self.app_dir = app_dir
         super().__init__(app_dir / "app.arc", args=args, env=env, log_dir=log_dir or app_dir, wait=wait, popen=popen)

@@ -11,10 +11,16 @@ import websocket
 def handshake_status(sandbox, query="") -> int:
     """The HTTP status answering a raw WebSocket upgrade request."""
     connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=10)
-    connection.request("GET", "/" + query, headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-    })
+    connection.request(
+        "GET",
+        "/" + query,
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        },
+    )
     status = connection.getresponse().status
     connection.close()
     return status

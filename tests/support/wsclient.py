@@ -52,8 +52,7 @@ class Client:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int, path: str = "/", headers: dict[str, str] | None = None,
-                      receive_buffer: int | None = None, timeout: float = 15) -> Client:
+    async def connect(cls, port: int, path: str = "/", headers: dict[str, str] | None = None, receive_buffer: int | None = None, timeout: float = 15) -> Client:
         """Open a socket to 127.0.0.1:port and upgrade it; raises Refused on a non-101 answer."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -66,8 +65,14 @@ class Client:
             sock.close()
             raise
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
         headers = dict(headers or {})
         if port in PAGE_PROTOCOLS and not any(k.lower() == "sec-websocket-protocol" for k in headers):
             headers["Sec-WebSocket-Protocol"] = PAGE_PROTOCOLS[port]

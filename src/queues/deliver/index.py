@@ -36,7 +36,7 @@ def handler(event, context):
                 continue
             ids, payload = body["to"], body["payload"]
             if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and isinstance(payload, dict)):
-                raise ValueError("expected {\"payload\": {...}, \"to\": [connection ids]}")
+                raise ValueError('expected {"payload": {...}, "to": [connection ids]}')
         except (KeyError, TypeError, ValueError) as problem:
             logger.warning("malformed message %s: %s", message_id, problem)
             failed.append(message_id)
@@ -57,6 +57,13 @@ def handler(event, context):
         connections.delete_all(gone)
     except Exception as error:  # the rows expire by their TTL anyway; the next broadcast tries again
         logger.warning("deleting %d gone connection(s) failed: %s", len(gone), error)
-    logger.info("delivered %d message(s): %d sent, %d gone, %d to retry, %d failed; %d message(s) reported failed",
-                len(event.get("Records", [])), totals["sent"], totals["gone"], totals["retry"], totals["failed"], len(failed))
+    logger.info(
+        "delivered %d message(s): %d sent, %d gone, %d to retry, %d failed; %d message(s) reported failed",
+        len(event.get("Records", [])),
+        totals["sent"],
+        totals["gone"],
+        totals["retry"],
+        totals["failed"],
+        len(failed),
+    )
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed if m]}

@@ -34,6 +34,11 @@ def handler(event, context):
         logger.error("broadcast %s could not be queued: %s", payload["id"], error)
         sender.send(me, messages.error("the broadcast did not reach everyone: please try again"))
         return {"statusCode": 200}
-    logger.info("broadcast %s queued for %d connections in %d messages%s", payload["id"], reached, queued,
-                "; the rest of the table handed on to deliver" if handed_on else "")
+    logger.info(
+        "broadcast %s queued for %d connections in %d messages%s",
+        payload["id"],
+        reached,
+        queued,
+        "; the rest of the table handed on to deliver" if handed_on else "",
+    )
     return {"statusCode": 200}

@@ -37,8 +37,9 @@ def test_the_authorizer_is_a_request_authorizer_on_the_websocket_api_with_its_id
         "ApiId": {"Ref": "WsApi"},
         "Name": "AuthorizerAuthorize",
         "AuthorizerType": "REQUEST",
-        "AuthorizerUri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-                                     "${AuthorizerAuthorizeFunction.Arn}/invocations"},
+        "AuthorizerUri": {
+            "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AuthorizerAuthorizeFunction.Arn}/invocations"
+        },
         "IdentitySource": ["route.request.header.Auth", "route.request.querystring.key"],
     }
 
@@ -65,8 +66,7 @@ def test_the_authorizer_has_its_own_role_with_its_declared_grants_and_nothing_el
     function = document["Resources"]["AuthorizerAuthorizeFunction"]["Properties"]
     assert function["Role"] == {"Fn::GetAtt": ["AuthorizerAuthorizeRole", "Arn"]} and function["Timeout"] == 1
     policy = document["Resources"]["AuthorizerAuthorizeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    assert [s["Action"] for s in policy["Statement"]] == [["logs:CreateLogStream", "logs:PutLogEvents"], ["dynamodb:GetItem"],
-                                                          "secretsmanager:GetSecretValue"]
+    assert [s["Action"] for s in policy["Statement"]] == [["logs:CreateLogStream", "logs:PutLogEvents"], ["dynamodb:GetItem"], "secretsmanager:GetSecretValue"]
     assert policy["Statement"][2]["Resource"] == {"Ref": "SecretSigningKey"}
 
 
@@ -74,12 +74,10 @@ def test_a_granted_secret_is_generated_by_the_stack_and_named_to_every_function(
     """AWS::SecretsManager::Secret `GenerateSecretString`: CloudFormation makes the value, so it is in no
     file; functions get its ARN (`Ref`) as ARC_SECRET_<NAME>, and only the granted one may read it."""
     document = build(guarded)
-    assert document["Resources"]["SecretSigningKey"]["Properties"]["GenerateSecretString"] == {
-        "PasswordLength": 64, "ExcludePunctuation": True}
+    assert document["Resources"]["SecretSigningKey"]["Properties"]["GenerateSecretString"] == {"PasswordLength": 64, "ExcludePunctuation": True}
     for function in of_type(document, "AWS::Lambda::Function").values():
         assert function["Properties"]["Environment"]["Variables"]["ARC_SECRET_SIGNING_KEY"] == {"Ref": "SecretSigningKey"}
-    readers = [name for name, role in of_type(document, "AWS::IAM::Role").items()
-               if "secretsmanager" in str(role["Properties"]["Policies"])]
+    readers = [name for name, role in of_type(document, "AWS::IAM::Role").items() if "secretsmanager" in str(role["Properties"]["Policies"])]
     assert readers == ["AuthorizerAuthorizeRole"]
 
 

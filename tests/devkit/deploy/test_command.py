@@ -29,18 +29,26 @@ def test_dry_run_on_a_fresh_clone_needs_no_aws_account(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in AWS_VARIABLES}
     empty = tmp_path / "empty"
     empty.write_text("")
-    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_EC2_METADATA_DISABLED="true",
-               DEVKIT_BUILD_DIR=str(tmp_path / "build"))
-    result = subprocess.run([sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_EC2_METADATA_DISABLED="true", DEVKIT_BUILD_DIR=str(tmp_path / "build"))
+    result = subprocess.run(
+        [sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "Dry run: stack MywsappStaging in us-east-1" in result.stdout
     assert "No AWS call was made" in result.stdout
     document = json.loads((tmp_path / "build/template.json").read_text())
     assert document["Resources"]["WsApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
     zips = sorted(p.name for p in (tmp_path / "build/packages").iterdir())
-    assert zips == ["authorizer-authorize.zip", "http-get-index.zip", "queue-deliver.zip", "static.zip", "ws-broadcast.zip", "ws-connect.zip", "ws-default.zip",
-                    "ws-disconnect.zip"]
+    assert zips == [
+        "authorizer-authorize.zip",
+        "http-get-index.zip",
+        "queue-deliver.zip",
+        "static.zip",
+        "ws-broadcast.zip",
+        "ws-connect.zip",
+        "ws-default.zip",
+        "ws-disconnect.zip",
+    ]
     assert "jinja2/__init__.py" in zipfile.ZipFile(tmp_path / "build/packages/http-get-index.zip").namelist()
 
 
@@ -80,10 +88,13 @@ def test_deploy_then_deploy_again_then_destroy(moto, capsys):
     assert "Nothing to destroy" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, status, line", [
-    (("deploy", "--stage", "staging"), 1, "Deploy failed: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
-    (("destroy", "--stage", "staging", "--yes"), 2, "error: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
-])
+@pytest.mark.parametrize(
+    "argv, status, line",
+    [
+        (("deploy", "--stage", "staging"), 1, "Deploy failed: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
+        (("destroy", "--stage", "staging", "--yes"), 2, "error: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
+    ],
+)
 def test_deploy_and_destroy_refuse_a_stack_that_another_app_owns(moto, capsys, argv, status, line):
     """The command passes its app to the owner check (test_stack_owner.py checks the check itself)."""
     import boto3
@@ -117,8 +128,9 @@ def test_destroy_answered_no_deletes_nothing(moto, capsys, monkeypatch):
 
 
 def test_a_failed_deploy_prints_the_failing_resources_and_the_rollback(moto, capsys, monkeypatch):
-    failure = stack.StackEvent("e1", datetime(2025, 1, 1, tzinfo=timezone.utc), "WsConnectFunction",
-                               "AWS::Lambda::Function", "CREATE_FAILED", "Runtime python3.99 is not supported")
+    failure = stack.StackEvent(
+        "e1", datetime(2025, 1, 1, tzinfo=timezone.utc), "WsConnectFunction", "AWS::Lambda::Function", "CREATE_FAILED", "Runtime python3.99 is not supported"
+    )
 
     def failing_deploy(*args, **kwargs):
         raise stack.DeployError("stack MywsappStaging ended ROLLBACK_COMPLETE", [failure], rolled_back=True)
@@ -152,8 +164,7 @@ def test_progress_prints_events_and_draws_a_spinner_only_on_a_terminal():
         def isatty(self):
             return True
 
-    event = stack.StackEvent("e", datetime(2025, 1, 1, tzinfo=timezone.utc), "WsApi", "AWS::ApiGatewayV2::Api",
-                             "CREATE_FAILED", "Bad name")
+    event = stack.StackEvent("e", datetime(2025, 1, 1, tzinfo=timezone.utc), "WsApi", "AWS::ApiGatewayV2::Api", "CREATE_FAILED", "Bad name")
     plain, terminal = io.StringIO(), Terminal()
     for stream in (plain, terminal):
         out = Progress(stream)
@@ -210,11 +221,14 @@ def test_destroy_staging_keeps_nothing_and_never_touches_protection(moto, capsys
     assert "Stack MywsappStaging deleted." in out and "Kept table" not in out and "dry-run" not in out
 
 
-@pytest.mark.parametrize("arc_region, env_region, expected", [
-    ("eu-west-1", "ap-south-1", "stack MywsappStaging in eu-west-1, from @aws region in app.arc"),
-    (None, "ap-south-1", "stack MywsappStaging in ap-south-1, from $AWS_REGION (app.arc sets no @aws region)"),
-    (None, None, "stack MywsappStaging in us-east-1, from the default"),
-])
+@pytest.mark.parametrize(
+    "arc_region, env_region, expected",
+    [
+        ("eu-west-1", "ap-south-1", "stack MywsappStaging in eu-west-1, from @aws region in app.arc"),
+        (None, "ap-south-1", "stack MywsappStaging in ap-south-1, from $AWS_REGION (app.arc sets no @aws region)"),
+        (None, None, "stack MywsappStaging in us-east-1, from the default"),
+    ],
+)
 def test_the_first_line_says_which_region_wins(app_copy, tmp_path, monkeypatch, capsys, arc_region, env_region, expected):
     arc = app_copy / "app.arc"
     text = arc.read_text().replace("region us-east-1\n", f"region {arc_region}\n" if arc_region else "")
@@ -283,6 +297,7 @@ def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
 @pytest.mark.parametrize("argv, status", [([], 2), (["--no-smoke"], None), (["--dry-run"], None)])
 def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_else(app_copy, monkeypatch, capsys, argv, status):
     """A broken smoke.json would otherwise surface only after a whole deploy; `--no-smoke` and `--dry-run` do not need it."""
+
     def went_further(*args, **kwargs):
         raise AssertionError("went past the declaration")
 
@@ -294,8 +309,9 @@ def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_els
             cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv])
         return
     assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
-    assert capsys.readouterr().err == (f"error: {app_copy / 'smoke.json'}:1: not valid JSON "
-                                       "(Expecting property name enclosed in double quotes): expected one JSON object\n")
+    assert capsys.readouterr().err == (
+        f"error: {app_copy / 'smoke.json'}:1: not valid JSON (Expecting property name enclosed in double quotes): expected one JSON object\n"
+    )
 
 
 @pytest.mark.parametrize("verb", ["deploy", "destroy"])
@@ -316,6 +332,7 @@ def test_ctrl_c_while_waiting_says_where_the_stack_stands(moto, capsys, monkeypa
 
 
 # --- AWS or the network failing under a command ---
+
 
 @pytest.fixture
 def moto_server(fake_aws, build, fake_pip, no_tls_deny, monkeypatch):
@@ -354,8 +371,11 @@ def test_deploy_losing_aws_while_uploading_is_one_line_naming_the_upload(moto_se
     stopping_first(monkeypatch, moto_server, stack, "upload", after_calls=1)
     assert main("deploy", "--stage", "staging") == 1
     err = one_error_line(capsys)
-    assert re.match(r"error: uploading \S+'s package to devkit-deploy-123456789012-us-east-1 failed: "
-                    r"Could not connect to the endpoint URL: ", err), err
+    assert re.match(
+        r"error: uploading \S+'s package to devkit-deploy-123456789012-us-east-1 failed: "
+        r"Could not connect to the endpoint URL: ",
+        err,
+    ), err
 
 
 def test_deploy_losing_aws_while_waiting_for_the_stack_says_cloudformation_carries_on(moto_server, capsys, monkeypatch):
@@ -387,11 +407,14 @@ def test_no_aws_at_all_is_one_line_about_the_credentials_check(moto_server, caps
     assert one_error_line(capsys).startswith("error: checking the AWS credentials failed: Could not connect to the endpoint URL")
 
 
-@pytest.mark.parametrize("failure", [
-    ConnectionClosedError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"),
-    ReadTimeoutError(endpoint_url="https://s3.us-east-1.amazonaws.com/"),
-    ConnectionResetError(104, "Connection reset by peer"),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ConnectionClosedError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"),
+        ReadTimeoutError(endpoint_url="https://s3.us-east-1.amazonaws.com/"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+)
 def test_every_kind_of_lost_connection_becomes_one_service_error(failure):
     """What a server that closes connections, or stops answering, makes botocore raise."""
     with pytest.raises(ServiceError, match=r"^uploading x failed: .+"), command.aws_errors("uploading x"):
@@ -419,8 +442,9 @@ def test_ctrl_c_while_packaging_says_what_was_built_and_that_nothing_reached_aws
     out = capsys.readouterr().out
     started = re.findall(r"^packaging (\S+)", out, re.MULTILINE)
     assert len(started) == 3
-    assert out.splitlines()[-1] == (f"Interrupted while packaging {started[2]} (2 of {PACKAGES} packages built): nothing was sent "
-                                    "to AWS, and stack MywsappStaging was not changed.")
+    assert out.splitlines()[-1] == (
+        f"Interrupted while packaging {started[2]} (2 of {PACKAGES} packages built): nothing was sent to AWS, and stack MywsappStaging was not changed."
+    )
     assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
 
 
@@ -433,8 +457,10 @@ def test_ctrl_c_while_uploading_says_which_packages_are_in_the_bucket(moto, caps
     uploaded = re.findall(r"^  uploaded  (\S+)", out, re.MULTILINE)
     assert len(uploaded) == 2
     third = re.findall(r"^packaging (\S+)", out, re.MULTILINE)[2]
-    assert out.splitlines()[-1] == (f"Interrupted while uploading {third}: 2 of {PACKAGES} packages are in the deployment bucket "
-                                    f"({', '.join(uploaded)}), {PACKAGES - 2} not; stack MywsappStaging was not changed.")
+    assert out.splitlines()[-1] == (
+        f"Interrupted while uploading {third}: 2 of {PACKAGES} packages are in the deployment bucket "
+        f"({', '.join(uploaded)}), {PACKAGES - 2} not; stack MywsappStaging was not changed."
+    )
     assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == ""
 
 
@@ -449,6 +475,5 @@ def test_ctrl_c_at_the_destroy_question_says_nothing_was_deleted(moto, capsys, m
 
     monkeypatch.setattr(command, "confirm", interrupted)
     assert main("destroy", "--stage", "staging") == 130
-    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack MywsappStaging "
-                                                        "was not changed.")
+    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack MywsappStaging was not changed.")
     assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == "CREATE_COMPLETE"

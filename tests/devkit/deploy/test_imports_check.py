@@ -22,8 +22,9 @@ from tests.support.deploy import AWS_VARIABLES
 from tests.support.repo import ROOT
 from tests.support.sandbox import copy_fixture
 
-UNDECLARED = ("error: src/http/get-undeclared/index.py:3: missing package aws_lambda_powertools: "
-              "add aws-lambda-powertools to src/http/get-undeclared/requirements.txt")
+UNDECLARED = (
+    "error: src/http/get-undeclared/index.py:3: missing package aws_lambda_powertools: add aws-lambda-powertools to src/http/get-undeclared/requirements.txt"
+)
 
 
 def local_pip(requirements, platform, target) -> None:
@@ -43,8 +44,7 @@ def local_pip(requirements, platform, target) -> None:
 def only_routes(app_dir, *routes: str) -> None:
     """Keep only `routes` under @http in the copy's app.arc."""
     arc = app_dir / "app.arc"
-    lines = [line for line in arc.read_text().splitlines()
-             if not line.startswith("get /") or line.split()[1] in routes]
+    lines = [line for line in arc.read_text().splitlines() if not line.startswith("get /") or line.split()[1] in routes]
     arc.write_text("\n".join(lines) + "\n")
 
 
@@ -55,8 +55,14 @@ def test_dry_run_stops_on_a_handler_importing_an_undeclared_package(tmp_path):
     only_routes(app, "/runtime", "/undeclared", "/probe", "/vendored")  # none needs pip
     env = {k: v for k, v in os.environ.items() if k not in AWS_VARIABLES}
     env["DEVKIT_BUILD_DIR"] = str(tmp_path / "build")
-    result = subprocess.run([sys.executable, "-m", "devkit", "--app", str(app / "app.arc"), "deploy", "--stage", "staging",
-                             "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "devkit", "--app", str(app / "app.arc"), "deploy", "--stage", "staging", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [UNDECLARED]
     assert not (tmp_path / "build/template.json").exists() and "Dry run" not in result.stdout
@@ -79,16 +85,15 @@ def test_an_undeclared_import_in_a_vendored_package_names_that_file(tmp_path):
     app = manifest_module.load(app_dir / "app.arc")
     built = package.build_all(app, tmp_path / "build", installer=local_pip)
     assert imports_check.check(app, built) == [
-        "src/http/get-vendored/tinylib/__init__.py:2: missing package markupsafe: add markupsafe to "
-        "src/http/get-vendored/requirements.txt"]
+        "src/http/get-vendored/tinylib/__init__.py:2: missing package markupsafe: add markupsafe to src/http/get-vendored/requirements.txt"
+    ]
 
 
 def test_the_runtime_folder_holds_boto3_and_its_dependencies_only(tmp_path):
     """The probe's interpreter is clean (-I -S): the kit's environment, where Powertools is installed,
     is not on its path; this folder of links is, beside the unpacked zip."""
     runtime = packages.runtime_folder(tmp_path / "runtime")
-    assert sorted(p.name for p in runtime.iterdir()) == [
-        "boto3", "botocore", "dateutil", "jmespath", "s3transfer", "six.py", "urllib3"]
+    assert sorted(p.name for p in runtime.iterdir()) == ["boto3", "botocore", "dateutil", "jmespath", "s3transfer", "six.py", "urllib3"]
 
 
 def test_a_failure_other_than_a_missing_package_is_a_warning_not_a_stop(tmp_path):

@@ -41,19 +41,30 @@ def test_every_function_and_the_static_site_get_a_package(built):
 def test_get_index_zip_holds_handler_template_shared_and_jinja2_only(built):
     _, packages = built
     entries = names(packages["http-get-index"].path)
-    assert {"index.py", "index.html", "requirements.txt", "shared/__init__.py", "shared/config.py",
-            "jinja2/__init__.py"} <= set(entries)
-    assert not [n for n in entries if "__pycache__" in n or n.endswith(".pyc") or "test" in n
-                or n.startswith((".venv", "bin/", "src/"))]
+    assert {"index.py", "index.html", "requirements.txt", "shared/__init__.py", "shared/config.py", "jinja2/__init__.py"} <= set(entries)
+    assert not [n for n in entries if "__pycache__" in n or n.endswith(".pyc") or "test" in n or n.startswith((".venv", "bin/", "src/"))]
 
 
 def test_websocket_zip_holds_handler_shared_and_its_requirements(built):
     _, packages = built
     assert sorted(names(packages["ws-connect"].path)) == [  # config.arc rides along, as in Architect's packages
-        "aws_lambda_powertools/__init__.py", "config.arc", "index.py", "pyjwt/__init__.py", "requirements.txt",
-        "shared/__init__.py", "shared/architect.py", "shared/config.py", "shared/connections.py",
-        "shared/fanout.py", "shared/lambda_context.py", "shared/messages.py", "shared/origins.py", "shared/queue.py",
-        "shared/requirements.txt", "shared/sender.py", "shared/tokens.py",
+        "aws_lambda_powertools/__init__.py",
+        "config.arc",
+        "index.py",
+        "pyjwt/__init__.py",
+        "requirements.txt",
+        "shared/__init__.py",
+        "shared/architect.py",
+        "shared/config.py",
+        "shared/connections.py",
+        "shared/fanout.py",
+        "shared/lambda_context.py",
+        "shared/messages.py",
+        "shared/origins.py",
+        "shared/queue.py",
+        "shared/requirements.txt",
+        "shared/sender.py",
+        "shared/tokens.py",
     ]
 
 
@@ -117,11 +128,14 @@ def test_shared_requirements_go_into_every_function(app_copy, tmp_path, fake_pip
     assert all(text.startswith("tzdata>=2024\n") for text, _ in fake_pip.calls)
 
 
-@pytest.mark.parametrize("runtime, architecture, tags", [
-    ("python3.13", "arm64", ("manylinux2014_aarch64", "manylinux_2_28_aarch64")),
-    ("python3.12", "x86_64", ("manylinux2014_x86_64", "manylinux_2_28_x86_64")),
-    ("python3.11", "x86_64", ("manylinux2014_x86_64",)),  # Amazon Linux 2: glibc 2.26
-])
+@pytest.mark.parametrize(
+    "runtime, architecture, tags",
+    [
+        ("python3.13", "arm64", ("manylinux2014_aarch64", "manylinux_2_28_aarch64")),
+        ("python3.12", "x86_64", ("manylinux2014_x86_64", "manylinux_2_28_x86_64")),
+        ("python3.11", "x86_64", ("manylinux2014_x86_64",)),  # Amazon Linux 2: glibc 2.26
+    ],
+)
 def test_platform_tags_follow_the_runtime_and_architecture(runtime, architecture, tags):
     platform = package.Platform(runtime, architecture)
     assert platform.pip_platforms == tags

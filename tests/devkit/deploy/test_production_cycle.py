@@ -18,8 +18,10 @@ from devkit.manifest import load
 from tests.support.deploy import give_api_gateway_a_cloudwatch_role, main
 from tests.support.repo import ROOT
 
-pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning"),
-              pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudWatch..Alarm:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudWatch..Alarm:UserWarning"),
+]
 
 
 @pytest.fixture
@@ -46,8 +48,7 @@ def change_sets(monkeypatch):
 
     def recording(region):
         session = real(region)
-        session.events.register("provide-client-params.cloudformation.CreateChangeSet",
-                                lambda params, **kwargs: sent.append(dict(params)))
+        session.events.register("provide-client-params.cloudformation.CreateChangeSet", lambda params, **kwargs: sent.append(dict(params)))
         return session
 
     monkeypatch.setattr(stack, "session", recording)
@@ -84,8 +85,10 @@ def test_after_a_production_destroy_the_next_deploy_refuses_beside_the_kept_tabl
     assert main("deploy", "--stage", "production", "--no-smoke") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"error: stack MywsappProduction does not exist, but its tables from an earlier deploy do: {kept} "
-                          "(TableConnections); a new stack would start empty tables beside them.")
+    assert err.startswith(
+        f"error: stack MywsappProduction does not exist, but its tables from an earlier deploy do: {kept} "
+        "(TableConnections); a new stack would start empty tables beside them."
+    )
     assert err.endswith("To take them into the new stack: python -m devkit deploy --stage production --adopt\n")
     assert not stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappProduction")
 
@@ -101,8 +104,9 @@ def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsy
     assert "Stack MywsappProduction updated (UPDATE_COMPLETE)." in out
     imported, update = change_sets
     assert imported["ChangeSetType"] == "IMPORT" and update["ChangeSetType"] == "UPDATE"
-    assert imported["ResourcesToImport"] == [{"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": "TableConnections",
-                                              "ResourceIdentifier": {"TableName": kept}}]
+    assert imported["ResourcesToImport"] == [
+        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": "TableConnections", "ResourceIdentifier": {"TableName": kept}}
+    ]
     body = json.loads(imported["TemplateBody"])
     full = json.loads(update["TemplateBody"])
     assert body["Resources"] == {"TableConnections": full["Resources"]["TableConnections"]}, "the table as the stack will have it"
@@ -113,12 +117,16 @@ def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsy
 
 def test_a_kept_table_with_other_keys_is_refused_by_name(moto):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(TableName="MywsappProduction-TableConnections-OLD1", BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    dynamodb.create_table(
+        TableName="MywsappProduction-TableConnections-OLD1",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
     document = template.build(load(ROOT / "app.arc"), "production", _code_keys())
-    with pytest.raises(stack.DeployError, match="MywsappProduction-TableConnections-OLD1, kept from an earlier "
-                                                "MywsappProduction, has another key schema than TableConnections"):
+    with pytest.raises(
+        stack.DeployError, match="MywsappProduction-TableConnections-OLD1, kept from an earlier MywsappProduction, has another key schema than TableConnections"
+    ):
         adopt.kept_tables(dynamodb, "MywsappProduction", document)
     assert adopt.kept_tables(dynamodb, "MywsappStaging", document) == {}
 
@@ -138,8 +146,9 @@ def test_the_bucket_policy_and_lifecycle_are_written_only_when_they_differ(moto)
     assert writes == ["PutBucketPolicy", "PutBucketLifecycleConfiguration"]
     assert stack.ensure_bucket(s3, bucket, "us-east-1", "123456789012") is False
     assert writes == ["PutBucketPolicy", "PutBucketLifecycleConfiguration"], "unchanged: not written again"
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-        {"ID": "someone-else", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [{"ID": "someone-else", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]}
+    )
     s3.delete_bucket_policy(Bucket=bucket)
     writes.clear()
     stack.ensure_bucket(s3, bucket, "us-east-1", "123456789012")

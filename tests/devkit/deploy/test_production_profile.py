@@ -30,9 +30,16 @@ def test_production_reserves_the_default_for_every_function_staging_none(app_cop
 @pytest.mark.parametrize("stage", ["staging", "production"])
 def test_declared_concurrency_wins_app_wide_then_per_function(app_copy, code_keys, stage):
     resources = build(app_copy, code_keys, stage, "concurrency 20\n", "@aws\nconcurrency 3\n")
-    assert reserved(resources) == {"HttpGetIndexFunction": 20, "StaticFunction": 20, "WsConnectFunction": 20,
-                                   "WsDefaultFunction": 3, "WsDisconnectFunction": 20, "WsBroadcastFunction": 20,
-                                   "AuthorizerAuthorizeFunction": 20, "QueueDeliverFunction": 20}
+    assert reserved(resources) == {
+        "HttpGetIndexFunction": 20,
+        "StaticFunction": 20,
+        "WsConnectFunction": 20,
+        "WsDefaultFunction": 3,
+        "WsDisconnectFunction": 20,
+        "WsBroadcastFunction": 20,
+        "AuthorizerAuthorizeFunction": 20,
+        "QueueDeliverFunction": 20,
+    }
 
 
 def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys):
@@ -41,11 +48,14 @@ def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys)
     assert reserved(resources)["WsConnectFunction"] == concurrency.PRODUCTION_RESERVED
 
 
-@pytest.mark.parametrize("value, error", [
-    ("0", "concurrency (reserved executions; or `unthrottled`) '0': expected a whole number from 1 to 10000"),
-    ("10001", "expected a whole number from 1 to 10000"),
-    ("none", "expected a whole number from 1 to 10000"),
-])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        ("0", "concurrency (reserved executions; or `unthrottled`) '0': expected a whole number from 1 to 10000"),
+        ("10001", "expected a whole number from 1 to 10000"),
+        ("none", "expected a whole number from 1 to 10000"),
+    ],
+)
 def test_concurrency_out_of_range_is_a_manifest_error_at_its_line(app_copy, value, error):
     arc = app_copy / "app.arc"
     lines = arc.read_text().count("\n")
@@ -78,19 +88,30 @@ def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_c
     assert all("AlarmActions" not in a["Properties"] for a in alarms(resources).values()), "nobody to notify"
     ws = resources["WsApiErrorsAlarm"]["Properties"]
     assert (ws["Namespace"], ws["MetricName"], ws["Dimensions"]) == (
-        "AWS/ApiGateway", "ExecutionError", [{"Name": "ApiId", "Value": {"Ref": "WsApi"}}, {"Name": "Stage", "Value": "production"}])
-    assert {a["Properties"]["MetricName"] for a in alarms(resources).values()} == {"Errors", "Throttles", "5xx", "ExecutionError",
-                                                                                 "ApproximateNumberOfMessagesVisible"}
+        "AWS/ApiGateway",
+        "ExecutionError",
+        [{"Name": "ApiId", "Value": {"Ref": "WsApi"}}, {"Name": "Stage", "Value": "production"}],
+    )
+    assert {a["Properties"]["MetricName"] for a in alarms(resources).values()} == {
+        "Errors",
+        "Throttles",
+        "5xx",
+        "ExecutionError",
+        "ApproximateNumberOfMessagesVisible",
+    }
     assert all("AccessLogSettings" in resources[s]["Properties"] for s in ("HttpApiStage", "WsStage"))
 
 
-@pytest.mark.parametrize("line, stage, count, topic", [
-    ("", "staging", 0, False),
-    ("alarms true", "staging", ALARMS, False),
-    ("alarms you@example.com", "staging", ALARMS, True),
-    ("alarms you@example.com", "production", ALARMS, True),
-    ("alarms false", "production", 0, False),
-])
+@pytest.mark.parametrize(
+    "line, stage, count, topic",
+    [
+        ("", "staging", 0, False),
+        ("alarms true", "staging", ALARMS, False),
+        ("alarms you@example.com", "staging", ALARMS, True),
+        ("alarms you@example.com", "production", ALARMS, True),
+        ("alarms false", "production", 0, False),
+    ],
+)
 def test_alarms_setting(app_copy, code_keys, line, stage, count, topic):
     resources = build(app_copy, code_keys, stage, line + "\n")
     assert len(alarms(resources)) == count
@@ -108,32 +129,49 @@ def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, 
     resources = build(app_copy, code_keys, "production", "\n@tags\nteam chat ops\ncost-centre 42\n")
     expected = {"devkit:app": "mywsapp", "devkit:stage": "production", "team": "chat ops", "cost-centre": "42"}
     taggable = {k: r for k, r in resources.items() if r["Type"] in tags.TAGGED}
-    assert {r["Type"] for r in taggable.values()} >= {"AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup",
-                                                      "AWS::DynamoDB::Table", "AWS::CloudWatch::Alarm",
-                                                      "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage"}
+    assert {r["Type"] for r in taggable.values()} >= {
+        "AWS::Lambda::Function",
+        "AWS::IAM::Role",
+        "AWS::Logs::LogGroup",
+        "AWS::DynamoDB::Table",
+        "AWS::CloudWatch::Alarm",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Stage",
+    }
     for name, resource in taggable.items():
         written = resource["Properties"]["Tags"]
         as_map = written if isinstance(written, dict) else {t["Key"]: t["Value"] for t in written}
         assert as_map == expected, name
     untagged = {r["Type"] for r in resources.values() if "Tags" not in r["Properties"]}
-    assert untagged == {"AWS::Lambda::Permission", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration",
-                        "AWS::ApiGatewayV2::Deployment", "AWS::ApiGatewayV2::Authorizer",
-                        "AWS::Lambda::EventSourceMapping"}, "types CloudFormation gives no Tags property"
+    assert untagged == {
+        "AWS::Lambda::Permission",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Deployment",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::Lambda::EventSourceMapping",
+    }, "types CloudFormation gives no Tags property"
 
 
 def test_the_stack_carries_the_same_tags_and_its_name():
     assert stack._tags("MywsappProduction", "mywsapp", tags.resource_tags("mywsapp", "production", (("team", "chat"),))) == [
-        {"Key": "devkit:stack", "Value": "MywsappProduction"}, {"Key": "devkit:app", "Value": "mywsapp"},
-        {"Key": "devkit:stage", "Value": "production"}, {"Key": "team", "Value": "chat"}]
+        {"Key": "devkit:stack", "Value": "MywsappProduction"},
+        {"Key": "devkit:app", "Value": "mywsapp"},
+        {"Key": "devkit:stage", "Value": "production"},
+        {"Key": "team", "Value": "chat"},
+    ]
 
 
-@pytest.mark.parametrize("line, error", [
-    ("devkit:app other", "tag 'devkit:app': aws:\\* tags are AWS's and devkit:\\* the kit's"),
-    ("aws:owner me", "tag 'aws:owner'"),
-    ("lonely", "@tags expects '<key> <value>' on one line"),
-    ("k" * 129 + " v", "a tag key is 1-128"),
-    ("team <b>", "a tag key is 1-128"),
-])
+@pytest.mark.parametrize(
+    "line, error",
+    [
+        ("devkit:app other", "tag 'devkit:app': aws:\\* tags are AWS's and devkit:\\* the kit's"),
+        ("aws:owner me", "tag 'aws:owner'"),
+        ("lonely", "@tags expects '<key> <value>' on one line"),
+        ("k" * 129 + " v", "a tag key is 1-128"),
+        ("team <b>", "a tag key is 1-128"),
+    ],
+)
 def test_bad_tags_are_manifest_errors_at_their_line(app_copy, line, error):
     arc = app_copy / "app.arc"
     lines = arc.read_text().count("\n")

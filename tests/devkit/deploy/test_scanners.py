@@ -48,8 +48,9 @@ def test_checkov_fails_nothing_and_every_skip_carries_its_reason(templates, tmp_
     assert CHECKOV.exists(), "checkov is not installed: `make test` (or `make scan`) installs it in .venv-checkov"
     for name, document in templates.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(document))
-    run = subprocess.run([str(CHECKOV), "-d", str(tmp_path), "--framework", "cloudformation", "-o", "json", "--skip-download"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [str(CHECKOV), "-d", str(tmp_path), "--framework", "cloudformation", "-o", "json", "--skip-download"], capture_output=True, text=True, timeout=600
+    )
     report = json.loads(run.stdout)
     report = report[0] if isinstance(report, list) else report
     failed = [(c["file_path"], c["resource"], c["check_id"]) for c in report["results"]["failed_checks"]]

@@ -29,12 +29,18 @@ sandbox = app_fixture("module")
 
 
 def test_the_smoke_command_passes_against_the_sandbox(sandbox):
-    result = subprocess.run([sys.executable, "-m", "devkit", "smoke", "--url", sandbox.url + "/", "--timeout", "5"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "devkit", "smoke", "--url", sandbox.url + "/", "--timeout", "5"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines[1:-1]] == [
-        ["ok", "page"], ["ok", "socket"], ["ok", "echo"], ["ok", "broadcast"], ["ok", "malformed"], ["ok", "no"],
+        ["ok", "page"],
+        ["ok", "socket"],
+        ["ok", "echo"],
+        ["ok", "broadcast"],
+        ["ok", "malformed"],
+        ["ok", "no"],
         ["ok", "foreign"],
     ]
     assert all(" ms " in line for line in lines[1:-1])
@@ -112,9 +118,14 @@ def no_csp_but_a_missing_attribute(document):
     document["socket_url"]["html_attribute"] = "data-no-such-url"
 
 
-@pytest.mark.parametrize("change, step", [
-    (wrong_echo, "echo"), (broadcast_flag_false, "broadcast"), (no_csp_but_a_missing_attribute, "socket url"),
-])
+@pytest.mark.parametrize(
+    "change, step",
+    [
+        (wrong_echo, "echo"),
+        (broadcast_flag_false, "broadcast"),
+        (no_csp_but_a_missing_attribute, "socket url"),
+    ],
+)
 def test_the_declaration_decides_what_each_step_checks(sandbox, tmp_path, change, step):
     """The same running app fails once its declaration expects something it does not do: the runner checks
     the declared regular expressions and exact values, not a format of its own."""
@@ -126,8 +137,7 @@ def test_the_declaration_decides_what_each_step_checks(sandbox, tmp_path, change
 
 def test_the_smoke_steps_are_the_runners_around_the_declared_ones(sandbox, tmp_path):
     def one_step(document):
-        document["steps"] = [{"name": "hello", "socket": "x", "send": {"text": "hello {token}"},
-                              "expect": {"text": "{iso_time} - Echoing hello {token}"}}]
+        document["steps"] = [{"name": "hello", "socket": "x", "send": {"text": "hello {token}"}, "expect": {"text": "{iso_time} - Echoing hello {token}"}}]
 
     lines = []
     assert smoke.run(sandbox.url + "/", declaration_with(tmp_path, one_step), timeout=5, out=lines.append) == 0
@@ -135,33 +145,50 @@ def test_the_smoke_steps_are_the_runners_around_the_declared_ones(sandbox, tmp_p
     assert lines[-1] == "smoke test passed: 5 steps"
 
 
-@pytest.mark.parametrize("text, message", [
-    (None, ("smoke.json: not found: expected the app's smoke-test declaration (JSON) next to app.arc; "
-            "see docs/deploy.md, Smoke test")),
-    ('{"steps": [\n', "smoke.json:2: not valid JSON (Expecting value): expected one JSON object"),
-    ("[]", "smoke.json: expected one JSON object with socket_url and steps (page optional)"),
-    ('{"steps": []}', "smoke.json: expected a key 'socket_url'"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [], "stpes": []}',
-     "smoke.json: stpes: expected no such key; one of page, socket_url, steps"),
-    ('{"socket_url": {"html_attribute": ""}, "steps": []}', "smoke.json: socket_url.html_attribute: expected a non-empty string"),
-    ('{"page": {"content_security_policy": "yes"}, "socket_url": {"html_attribute": "x"}, "steps": []}',
-     "smoke.json: page.content_security_policy: expected true or false"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": {}}', "smoke.json: steps: expected a list of steps"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": 1, "expect": {"t": "x"}}]}',
-     "smoke.json: steps[0].send: expected a JSON object (sent as JSON) or a string (sent as raw text)"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {}}]}',
-     "smoke.json: steps[0].expect: expected a JSON object of reply field -> regular expression (or exact value)"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {"t": "(x"}}]}',
-     "smoke.json: steps[0].expect.t: expected a regular expression (missing ), unterminated subpattern at position 0)"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {"t": "{tokn}"}}]}',
-     "smoke.json: steps[0].expect: expected only the placeholders {iso_time}, {token}, not {tokn}"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "{iso_time}", "expect": {"t": "x"}}]}',
-     "smoke.json: steps[0].send: expected only the placeholders {token}, not {iso_time}"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "page", "socket": "s", "send": "x", "expect": {"t": "x"}}]}',
-     "smoke.json: steps[0].name: expected a name no other step has (the runner's own: page, socket url, no subprotocols, foreign origin)"),
-    ('{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "send": "x", "expect": {"t": "x"}}]}',
-     "smoke.json: steps[0]: expected a key 'socket'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (None, ("smoke.json: not found: expected the app's smoke-test declaration (JSON) next to app.arc; see docs/deploy.md, Smoke test")),
+        ('{"steps": [\n', "smoke.json:2: not valid JSON (Expecting value): expected one JSON object"),
+        ("[]", "smoke.json: expected one JSON object with socket_url and steps (page optional)"),
+        ('{"steps": []}', "smoke.json: expected a key 'socket_url'"),
+        ('{"socket_url": {"html_attribute": "x"}, "steps": [], "stpes": []}', "smoke.json: stpes: expected no such key; one of page, socket_url, steps"),
+        ('{"socket_url": {"html_attribute": ""}, "steps": []}', "smoke.json: socket_url.html_attribute: expected a non-empty string"),
+        (
+            '{"page": {"content_security_policy": "yes"}, "socket_url": {"html_attribute": "x"}, "steps": []}',
+            "smoke.json: page.content_security_policy: expected true or false",
+        ),
+        ('{"socket_url": {"html_attribute": "x"}, "steps": {}}', "smoke.json: steps: expected a list of steps"),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": 1, "expect": {"t": "x"}}]}',
+            "smoke.json: steps[0].send: expected a JSON object (sent as JSON) or a string (sent as raw text)",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {}}]}',
+            "smoke.json: steps[0].expect: expected a JSON object of reply field -> regular expression (or exact value)",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {"t": "(x"}}]}',
+            "smoke.json: steps[0].expect.t: expected a regular expression (missing ), unterminated subpattern at position 0)",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "x", "expect": {"t": "{tokn}"}}]}',
+            "smoke.json: steps[0].expect: expected only the placeholders {iso_time}, {token}, not {tokn}",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "socket": "s", "send": "{iso_time}", "expect": {"t": "x"}}]}',
+            "smoke.json: steps[0].send: expected only the placeholders {token}, not {iso_time}",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "page", "socket": "s", "send": "x", "expect": {"t": "x"}}]}',
+            "smoke.json: steps[0].name: expected a name no other step has (the runner's own: page, socket url, no subprotocols, foreign origin)",
+        ),
+        (
+            '{"socket_url": {"html_attribute": "x"}, "steps": [{"name": "a", "send": "x", "expect": {"t": "x"}}]}',
+            "smoke.json: steps[0]: expected a key 'socket'",
+        ),
+    ],
+)
 def test_a_missing_or_malformed_declaration_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys, text, message):
     """Checked before any request: `smoke --url` at a port nobody serves still reports the declaration."""
     shutil.copy(ROOT / "app.arc", tmp_path / "app.arc")
@@ -175,6 +202,7 @@ def test_a_missing_or_malformed_declaration_is_one_line_naming_the_file(tmp_path
 def test_declared_subprotocols_come_from_the_page_and_a_socket_without_them_must_be_refused(sandbox, tmp_path):
     """The app's authorizer refuses a socket offering no token (401): the runner checks it; a declaration
     naming an attribute the page lacks fails at the socket-url step, naming it."""
+
     def no_token(document):
         document["socket_url"]["subprotocols"] = ["chat", {"html_attribute": "data-missing"}]
 

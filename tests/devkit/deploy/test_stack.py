@@ -47,8 +47,9 @@ def deployable(aws, app_manifest, tmp_path, fake_pip, no_tls_deny):
 
 def run(cfn, bucket, document, events=None):
     body = json.dumps(document, separators=(",", ":"))
-    return stack.deploy(cfn, NAME, {"TemplateBody": body}, {"DeploymentBucket": bucket},
-                        on_event=(events.append if events is not None else lambda e: None), poll_seconds=0)
+    return stack.deploy(
+        cfn, NAME, {"TemplateBody": body}, {"DeploymentBucket": bucket}, on_event=(events.append if events is not None else lambda e: None), poll_seconds=0
+    )
 
 
 def test_account_id_comes_from_sts(aws):
@@ -64,16 +65,27 @@ def test_deployment_bucket_is_created_private_tls_only_encrypted_versioned_and_c
     assert stack.ensure_bucket(s3, name, REGION, "123456789012") is True
     assert stack.ensure_bucket(s3, name, REGION, "123456789012") is False
     assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
     }
     [rule] = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
-    assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]) == {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]}
+    assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]}
     assert rules["delete-unused-packages"]["Expiration"] == {"Days": stack.PACKAGE_DAYS}
     assert rules["delete-unused-packages"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
@@ -126,8 +138,9 @@ def test_termination_protection_is_one_call_checked_against_the_botocore_model(e
 
     cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(cfn) as stubbed:
-        stubbed.add_response("update_termination_protection", {"StackId": "arn:aws:cloudformation:::stack/x"},
-                             {"StackName": NAME, "EnableTerminationProtection": enabled})
+        stubbed.add_response(
+            "update_termination_protection", {"StackId": "arn:aws:cloudformation:::stack/x"}, {"StackName": NAME, "EnableTerminationProtection": enabled}
+        )
         stack.set_termination_protection(cfn, NAME, enabled)
         stubbed.assert_no_pending_responses()
 
@@ -167,8 +180,13 @@ def test_create_then_no_change_then_update_then_destroy(deployable, aws):
 
     functions = {f["Description"]: f for f in aws.client("lambda").list_functions()["Functions"]}
     assert set(functions) == {
-        "mywsapp staging: GET /", "mywsapp staging: GET /_static/{proxy+}", "mywsapp staging: $connect",
-        "mywsapp staging: $default", "mywsapp staging: $disconnect", "mywsapp staging: broadcast", "mywsapp staging: queue deliver",
+        "mywsapp staging: GET /",
+        "mywsapp staging: GET /_static/{proxy+}",
+        "mywsapp staging: $connect",
+        "mywsapp staging: $default",
+        "mywsapp staging: $disconnect",
+        "mywsapp staging: broadcast",
+        "mywsapp staging: queue deliver",
         "mywsapp staging: $connect authorizer",
     }
     variables = functions["mywsapp staging: $connect"]["Environment"]["Variables"]
@@ -211,8 +229,14 @@ class ScriptedCloudFormation:
         self.events = [self._event("before", NAME, "AWS::CloudFormation::Stack", existing, "")]
 
     def _event(self, event_id, logical, kind, status, reason):
-        return {"EventId": event_id, "Timestamp": datetime(2025, 1, 1, tzinfo=timezone.utc), "LogicalResourceId": logical,
-                "ResourceType": kind, "ResourceStatus": status, "ResourceStatusReason": reason}
+        return {
+            "EventId": event_id,
+            "Timestamp": datetime(2025, 1, 1, tzinfo=timezone.utc),
+            "LogicalResourceId": logical,
+            "ResourceType": kind,
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason,
+        }
 
     def describe_stacks(self, StackName):
         if self.executed and self.steps:
@@ -248,29 +272,34 @@ FUNCTION = "AWS::Lambda::Function"
 
 
 def test_events_arrive_oldest_first_and_outputs_are_returned():
-    cfn = ScriptedCloudFormation([
-        ("UPDATE_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")]),
-        ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_IN_PROGRESS", ""),
-                                ("WsConnectFunction", FUNCTION, "UPDATE_COMPLETE", "")]),
-        ("UPDATE_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")]),
-    ], outputs={"PageUrl": "https://abc.execute-api.us-east-1.amazonaws.com/"})
+    cfn = ScriptedCloudFormation(
+        [
+            ("UPDATE_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")]),
+            ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_IN_PROGRESS", ""), ("WsConnectFunction", FUNCTION, "UPDATE_COMPLETE", "")]),
+            ("UPDATE_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")]),
+        ],
+        outputs={"PageUrl": "https://abc.execute-api.us-east-1.amazonaws.com/"},
+    )
     events, waits = [], []
-    result = stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, on_event=events.append,
-                          on_wait=lambda: waits.append(1), poll_seconds=0)
+    result = stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, on_event=events.append, on_wait=lambda: waits.append(1), poll_seconds=0)
     assert [(e.logical_id, e.status) for e in events] == [
-        (NAME, "UPDATE_IN_PROGRESS"), ("WsConnectFunction", "UPDATE_IN_PROGRESS"),
-        ("WsConnectFunction", "UPDATE_COMPLETE"), (NAME, "UPDATE_COMPLETE"),
+        (NAME, "UPDATE_IN_PROGRESS"),
+        ("WsConnectFunction", "UPDATE_IN_PROGRESS"),
+        ("WsConnectFunction", "UPDATE_COMPLETE"),
+        (NAME, "UPDATE_COMPLETE"),
     ]
     assert waits  # the spinner was given its turns
     assert result == stack.Result("updated", "UPDATE_COMPLETE", {"PageUrl": "https://abc.execute-api.us-east-1.amazonaws.com/"})
 
 
 def test_a_failed_update_names_the_failing_resources_and_says_it_rolled_back():
-    cfn = ScriptedCloudFormation([
-        ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_FAILED", "Memory size 99 is not valid")]),
-        ("UPDATE_ROLLBACK_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS", "")]),
-        ("UPDATE_ROLLBACK_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE", "")]),
-    ])
+    cfn = ScriptedCloudFormation(
+        [
+            ("UPDATE_IN_PROGRESS", [("WsConnectFunction", FUNCTION, "UPDATE_FAILED", "Memory size 99 is not valid")]),
+            ("UPDATE_ROLLBACK_IN_PROGRESS", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS", "")]),
+            ("UPDATE_ROLLBACK_COMPLETE", [(NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE", "")]),
+        ]
+    )
     with pytest.raises(stack.DeployError, match="ended UPDATE_ROLLBACK_COMPLETE") as raised:
         stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
     assert [(e.logical_id, e.reason) for e in raised.value.failures] == [("WsConnectFunction", "Memory size 99 is not valid")]
@@ -278,9 +307,11 @@ def test_a_failed_update_names_the_failing_resources_and_says_it_rolled_back():
 
 
 def test_a_rollback_that_fails_is_not_reported_as_rolled_back():
-    cfn = ScriptedCloudFormation([
-        ("UPDATE_ROLLBACK_FAILED", [("TableConnections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Limit exceeded")]),
-    ])
+    cfn = ScriptedCloudFormation(
+        [
+            ("UPDATE_ROLLBACK_FAILED", [("TableConnections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Limit exceeded")]),
+        ]
+    )
     with pytest.raises(stack.DeployError) as raised:
         stack.deploy(cfn, NAME, {"TemplateBody": "{}"}, {}, poll_seconds=0)
     assert raised.value.rolled_back is False

@@ -30,16 +30,19 @@ def cfn(fake_aws):
         yield boto3.client("cloudformation", region_name=REGION)
 
 
-@pytest.mark.parametrize("app, stage, expected", [
-    ("mywsapp", "staging", "MywsappStaging"),  # unchanged for every name whose dashes precede a letter
-    ("my-ws-app", "production", "MyWsAppProduction"),
-    ("chat-2", "staging", "Chat-2Staging"),
-    ("chat2", "staging", "Chat2Staging"),
-    ("a--b", "staging", "A-BStaging"),
-    ("a-b", "staging", "ABStaging"),
-    ("app-", "staging", "App-Staging"),
-    ("app", "staging", "AppStaging"),
-])
+@pytest.mark.parametrize(
+    "app, stage, expected",
+    [
+        ("mywsapp", "staging", "MywsappStaging"),  # unchanged for every name whose dashes precede a letter
+        ("my-ws-app", "production", "MyWsAppProduction"),
+        ("chat-2", "staging", "Chat-2Staging"),
+        ("chat2", "staging", "Chat2Staging"),
+        ("a--b", "staging", "A-BStaging"),
+        ("a-b", "staging", "ABStaging"),
+        ("app-", "staging", "App-Staging"),
+        ("app", "staging", "AppStaging"),
+    ],
+)
 def test_stack_names(app, stage, expected):
     assert template.stack_name(app, stage) == expected
 

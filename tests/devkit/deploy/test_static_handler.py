@@ -34,10 +34,13 @@ def get(handler, proxy, headers=None):
     return handler({"rawPath": "/_static/" + proxy, "pathParameters": {"proxy": proxy}, "headers": headers or {}}, None)
 
 
-@pytest.mark.parametrize("name, content_type", [
-    ("index.css", "text/css; charset=utf-8"),
-    ("index.mjs", "text/javascript; charset=utf-8"),
-])
+@pytest.mark.parametrize(
+    "name, content_type",
+    [
+        ("index.css", "text/css; charset=utf-8"),
+        ("index.mjs", "text/javascript; charset=utf-8"),
+    ],
+)
 def test_serves_a_public_file_with_its_type(handler, name, content_type):
     response = get(handler, name)
     assert response["statusCode"] == 200

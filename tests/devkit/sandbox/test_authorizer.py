@@ -44,22 +44,27 @@ def refused(sandbox, **kwargs) -> int:
 
 
 def authorizer_events(sandbox) -> list[dict]:
-    return [event for path in sorted(sandbox.records.glob("authorizer-*.jsonl"))
-            for event in sandbox.read_records("authorizer", path.stem.split("-", 1)[1] + "=")]
+    return [
+        event for path in sorted(sandbox.records.glob("authorizer-*.jsonl")) for event in sandbox.read_records("authorizer", path.stem.split("-", 1)[1] + "=")
+    ]
 
 
 def last_authorizer_event(sandbox, token: str) -> dict:
-    return wait_until(lambda: next((e for e in reversed(authorizer_events(sandbox)) if e["headers"].get("Auth") == token), None),
-                      what=f"the authorizer's event for {token!r}")
+    return wait_until(
+        lambda: next((e for e in reversed(authorizer_events(sandbox)) if e["headers"].get("Auth") == token), None), what=f"the authorizer's event for {token!r}"
+    )
 
 
-@pytest.mark.parametrize(("token", "key", "missing"), [
-    (None, "k", "route.request.header.Auth"),
-    ("", "k", "route.request.header.Auth"),
-    ("   ", "k", "route.request.header.Auth"),
-    ("allow:ana", None, "route.request.querystring.key"),
-    ("allow:ana", "", "route.request.querystring.key"),
-])
+@pytest.mark.parametrize(
+    ("token", "key", "missing"),
+    [
+        (None, "k", "route.request.header.Auth"),
+        ("", "k", "route.request.header.Auth"),
+        ("   ", "k", "route.request.header.Auth"),
+        ("allow:ana", None, "route.request.querystring.key"),
+        ("allow:ana", "", "route.request.querystring.key"),
+    ],
+)
 def test_a_missing_or_empty_identity_source_is_401_and_the_authorizer_is_never_invoked(guarded, token, key, missing):
     invocations = guarded.output().count(AUTHORIZER_LINE)
     assert refused(guarded, token=token, key=key) == 401
@@ -74,8 +79,16 @@ def test_the_authorizers_event_is_api_gateways_request_shape(guarded):
     event = last_authorizer_event(guarded, "allow:shape")
     assert event["type"] == "REQUEST"
     assert re.fullmatch(r"arn:aws:execute-api:us-east-1:123456789012:[a-z0-9]{10}/testing/\$connect", event["methodArn"])
-    assert set(event) == {"type", "methodArn", "headers", "multiValueHeaders", "queryStringParameters",
-                          "multiValueQueryStringParameters", "stageVariables", "requestContext"}
+    assert set(event) == {
+        "type",
+        "methodArn",
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "stageVariables",
+        "requestContext",
+    }
     assert event["headers"]["Upgrade"] == "websocket" and event["headers"]["Connection"].lower() == "upgrade"
     assert event["multiValueHeaders"]["Auth"] == ["allow:shape"]
     assert {"X-Amzn-Trace-Id", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"} <= set(event["headers"])
@@ -101,19 +114,22 @@ def test_principal_and_context_reach_connect_every_message_and_disconnect_as_str
     assert disconnect["requestContext"]["authorizer"] == expected
 
 
-@pytest.mark.parametrize(("token", "status", "why"), [
-    ("unauthorized", 401, "the function answered Unauthorized"),
-    ("deny", 403, "the policy denies execute-api:Invoke"),
-    ("elsewhere", 403, "the policy does not allow execute-api:Invoke"),
-    ("crash", 500, "the function failed (ValueError"),
-    ("slow", 500, "the function failed (Sandbox.Timeout"),
-    ("nested", 500, "unusable result: context value 'user' is not a string, number or boolean"),
-    ("list", 500, "unusable result: context value 'roles' is not a string"),
-    ("null", 500, "unusable result: context value 'nothing' is not a string"),
-    ("malformed", 500, "unusable result: policyDocument needs Statement entries"),
-    ("noprincipal", 500, "unusable result: no principalId string"),
-    ("size:8193", 500, "unusable result: 8193 bytes, over the 8192-byte limit"),
-])
+@pytest.mark.parametrize(
+    ("token", "status", "why"),
+    [
+        ("unauthorized", 401, "the function answered Unauthorized"),
+        ("deny", 403, "the policy denies execute-api:Invoke"),
+        ("elsewhere", 403, "the policy does not allow execute-api:Invoke"),
+        ("crash", 500, "the function failed (ValueError"),
+        ("slow", 500, "the function failed (Sandbox.Timeout"),
+        ("nested", 500, "unusable result: context value 'user' is not a string, number or boolean"),
+        ("list", 500, "unusable result: context value 'roles' is not a string"),
+        ("null", 500, "unusable result: context value 'nothing' is not a string"),
+        ("malformed", 500, "unusable result: policyDocument needs Statement entries"),
+        ("noprincipal", 500, "unusable result: no principalId string"),
+        ("size:8193", 500, "unusable result: 8193 bytes, over the 8192-byte limit"),
+    ],
+)
 def test_each_refusal_has_api_gateways_status_and_stores_nothing(guarded, token, status, why):
     assert refused(guarded, token=token) == status
     guarded.wait_for_output(f"{status}, {why}")
@@ -166,5 +182,7 @@ def test_a_secret_is_made_at_start_and_read_only_by_the_function_granted_it(guar
     ws.close()
     [connect] = guarded.read_records("connect", connection_id)
     assert connect["peek"] == "AccessDeniedException"
-    guarded.wait_for_output("IAM denied $connect (ws-connect): secretsmanager:GetSecretValue on "
-                            "arn:aws:secretsmanager:us-east-1:123456789012:secret:guarded-testing-signing-key-XXXXXX")
+    guarded.wait_for_output(
+        "IAM denied $connect (ws-connect): secretsmanager:GetSecretValue on "
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:guarded-testing-signing-key-XXXXXX"
+    )

@@ -46,9 +46,9 @@ def same_keys(ours, sample, path="event"):
 
 # --- a raw WebSocket client: exact headers on the handshake, frames read as they arrive on the wire ---
 
+
 class RawSocket:
-    def __init__(self, port: int, headers: list[tuple[str, str]] | None = None, path: str = "/",
-                 receive_buffer: int | None = None):
+    def __init__(self, port: int, headers: list[tuple[str, str]] | None = None, path: str = "/", receive_buffer: int | None = None):
         self.sock = socket.socket()
         self.sock.settimeout(10)
         if receive_buffer:  # before connecting, so the advertised window stays small
@@ -56,8 +56,14 @@ class RawSocket:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         sent = headers if headers is not None else [("Host", f"127.0.0.1:{port}")]
-        lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in sent), "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines = [
+            f"GET {path} HTTP/1.1",
+            *(f"{k}: {v}" for k, v in sent),
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buffer = b""
         head = self._read_until(b"\r\n\r\n")
@@ -116,6 +122,7 @@ def newest_record(sandbox, kind: str, before: set) -> list[dict]:
     def found():
         paths = set(sandbox.records.glob(f"{kind}-*.jsonl")) - before if sandbox.records.exists() else set()
         return paths and [json.loads(line) for p in paths for line in p.read_text().splitlines()]
+
     return wait_until(found, what=f"a new {kind} record")
 
 
@@ -138,12 +145,22 @@ def management(sandbox, retries=NO_RETRIES):
 
 # --- 1. request bodies ---
 
+
 @pytest.mark.parametrize(
     "content_type, as_text",
-    [("text/plain; charset=utf-8", True), ("application/json", True), ("application/vnd.api+json", True),
-     ("application/xml", True), ("application/atom+xml", True), ("application/javascript", True),
-     ("application/x-www-form-urlencoded", False), (None, False), ("application/octet-stream", False),
-     ("multipart/form-data; boundary=x", False), ("image/png", False)],
+    [
+        ("text/plain; charset=utf-8", True),
+        ("application/json", True),
+        ("application/vnd.api+json", True),
+        ("application/xml", True),
+        ("application/atom+xml", True),
+        ("application/javascript", True),
+        ("application/x-www-form-urlencoded", False),
+        (None, False),
+        ("application/octet-stream", False),
+        ("multipart/form-data; boundary=x", False),
+        ("image/png", False),
+    ],
 )
 def test_a_body_is_text_only_for_text_types(faults, content_type, as_text):
     """AWS: "Working with AWS Lambda proxy integrations for HTTP APIs" (payload format 2.0): API Gateway
@@ -158,6 +175,7 @@ def test_a_body_is_text_only_for_text_types(faults, content_type, as_text):
 
 # --- 2. rawQueryString ---
 
+
 def test_raw_query_string_arrives_byte_for_byte(faults):
     """AWS: payload format 2.0 `rawQueryString` is the query as the client sent it (aws-lambda-go's
     `apigw-v2-request-*.json` samples carry it undecoded)."""
@@ -170,6 +188,7 @@ def test_raw_query_string_arrives_byte_for_byte(faults):
 
 
 # --- 3. headers API Gateway adds; the events against AWS's samples, key by key ---
+
 
 def test_the_http_event_has_the_keys_of_aws_sample_with_the_headers_api_gateway_adds(faults):
     """aws-lambda-go `events/testdata/apigw-v2-request-no-authorizer.json` (tests/events/http-get.json):
@@ -213,6 +232,7 @@ def test_the_connect_event_has_the_keys_of_aws_capture(faults):
 
 # --- 4. the Lambda context ---
 
+
 def test_the_context_is_built_as_awslambdaric_builds_it(faults):
     """aws/aws-lambda-python-runtime-interface-client `awslambdaric/lambda_context.py`: `aws_request_id`
     is Lambda's invoke id (a UUID), names and `memory_limit_in_mb` (a string) come from the environment,
@@ -235,6 +255,7 @@ def test_the_context_is_built_as_awslambdaric_builds_it(faults):
 
 # --- 5. handler results ---
 
+
 def test_a_bare_string_returned_is_the_body_as_it_is(faults):
     """AWS: "Lambda function response for format 2.0": a response that is not an object with statusCode
     becomes a 200 `application/json` response whose body is what the function returned."""
@@ -253,6 +274,7 @@ def test_multi_value_headers_are_dropped_with_one_warning_naming_the_function(fa
 
 
 # --- 8. $connect and $disconnect details ---
+
 
 @pytest.mark.parametrize("user_agent", [None, "probe/1.0"])
 def test_identity_has_a_user_agent_only_when_the_client_sent_one(faults, user_agent):
@@ -288,8 +310,8 @@ def test_a_close_frame_without_status_gives_1005_with_aws_reason(faults):
 
 # --- 9. frames ---
 
-@pytest.mark.parametrize("size, frames", [(32 * 1024, [32 * 1024]), (32 * 1024 + 1, [32 * 1024, 1]),
-                                          (70_000, [32 * 1024, 32 * 1024, 70_000 - 64 * 1024])])
+
+@pytest.mark.parametrize("size, frames", [(32 * 1024, [32 * 1024]), (32 * 1024 + 1, [32 * 1024, 1]), (70_000, [32 * 1024, 32 * 1024, 70_000 - 64 * 1024])])
 def test_a_management_api_post_over_32_kb_reaches_the_client_in_32_kb_fragments(faults, size, frames):
     """AWS: "Quotas for configuring and running a WebSocket in API Gateway": messages over the 32 KB
     frame size are split into frames of at most 32 KB; "this applies to @connections commands"."""
@@ -326,8 +348,7 @@ def test_an_unmasked_client_frame_closes_with_1002(faults):
 
 # --- 6 and 7: with small limits ---
 
-SMALL = {"SANDBOX_SEND_BUFFER_BYTES": "65536", "SANDBOX_WS_INTEGRATION_TIMEOUT_SECONDS": "0.5",
-         "SANDBOX_HTTP_INTEGRATION_TIMEOUT_SECONDS": "0.5"}
+SMALL = {"SANDBOX_SEND_BUFFER_BYTES": "65536", "SANDBOX_WS_INTEGRATION_TIMEOUT_SECONDS": "0.5", "SANDBOX_HTTP_INTEGRATION_TIMEOUT_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -410,8 +431,7 @@ def test_sends_are_refused_only_once_more_than_the_buffer_limit_is_queued(queued
     buffer size): at the limit a send still goes out; one byte over, it is refused (POST: 429).
     Over real sockets the kernel's buffers hide the boundary, hence this unit test."""
     socket_ = SentSocket()
-    connection = Connection(peer=None, socket=socket_, transport=QueuedTransport(queued), buffer_bytes=65536,
-                            frame_bytes=32 * 1024)
+    connection = Connection(peer=None, socket=socket_, transport=QueuedTransport(queued), buffer_bytes=65536, frame_bytes=32 * 1024)
     if refused:
         with pytest.raises(ClientBufferFull):
             asyncio.run(connection.send("hi"))
@@ -454,10 +474,16 @@ def test_connect_past_the_integration_timeout_is_refused_at_the_timeout(small):
     `$connect` has `timeout 1`, so a sandbox waiting for the function would answer after 1 s)."""
     connection = http.client.HTTPConnection("127.0.0.1", small.port, timeout=10)
     started = time.monotonic()
-    connection.request("GET", "/?sleep=1.5", headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-    })
+    connection.request(
+        "GET",
+        "/?sleep=1.5",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        },
+    )
     status = connection.getresponse().status
     waited = time.monotonic() - started
     connection.close()

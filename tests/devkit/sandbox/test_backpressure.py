@@ -33,7 +33,7 @@ def open_socket(sandbox, timeout: float = 20):
 def send_in_frames(client, text: str, frame: int = 32 * KB) -> None:
     """One message in frames of at most `frame` bytes (API Gateway's frame limit)."""
     data = text.encode()
-    chunks = [data[i:i + frame] for i in range(0, len(data), frame)]
+    chunks = [data[i : i + frame] for i in range(0, len(data), frame)]
     for index, chunk in enumerate(chunks):
         opcode = websocket.ABNF.OPCODE_TEXT if index == 0 else websocket.ABNF.OPCODE_CONT
         client.send_frame(websocket.ABNF.create_frame(chunk, opcode, fin=int(index == len(chunks) - 1)))
@@ -44,6 +44,7 @@ def sleeps(seconds: float, pad: int = 0) -> str:
 
 
 sandbox = fixture_app("faults", scope="function")  # parametrized tests pass extra environment as `param`
+
 
 def test_a_flood_from_one_socket_keeps_memory_bounded_and_other_echoes_fast(sandbox):
     """128 KB messages as fast as one client can send them, for 4 s, while another client echoes."""
@@ -82,8 +83,10 @@ def test_a_flood_from_one_socket_keeps_memory_bounded_and_other_echoes_fast(sand
         time.sleep(0.1)
     stop.set()
     flooder.join(10)
-    print(f"flood: {sent[0]} messages of 128 KB sent; RSS {baseline >> 20} -> peak {peak >> 20} MB; "
-          f"echo max {max(echo_seconds) * 1000:.0f} ms over {len(echo_seconds)}")
+    print(
+        f"flood: {sent[0]} messages of 128 KB sent; RSS {baseline >> 20} -> peak {peak >> 20} MB; "
+        f"echo max {max(echo_seconds) * 1000:.0f} ms over {len(echo_seconds)}"
+    )
     assert sent[0] >= 10  # the flood really ran
     assert peak - baseline < 64 * KB * KB
     assert max(echo_seconds) < 1.5

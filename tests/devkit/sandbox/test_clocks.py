@@ -102,6 +102,7 @@ def test_an_active_socket_is_closed_1001_at_exactly_its_maximum_age_and_not_just
             at = c.peer.connected_at_ms / 1000 + age
             c.last_active = at  # a message at that very moment: never idle
             return at
+
         return now
 
     enforce_at(running, connection, active_until(LIMITS.max_connection_seconds - JUST_UNDER))
@@ -139,6 +140,7 @@ def test_an_extra_worker_idle_exactly_the_idle_limit_is_stopped_and_the_newest_s
     def reap(now: float) -> int:
         async def reap_now() -> int:
             return pool.reap_idle(LIMITS.worker_idle_seconds, now=now)
+
         return running.run(reap_now())
 
     assert reap(oldest.last_used + LIMITS.worker_idle_seconds - JUST_UNDER) == 0
@@ -162,4 +164,3 @@ def test_an_item_expires_once_the_clock_passes_its_ttl_not_at_it(running):
 
     assert tables.sweep_expired(now=expires) == 0 and present()
     assert tables.sweep_expired(now=expires + 1) == 1 and not present()
-

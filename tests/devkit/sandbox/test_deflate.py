@@ -26,6 +26,7 @@ MESSAGE = 128 * 1024
 
 sandbox = fixture_app("faults")
 
+
 def body_of(size: int) -> str:
     """An echo request of exactly `size` characters (highly compressible)."""
     head = json.dumps({"do": "echo", "pad": ""})
@@ -44,11 +45,14 @@ async def send_compressed(sandbox, text: str) -> tuple[str, object]:
         return "closed", message.data
 
 
-@pytest.mark.parametrize("size, outcome", [
-    (FRAME, ("reply", "$default")),
-    (FRAME + 1, ("closed", 1009)),
-    (127 * 1024, ("closed", 1009)),  # under the 128 KB message limit, a few hundred bytes on the wire
-])
+@pytest.mark.parametrize(
+    "size, outcome",
+    [
+        (FRAME, ("reply", "$default")),
+        (FRAME + 1, ("closed", 1009)),
+        (127 * 1024, ("closed", 1009)),  # under the 128 KB message limit, a few hundred bytes on the wire
+    ],
+)
 def test_a_compressed_frame_is_limited_by_its_inflated_size(sandbox, size, outcome):
     text = body_of(size)
     assert len(text) == size
@@ -57,6 +61,7 @@ def test_a_compressed_frame_is_limited_by_its_inflated_size(sandbox, size, outco
 
 def test_the_inflater_follows_the_stream_across_messages(sandbox):
     """Context takeover: later messages refer back to earlier ones; each is still measured right."""
+
     async def several() -> list:
         async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.ws_url, compress=15) as ws:
             routes = []
@@ -66,6 +71,7 @@ def test_the_inflater_follows_the_stream_across_messages(sandbox):
             await ws.send_str(body_of(FRAME + 1))
             closing = await asyncio.wait_for(ws.receive(), 10)
             return routes + [closing.type, closing.data]
+
     assert asyncio.run(several()) == ["$default"] * 4 + [aiohttp.WSMsgType.CLOSE, 1009]
 
 
@@ -74,25 +80,33 @@ def compressed_frames(text: str, inflated_per_frame: int) -> list[websocket.ABNF
     flushed deflate block inflating to at most `inflated_per_frame` bytes, the last one's 00 00 ff ff
     removed."""
     deflater, data = zlib.compressobj(wbits=-zlib.MAX_WBITS), text.encode()
-    chunks = [data[i:i + inflated_per_frame] for i in range(0, len(data), inflated_per_frame)]
+    chunks = [data[i : i + inflated_per_frame] for i in range(0, len(data), inflated_per_frame)]
     frames = []
     for index, chunk in enumerate(chunks):
         payload = deflater.compress(chunk) + deflater.flush(zlib.Z_SYNC_FLUSH)
         last = index == len(chunks) - 1
-        frames.append(websocket.ABNF(
-            fin=int(last), rsv1=int(index == 0), mask_value=1, data=payload[:-4] if last else payload,
-            opcode=websocket.ABNF.OPCODE_TEXT if index == 0 else websocket.ABNF.OPCODE_CONT))
+        frames.append(
+            websocket.ABNF(
+                fin=int(last),
+                rsv1=int(index == 0),
+                mask_value=1,
+                data=payload[:-4] if last else payload,
+                opcode=websocket.ABNF.OPCODE_TEXT if index == 0 else websocket.ABNF.OPCODE_CONT,
+            )
+        )
     return frames
 
 
 def read_frame(ws) -> tuple[int, bytes]:
     """The next frame's opcode and payload, inflated when RSV1 says it is compressed (websocket-client
     itself refuses RSV1 frames). One message per frame: the sandbox's small replies are not fragmented."""
+
     def exactly(count: int) -> bytes:
         data = b""
         while len(data) < count:
             data += ws.sock.recv(count - len(data)) or b""  # "" only if the sandbox hung up without a close
         return data
+
     first, second = exactly(2)
     length = second & 0x7F
     if length >= 126:

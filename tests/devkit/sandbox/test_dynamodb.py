@@ -9,6 +9,7 @@ from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, fixtu
 
 sweeping = fixture_app("faults", env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"})
 
+
 def dynamodb(sandbox):
     return sandbox.dynamodb()
 
@@ -50,8 +51,9 @@ def test_expired_items_are_swept_on_a_dynamodb_of_your_own_too(tmp_path):
     server.start()
     try:
         endpoint = "http://{}:{}".format(*server.get_host_and_port())
-        with RunningSandbox(copy_fixture("faults", tmp_path), env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"},
-                            args=("--no-reload", "--dynamodb-endpoint", endpoint)) as sandbox:
+        with RunningSandbox(
+            copy_fixture("faults", tmp_path), env={"SANDBOX_TTL_SWEEP_SECONDS": "0.3"}, args=("--no-reload", "--dynamodb-endpoint", endpoint)
+        ) as sandbox:
             client = boto3.client("dynamodb", endpoint_url=endpoint, **DUMMY_AWS)
             put_three_items(client)
             wait_until(lambda: "old" not in keys(client), 5, "the expired item to be swept")

@@ -18,15 +18,13 @@ TABLE = "faults-testing-connections"
 EVIL = "http://evil.example"
 LIST_TABLES = {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"}
 # moto picks the service from the credential scope; the signature itself is not checked.
-SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20260101/us-east-1/dynamodb/aws4_request, "
-                           "SignedHeaders=host, Signature=0"}
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=sandbox/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"}
 # What a page on another origin can send: each is a simple request or a preflight, with the Origin a browser adds.
 BROWSER_REQUESTS = {
     "GET /": ("GET", "/", {}, b""),
     "POST ListTables": ("POST", "/", {**SIGNED, **LIST_TABLES}, b"{}"),
     "POST /moto-api/reset": ("POST", "/moto-api/reset", {"Content-Type": "text/plain"}, b""),
-    "preflight": ("OPTIONS", "/", {"Access-Control-Request-Method": "POST",
-                                   "Access-Control-Request-Headers": "x-amz-target,content-type"}, b""),
+    "preflight": ("OPTIONS", "/", {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target,content-type"}, b""),
 }
 
 
@@ -115,8 +113,7 @@ def test_tables_wiped_by_a_local_process_are_recreated_and_the_log_says_so(chat)
     assert len(said) == 1 and said[0] < next(i for i, line in enumerate(lines) if RECREATED in line)
     wait_until(lambda: "recreated secret mywsapp-testing-signing-key" in chat.output(), 10, "the secret back, same value")
     token = chat.page_token()  # a fresh page worker reads the restored key; the warm authorizer kept the old one
-    socket = websocket.create_connection(chat.ws_url, timeout=10, origin=origin,
-                                         subprotocols=protocols(token))  # 502 while the table was gone
+    socket = websocket.create_connection(chat.ws_url, timeout=10, origin=origin, subprotocols=protocols(token))  # 502 while the table was gone
     try:
         wait_until(lambda: chat.connection_ids("mywsapp-testing-connections"), 5, "the new socket's row")
     finally:

@@ -20,10 +20,15 @@ def peer_of(sample: dict) -> events.Peer:
     """The connection behind a WebSocket sample, read from its requestContext."""
     context = sample["requestContext"]
     return events.Peer(
-        connection_id=context["connectionId"], connected_at_ms=context["connectedAt"],
-        source_ip=context["identity"]["sourceIp"], user_agent=context["identity"].get("userAgent"),
-        domain_name=context["domainName"], stage=context["stage"], api_id=context["apiId"],
-        server_port=443, scheme="https",  # API Gateway's own endpoint
+        connection_id=context["connectionId"],
+        connected_at_ms=context["connectedAt"],
+        source_ip=context["identity"]["sourceIp"],
+        user_agent=context["identity"].get("userAgent"),
+        domain_name=context["domainName"],
+        stage=context["stage"],
+        api_id=context["apiId"],
+        server_port=443,
+        scheme="https",  # API Gateway's own endpoint
     )
 
 
@@ -49,8 +54,7 @@ def with_samples_trace(built: dict, sample: dict, now_ms: int) -> dict:
 def test_connect_builds_the_aws_sample():
     sample = load_event("ws-connect")
     context = sample["requestContext"]
-    built = events.ws_connect(peer_of(sample), client_headers(sample), [], context["requestId"],
-                              context["requestTimeEpoch"])
+    built = events.ws_connect(peer_of(sample), client_headers(sample), [], context["requestId"], context["requestTimeEpoch"])
     assert with_samples_trace(built, sample, context["requestTimeEpoch"]) == sample
 
 
@@ -59,33 +63,36 @@ def test_connect_with_a_repeated_query_parameter_keeps_the_last_value_and_every_
     `multiValueQueryStringParameters` all of them (as for REST APIs' payload 1.0, which $connect uses)."""
     sample = load_event("ws-connect")
     context = sample["requestContext"]
-    built = events.ws_connect(peer_of(sample), client_headers(sample), [("room", "a"), ("room", "b"), ("x", "1")],
-                              context["requestId"], context["requestTimeEpoch"])
-    assert with_samples_trace(built, sample, context["requestTimeEpoch"]) == {**sample, "queryStringParameters": {"room": "b", "x": "1"},
-                     "multiValueQueryStringParameters": {"room": ["a", "b"], "x": ["1"]}}
+    built = events.ws_connect(
+        peer_of(sample), client_headers(sample), [("room", "a"), ("room", "b"), ("x", "1")], context["requestId"], context["requestTimeEpoch"]
+    )
+    assert with_samples_trace(built, sample, context["requestTimeEpoch"]) == {
+        **sample,
+        "queryStringParameters": {"room": "b", "x": "1"},
+        "multiValueQueryStringParameters": {"room": ["a", "b"], "x": ["1"]},
+    }
 
 
 def test_connect_headers_keep_the_first_value_and_list_every_value():
     sample = load_event("ws-connect")
     context = sample["requestContext"]
-    built = events.ws_connect(peer_of(sample), [("Cookie", "a=1"), ("Cookie", "b=2")], [], context["requestId"],
-                              context["requestTimeEpoch"])
+    built = events.ws_connect(peer_of(sample), [("Cookie", "a=1"), ("Cookie", "b=2")], [], context["requestId"], context["requestTimeEpoch"])
     assert (built["headers"]["Cookie"], built["multiValueHeaders"]["Cookie"]) == ("a=1", ["a=1", "b=2"])
 
 
 def test_message_builds_the_aws_sample():
     sample = load_event("ws-message")
     context = sample["requestContext"]
-    built = events.ws_message(peer_of(sample), context["routeKey"], sample["body"], context["messageId"],
-                              context["requestId"], context["requestTimeEpoch"])
+    built = events.ws_message(peer_of(sample), context["routeKey"], sample["body"], context["messageId"], context["requestId"], context["requestTimeEpoch"])
     assert built == sample
 
 
 def test_disconnect_builds_the_aws_sample():
     sample = load_event("ws-disconnect")
     context = sample["requestContext"]
-    built = events.ws_disconnect(peer_of(sample), context["disconnectStatusCode"], context["disconnectReason"],
-                                 context["requestId"], context["requestTimeEpoch"])
+    built = events.ws_disconnect(
+        peer_of(sample), context["disconnectStatusCode"], context["disconnectReason"], context["requestId"], context["requestTimeEpoch"]
+    )
     assert built == sample
 
 
@@ -93,10 +100,21 @@ def http_from_sample(sample: dict, **changes) -> dict:
     """`http_request` with the inputs behind the HTTP sample, any of them replaced by `changes`."""
     context = sample["requestContext"]
     inputs = dict(
-        route_key=sample["routeKey"], method=context["http"]["method"], raw_path=sample["rawPath"],
-        raw_query=sample["rawQueryString"], headers=client_headers(sample), query=[], path_parameters={},
-        body=b"", source_ip=context["http"]["sourceIp"], server_port=443, scheme="https",
-        domain_name=context["domainName"], api_id=context["apiId"], request_id=context["requestId"], now_ms=context["timeEpoch"],
+        route_key=sample["routeKey"],
+        method=context["http"]["method"],
+        raw_path=sample["rawPath"],
+        raw_query=sample["rawQueryString"],
+        headers=client_headers(sample),
+        query=[],
+        path_parameters={},
+        body=b"",
+        source_ip=context["http"]["sourceIp"],
+        server_port=443,
+        scheme="https",
+        domain_name=context["domainName"],
+        api_id=context["apiId"],
+        request_id=context["requestId"],
+        now_ms=context["timeEpoch"],
     )
     return with_samples_trace(events.http_request(**{**inputs, **changes}), sample, context["timeEpoch"])
 
@@ -111,27 +129,45 @@ def test_http_request_lowercases_and_joins_headers_moves_cookies_and_joins_query
     lowercased, duplicate headers and query values combined with commas, cookies in `cookies`."""
     sample = load_event("http-get")
     headers = [*client_headers(sample), ("X-Tag", "a"), ("x-tag", "b"), ("Cookie", "s=1; t=2")]
-    built = http_from_sample(sample, headers=headers, raw_query="q=1&q=2", query=[("q", "1"), ("q", "2")],
-                             raw_path="/Things/7", path_parameters={"id": "7"})
-    expected = {**sample, "rawPath": "/Things/7", "rawQueryString": "q=1&q=2", "cookies": ["s=1", "t=2"],
-                "headers": {**sample["headers"], "x-tag": "a,b"}, "queryStringParameters": {"q": "1,2"},
-                "pathParameters": {"id": "7"}}
+    built = http_from_sample(sample, headers=headers, raw_query="q=1&q=2", query=[("q", "1"), ("q", "2")], raw_path="/Things/7", path_parameters={"id": "7"})
+    expected = {
+        **sample,
+        "rawPath": "/Things/7",
+        "rawQueryString": "q=1&q=2",
+        "cookies": ["s=1", "t=2"],
+        "headers": {**sample["headers"], "x-tag": "a,b"},
+        "queryStringParameters": {"q": "1,2"},
+        "pathParameters": {"id": "7"},
+    }
     expected["requestContext"] = {**sample["requestContext"], "http": {**sample["requestContext"]["http"], "path": "/Things/7"}}
     assert built == expected
-    assert list(built) == ["version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers",
-                           "queryStringParameters", "pathParameters", "requestContext", "isBase64Encoded"]
+    assert list(built) == [
+        "version",
+        "routeKey",
+        "rawPath",
+        "rawQueryString",
+        "cookies",
+        "headers",
+        "queryStringParameters",
+        "pathParameters",
+        "requestContext",
+        "isBase64Encoded",
+    ]
 
 
-@pytest.mark.parametrize("content_type, body, text, encoded", [
-    ("application/json", b'{"a": 1}', '{"a": 1}', False),
-    ("text/plain; charset=utf-8", "héllo".encode(), "héllo", False),
-    ("", b"plain", base64.b64encode(b"plain").decode(), True),
-    ("application/x-www-form-urlencoded", b"a=1&b=2", base64.b64encode(b"a=1&b=2").decode(), True),
-    ("application/vnd.api+json", b'{"a": 1}', '{"a": 1}', False),
-    ("application/octet-stream", b"\x00\x01", base64.b64encode(b"\x00\x01").decode(), True),
-    ("text/plain", b"\xff\xfe", base64.b64encode(b"\xff\xfe").decode(), True),
-], ids=["json is text", "text is text", "no type is base64", "a form is base64", "+json is text", "binary type",
-        "invalid UTF-8"])
+@pytest.mark.parametrize(
+    "content_type, body, text, encoded",
+    [
+        ("application/json", b'{"a": 1}', '{"a": 1}', False),
+        ("text/plain; charset=utf-8", "héllo".encode(), "héllo", False),
+        ("", b"plain", base64.b64encode(b"plain").decode(), True),
+        ("application/x-www-form-urlencoded", b"a=1&b=2", base64.b64encode(b"a=1&b=2").decode(), True),
+        ("application/vnd.api+json", b'{"a": 1}', '{"a": 1}', False),
+        ("application/octet-stream", b"\x00\x01", base64.b64encode(b"\x00\x01").decode(), True),
+        ("text/plain", b"\xff\xfe", base64.b64encode(b"\xff\xfe").decode(), True),
+    ],
+    ids=["json is text", "text is text", "no type is base64", "a form is base64", "+json is text", "binary type", "invalid UTF-8"],
+)
 def test_http_request_bodies_are_text_or_base64(content_type, body, text, encoded):
     """HTTP APIs (payload 2.0) pass a body as text only for text types (text/*, JSON and +json, XML and
     +xml, JavaScript) and base64-encode the rest, a form post and a body without a Content-Type included

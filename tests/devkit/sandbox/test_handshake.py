@@ -30,8 +30,11 @@ app = app_fixture("module")
 
 def upgrade(sandbox, **overrides) -> int:
     headers = {
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), "Origin": f"http://localhost:{sandbox.port}",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Origin": f"http://localhost:{sandbox.port}",
         "Sec-WebSocket-Protocol": ", ".join(protocols(sandbox.page_token())),  # the app's authorizer lets it by
     }
     for name, value in overrides.items():
@@ -49,8 +52,7 @@ def upgrade(sandbox, **overrides) -> int:
 
 def control_rows(app, before: set[str]) -> set[str]:
     """Open a valid socket and return the rows added since `before` while it is open (then close it)."""
-    client = websocket.create_connection(app.ws_url, timeout=10, origin=f"http://localhost:{app.port}",
-                                         subprotocols=protocols(app.page_token()))
+    client = websocket.create_connection(app.ws_url, timeout=10, origin=f"http://localhost:{app.port}", subprotocols=protocols(app.page_token()))
     try:
         return wait_until(lambda: app.connection_ids(TABLE) - before, 10, "the control row")
     finally:
@@ -63,13 +65,17 @@ def test_a_valid_upgrade_writes_its_row(app):
     assert len(control_rows(app, app.connection_ids(TABLE))) == 1
 
 
-@pytest.mark.parametrize("overrides", [
-    {"Sec-WebSocket-Key": None},
-    {"Sec-WebSocket-Key": "c2hvcnQ="},  # 5 bytes, not 16
-    {"Sec-WebSocket-Version": "12"},
-    {"Sec-WebSocket-Version": None},
-    {"Connection": "keep-alive"},
-], ids=["no key", "short key", "version 12", "no version", "no Connection: Upgrade"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"Sec-WebSocket-Key": None},
+        {"Sec-WebSocket-Key": "c2hvcnQ="},  # 5 bytes, not 16
+        {"Sec-WebSocket-Version": "12"},
+        {"Sec-WebSocket-Version": None},
+        {"Connection": "keep-alive"},
+    ],
+    ids=["no key", "short key", "version 12", "no version", "no Connection: Upgrade"],
+)
 def test_a_bad_handshake_is_refused_with_400_before_connect_runs(app, overrides):
     before = app.connection_ids(TABLE)
     statuses = [upgrade(app, **overrides) for _ in range(5)]
@@ -86,13 +92,17 @@ def test_a_client_gone_before_the_upgrade_gets_its_disconnect(tmp_path):
     try:
         raw = socket.create_connection(("127.0.0.1", sandbox.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        raw.sendall((f"GET /?sleep=0.5 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
+        raw.sendall(
+            (
+                f"GET /?sleep=0.5 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+            ).encode()
+        )
         time.sleep(0.1)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         raw.close()  # reset while $connect sleeps
         [record] = wait_until(lambda: list(sandbox.records.glob("connect-*.jsonl")), 10, "$connect's record")
-        connection_id = record.name[len("connect-"):-len(".jsonl")]
+        connection_id = record.name[len("connect-") : -len(".jsonl")]
         wait_until(lambda: (sandbox.records / f"disconnect-{connection_id}.jsonl").exists(), 10, "$disconnect")
     finally:
         sandbox.stop()

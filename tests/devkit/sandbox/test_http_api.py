@@ -50,8 +50,7 @@ def test_the_context_has_the_attributes_powertools_reads(faults):
 def test_path_parameters_and_a_response_without_status_code(faults):
     status, headers, body = faults.get("/things/42?x=y")
     assert status == 200 and headers["Content-Type"].startswith("application/json")
-    assert json.loads(body) == {"pathParameters": {"id": "42"}, "query": {"x": "y"}, "cookies": None,
-                                "routeKey": "GET /things/{id}", "rawQueryString": "x=y"}
+    assert json.loads(body) == {"pathParameters": {"id": "42"}, "query": {"x": "y"}, "cookies": None, "routeKey": "GET /things/{id}", "rawQueryString": "x=y"}
 
 
 def test_binary_bodies_are_base64_both_ways_with_status_and_cookies(faults):
@@ -90,20 +89,33 @@ def test_no_route_answers_404(faults, method, path):
 
 @pytest.mark.parametrize(
     "path, content_type",
-    [("/_static/style.css", "text/css; charset=utf-8"), ("/_static/app.mjs", "text/javascript; charset=utf-8"),
-     ("/_static/sub/page.html", "text/html; charset=utf-8")],
+    [
+        ("/_static/style.css", "text/css; charset=utf-8"),
+        ("/_static/app.mjs", "text/javascript; charset=utf-8"),
+        ("/_static/sub/page.html", "text/html; charset=utf-8"),
+    ],
 )
 def test_static_files_with_their_content_types(faults, path, content_type):
     status, headers, body = faults.get(path)
     assert status == 200 and headers["Content-Type"] == content_type
-    assert body == (faults.app_dir / "public" / path[len("/_static/"):]).read_bytes()
+    assert body == (faults.app_dir / "public" / path[len("/_static/") :]).read_bytes()
 
 
 @pytest.mark.parametrize(
     "raw_path",
-    ["/_static/missing.css", "/_static/sub", "/_static/", "/_static/../app.arc", "/_static/%2e%2e/app.arc",
-     "/_static/..%2fapp.arc", "/_static/sub/../../app.arc", "/_static//etc/passwd", "/_static/%2fetc%2fpasswd",
-     "/_static/link-out", "/_static/%00"],
+    [
+        "/_static/missing.css",
+        "/_static/sub",
+        "/_static/",
+        "/_static/../app.arc",
+        "/_static/%2e%2e/app.arc",
+        "/_static/..%2fapp.arc",
+        "/_static/sub/../../app.arc",
+        "/_static//etc/passwd",
+        "/_static/%2fetc%2fpasswd",
+        "/_static/link-out",
+        "/_static/%00",
+    ],
 )
 def test_static_never_serves_outside_public_or_missing_files(faults, raw_path):
     link = faults.app_dir / "public" / "link-out"

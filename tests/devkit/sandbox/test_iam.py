@@ -10,7 +10,6 @@ call is `ForbiddenException` 403 (botocore's apigatewaymanagementapi model). A f
 integration sends `{"message": "Internal server error", ...}` (FACTS: API Gateway WebSocket errors).
 """
 
-
 import pytest
 
 from tests.support.iam import TABLE, TABLE_ARN, as_function, denied, role
@@ -80,8 +79,7 @@ def test_an_explicit_deny_in_a_statements_file_wins_over_a_grant(grants):
 def test_a_denied_management_api_post_raises_forbidden_and_is_logged(grants):
     ws = connect(grants)
     connection_id = ask(ws, {"say": "who am i"})["connectionId"]  # $default may reply: the default
-    response = denied(lambda: as_function(grants, "apigatewaymanagementapi", "ws-audit")
-                      .post_to_connection(ConnectionId=connection_id, Data=b"x"))
+    response = denied(lambda: as_function(grants, "apigatewaymanagementapi", "ws-audit").post_to_connection(ConnectionId=connection_id, Data=b"x"))
     ws.close()
     assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("ForbiddenException", 403)
     grants.wait_for_output("IAM denied audit (ws-audit): execute-api:ManageConnections")
@@ -103,8 +101,9 @@ class TestDefaults:
         table = denied(lambda: as_function(grants, "dynamodb", "ws-default").put_item(TableName=TABLE, Item={"id": {"S": "x"}}))
         assert table["Error"]["Code"] == "AccessDeniedException"
         grants.wait_for_output("IAM denied $default (ws-default): dynamodb:PutItem")
-        assert ('add @permissions to src/ws/default/config.arc with the lines "table things PutItem" '
-                'and "manage-connections POST" (the default it replaces)') in grants.output()
+        assert (
+            'add @permissions to src/ws/default/config.arc with the lines "table things PutItem" and "manage-connections POST" (the default it replaces)'
+        ) in grants.output()
 
     def test_an_undeclared_http_function_may_only_log(self, grants):
         status, _, _ = grants.get("/")

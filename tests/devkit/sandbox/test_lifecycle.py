@@ -63,8 +63,11 @@ def test_an_edit_under_src_applies_on_the_next_message_without_restart(tmp_path)
         sandbox.wait_for_output("reloaded: src/ws/record/index.py")
         assert ask(ws, {"action": "record"})["route"] == "record-v2"
         shared = app / "src" / "shared" / "recorder.py"
-        shared.write_text(shared.read_text().replace("def post(connection_id: str, payload) -> None:\n",
-                                                     "def post(connection_id: str, payload) -> None:\n    payload['shared'] = 2\n"))
+        shared.write_text(
+            shared.read_text().replace(
+                "def post(connection_id: str, payload) -> None:\n", "def post(connection_id: str, payload) -> None:\n    payload['shared'] = 2\n"
+            )
+        )
         sandbox.wait_for_output("reloaded: src/shared/recorder.py")
         assert ask(ws, {"action": "record"})["shared"] == 2
         ws.close()
@@ -114,8 +117,12 @@ def test_a_handler_that_fails_to_import_is_reported_and_recovers_after_a_fix(tmp
 def test_binds_to_loopback_only_by_default_and_prints_a_banner(faults):
     assert listening_addresses(faults.port) <= {"0100007F", "00000000000000000000000001000000"}
     output = faults.output()
-    for expected in (f"page        http://localhost:{faults.port}", f"websocket   ws://localhost:{faults.port}",
-                     "dynamodb    http://127.0.0.1:", "$default     src/ws/default"):
+    for expected in (
+        f"page        http://localhost:{faults.port}",
+        f"websocket   ws://localhost:{faults.port}",
+        "dynamodb    http://127.0.0.1:",
+        "$default     src/ws/default",
+    ):
         assert expected in output
 
 
@@ -149,8 +156,14 @@ def test_a_broken_manifest_is_one_clear_line_not_a_traceback(tmp_path):
 
 
 def test_a_bad_limit_override_is_one_clear_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "devkit", "sandbox"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, env={**__import__("os").environ, "SANDBOX_IDLE_SECONDS": "-1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "devkit", "sandbox"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "SANDBOX_IDLE_SECONDS": "-1"},
+    )
     assert result.returncode == 2 and "SANDBOX_IDLE_SECONDS='-1': expected a positive number" in result.stderr
 
 

@@ -23,6 +23,7 @@ SMALL = {
 
 small = fixture_app("faults", env=SMALL)
 
+
 def connect_when_allowed(sandbox, **options):
     """Connect, waiting out the small new-connection rate limit of this module's sandbox."""
     deadline = time.monotonic() + 5
@@ -71,7 +72,7 @@ def text_of_length(length: int) -> str:
 
 def send_in_frames(ws, body: str, size: int = 1000) -> None:
     """`body` as one message in frames of at most `size` bytes (each within the frame limit)."""
-    chunks = [body[i:i + size] for i in range(0, len(body), size)]
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
     for index, chunk in enumerate(chunks):
         opcode = websocket.ABNF.OPCODE_TEXT if index == 0 else websocket.ABNF.OPCODE_CONT
         ws.send_frame(websocket.ABNF.create_frame(chunk, opcode, fin=int(index == len(chunks) - 1)))

@@ -46,15 +46,24 @@ def test_function_output_is_escaped_in_both_forms():
 
 def test_a_powertools_line_reads_as_time_function_level_message_correlation_id_then_extra_keys():
     record = {
-        "level": "ERROR", "location": "handler:12", "message": "send failed", "timestamp": "2026-11-27 14:38:01,123+0000",
-        "service": "mywsapp", "cold_start": False, "function_name": "ws-default", "correlation_id": "R1kmxc2VNjMCFIA=",
-        "room": "lobby", "attempts": 2,
-        "exception": "Traceback (most recent call last):\n  File \"index.py\", line 12\nValueError: boom",
+        "level": "ERROR",
+        "location": "handler:12",
+        "message": "send failed",
+        "timestamp": "2026-11-27 14:38:01,123+0000",
+        "service": "mywsapp",
+        "cold_start": False,
+        "function_name": "ws-default",
+        "correlation_id": "R1kmxc2VNjMCFIA=",
+        "room": "lobby",
+        "attempts": 2,
+        "exception": 'Traceback (most recent call last):\n  File "index.py", line 12\nValueError: boom',
         "exception_name": "ValueError",
     }
     assert sandbox_log.readable("ws-default", json.dumps(record)) == [
         "14:38:01,123 ws-default ERROR send failed correlation_id=R1kmxc2VNjMCFIA= room=lobby attempts=2",
-        "Traceback (most recent call last):", "  File \"index.py\", line 12", "ValueError: boom",
+        "Traceback (most recent call last):",
+        '  File "index.py", line 12',
+        "ValueError: boom",
     ]
     assert sandbox_log.readable("ws-default", "plain text") is None
     assert sandbox_log.readable("ws-default", '{"not": "powertools"}') is None
@@ -77,7 +86,10 @@ class Sandbox:
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "sandbox", "--no-reload", "--port", str(self.port), *args],
-            cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
@@ -94,6 +106,7 @@ class Sandbox:
                 return self.get("/_static/missing", timeout=1) == 404
             except OSError:
                 return False
+
         wait_until(answers, 30, "the sandbox to answer")
 
     def echo(self, text: str = "hi") -> tuple[dict, float]:
@@ -102,8 +115,7 @@ class Sandbox:
         started = time.perf_counter()
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=30) as page:  # the visitor's token, as a browser gets it
             token = re.search(r'data-token="([^"]+)"', page.read().decode())[1]
-        client = websocket.create_connection(f"ws://127.0.0.1:{self.port}/", timeout=30,
-                                             origin=f"http://localhost:{self.port}", subprotocols=["chat", token])
+        client = websocket.create_connection(f"ws://127.0.0.1:{self.port}/", timeout=30, origin=f"http://localhost:{self.port}", subprotocols=["chat", token])
         try:
             client.send(json.dumps({"text": text}))
             return json.loads(client.recv()), time.perf_counter() - started
@@ -180,8 +192,12 @@ def _read_pty(fd: int, into: bytearray) -> None:
         pass
 
 
-MALFORMED = [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GET /\x00 HTTP/1.1\r\n\r\n",
-             b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"]
+MALFORMED = [
+    b"GARBAGE\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    b"GET /\x00 HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+]
 
 
 def test_each_malformed_http_request_is_one_log_line_without_a_traceback(faults):
@@ -191,9 +207,12 @@ def test_each_malformed_http_request_is_one_log_line_without_a_traceback(faults)
         with socket.create_connection(("127.0.0.1", faults.port), timeout=5) as client:
             client.sendall(raw)
             assert client.recv(64).startswith(b"HTTP/1.0 400")
-    wait_until(lambda: faults.output().count("HTTP malformed request from 127.0.0.1: 400 ") - before.count("HTTP malformed request")
-               == len(MALFORMED), 5, "one line per malformed request")
-    added = faults.output()[len(before):]
+    wait_until(
+        lambda: faults.output().count("HTTP malformed request from 127.0.0.1: 400 ") - before.count("HTTP malformed request") == len(MALFORMED),
+        5,
+        "one line per malformed request",
+    )
+    added = faults.output()[len(before) :]
     assert "Traceback" not in added and "Error handling request" not in added
     assert "Invalid header token: b'Bad Header'" in added
     assert faults.get("/")[0] == 200

@@ -17,11 +17,21 @@ from devkit.sandbox.log import Log
 from devkit.sandbox.management_api import ManagementApi, _is_loopback
 
 
-@pytest.mark.parametrize("address, allowed", [
-    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
-    ("10.0.0.1", False), ("192.168.1.5", False), ("::ffff:10.0.0.1", False), ("fe80::1", False),
-    (None, False), ("", False), ("not an address", False),
-])
+@pytest.mark.parametrize(
+    "address, allowed",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("10.0.0.1", False),
+        ("192.168.1.5", False),
+        ("::ffff:10.0.0.1", False),
+        ("fe80::1", False),
+        (None, False),
+        ("", False),
+        ("not an address", False),
+    ],
+)
 def test_only_loopback_peers_are_allowed(address, allowed):
     assert _is_loopback(address) is allowed
     assert _is_loopback(address) is allowed  # the remembered answer is the same
@@ -44,14 +54,16 @@ class Peer:
         return (self.address, 50000) if name == "peername" else default
 
 
-@pytest.mark.parametrize("address, status, kind", [
-    ("10.0.0.1", 403, "ForbiddenException"),
-    ("127.0.0.1", 410, "GoneException"),  # allowed through, then the unknown id is gone
-])
+@pytest.mark.parametrize(
+    "address, status, kind",
+    [
+        ("10.0.0.1", 403, "ForbiddenException"),
+        ("127.0.0.1", 410, "GoneException"),  # allowed through, then the unknown id is gone
+    ],
+)
 def test_the_management_api_refuses_a_signed_request_from_another_machine(address, status, kind):
     api = ManagementApi(Registry(), Limits(), Log(quiet=True))
-    request = make_mocked_request("GET", "/@connections/abc=", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"},
-                                  transport=Peer(address))
+    request = make_mocked_request("GET", "/@connections/abc=", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"}, transport=Peer(address))
     assert request.remote == address
     response = asyncio.run(api.handle(request, "abc="))
     assert (response.status, response.headers["x-amzn-ErrorType"]) == (status, kind)

@@ -56,17 +56,18 @@ def test_an_undeclared_package_fails_to_import_and_one_line_names_the_requiremen
     status, _, body = sandbox.get("/undeclared")
     assert status == 500
     assert b"Runtime.ImportModuleError: No module named &#x27;aws_lambda_powertools&#x27;" in body
-    sandbox.wait_for_output("http-get-undeclared | ModuleNotFoundError: aws_lambda_powertools is installed here but "
-                            "not in this function's package, so Lambda will not have it: add aws-lambda-powertools to "
-                            "src/http/get-undeclared/requirements.txt")
+    sandbox.wait_for_output(
+        "http-get-undeclared | ModuleNotFoundError: aws_lambda_powertools is installed here but "
+        "not in this function's package, so Lambda will not have it: add aws-lambda-powertools to "
+        "src/http/get-undeclared/requirements.txt"
+    )
 
 
 def test_a_forked_worker_cannot_reach_what_the_parent_preloaded_for_other_functions(sandbox):
     probe = ask(sandbox, "/probe")
     assert probe["ppid"] != sandbox.process.pid, "forked from the preloaded parent, which loaded both"
     assert probe["before"] == {"aws_lambda_powertools": False, "jinja2": False, "boto3": True}
-    assert probe["failures"] == {"aws_lambda_powertools": "No module named 'aws_lambda_powertools'",
-                                 "jinja2": "No module named 'jinja2'"}
+    assert probe["failures"] == {"aws_lambda_powertools": "No module named 'aws_lambda_powertools'", "jinja2": "No module named 'jinja2'"}
     sandbox.wait_for_output("add jinja2 to src/http/get-probe/requirements.txt")
 
 
@@ -104,7 +105,8 @@ def test_only_the_functions_own_code_gets_the_line_not_a_library_probing_for_an_
     assert result.stdout.splitlines() == ["some_library.py No module named 'jinja2'", "index.py No module named 'markupsafe'"]
     assert result.stderr.splitlines() == [
         "ModuleNotFoundError: markupsafe is installed here but not in this function's package, so Lambda will not "
-        "have it: add markupsafe to src/http/get-x/requirements.txt"]
+        "have it: add markupsafe to src/http/get-x/requirements.txt"
+    ]
 
 
 def test_adding_the_requirement_applies_on_the_next_request(sandbox):

@@ -27,8 +27,7 @@ from tests.support.wsclient import connect_retrying
 
 def respond(sandbox, ask: dict, body: bytes | None = None) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=60)
-    connection.request("POST", "/respond", body=body if body is not None else json.dumps(ask).encode(),
-                       headers={"Content-Type": "application/json"})
+    connection.request("POST", "/respond", body=body if body is not None else json.dumps(ask).encode(), headers={"Content-Type": "application/json"})
     response = connection.getresponse()
     status, data = response.status, response.read()
     connection.close()
@@ -41,8 +40,15 @@ def test_a_response_of_exactly_lambdas_limit_is_served_and_one_byte_more_gets_50
     status, page = respond(faults, {"kind": "bytes", "bytes": LAMBDA_RESPONSE_BYTES + 1})
     assert status == 500 and b"Internal Server Error" in page
     assert b"Function.ResponseSizeTooLarge" in page
-    wait_until(lambda: re.search(r"http-post-respond.*Function\.ResponseSizeTooLarge: Response payload size exceeded "
-                                 r"maximum allowed payload size \(6291556 bytes\)", faults.output()), 5, "the log line")
+    wait_until(
+        lambda: re.search(
+            r"http-post-respond.*Function\.ResponseSizeTooLarge: Response payload size exceeded "
+            r"maximum allowed payload size \(6291556 bytes\)",
+            faults.output(),
+        ),
+        5,
+        "the log line",
+    )
     assert respond(faults, {"kind": "ok"}) == (200, b"ok"), "the worker is still warm and well"
 
 
@@ -71,21 +77,35 @@ def test_a_request_event_of_exactly_6_mb_is_invoked_and_one_byte_more_gets_500_w
     assert respond(faults, {}, padded(body_bytes)) == (200, b"ok")
     status, page = respond(faults, {}, padded(body_bytes + 1))
     assert status == 500 and b"RequestEntityTooLargeException" in page
-    wait_until(lambda: re.search(r"http-post-respond.*RequestEntityTooLargeException: Request must be smaller than "
-                                 r"6291456 bytes for the InvokeFunction operation", faults.output()), 5, "the log line")
+    wait_until(
+        lambda: re.search(
+            r"http-post-respond.*RequestEntityTooLargeException: Request must be smaller than "
+            r"6291456 bytes for the InvokeFunction operation",
+            faults.output(),
+        ),
+        5,
+        "the log line",
+    )
 
 
-@pytest.mark.parametrize("kind, problem", [
-    ("list-header", "header 'x-list' must be a string, not list"),
-    ("crlf-header", "header 'x-split' contains a line break"),
-    ("crlf-cookie", "cookie contains a line break"),
-    ("unserialisable", "Runtime.MarshalError"),
-], ids=["a header value given as a list", "CRLF in a header", "CRLF in a cookie", "a body JSON cannot carry"])
+@pytest.mark.parametrize(
+    "kind, problem",
+    [
+        ("list-header", "header 'x-list' must be a string, not list"),
+        ("crlf-header", "header 'x-split' contains a line break"),
+        ("crlf-cookie", "cookie contains a line break"),
+        ("unserialisable", "Runtime.MarshalError"),
+    ],
+    ids=["a header value given as a list", "CRLF in a header", "CRLF in a cookie", "a body JSON cannot carry"],
+)
 def test_a_malformed_response_gets_500_and_the_log_names_the_function_and_the_problem(faults, kind, problem):
     status, page = respond(faults, {"kind": kind})
     assert status == 500 and b"Internal Server Error" in page
-    wait_until(lambda: any("http-post-respond" in line and problem in line for line in faults.output().splitlines()),
-               5, f"a log line naming the function and {problem!r}")
+    wait_until(
+        lambda: any("http-post-respond" in line and problem in line for line in faults.output().splitlines()),
+        5,
+        f"a log line naming the function and {problem!r}",
+    )
     assert respond(faults, {"kind": "ok"}) == (200, b"ok")
 
 

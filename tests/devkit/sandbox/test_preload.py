@@ -113,8 +113,7 @@ def test_a_function_pinning_its_own_boto3_runs_in_a_fresh_interpreter(preload):
     assert not pinned["preloaded"], "boto3 was not imported before its handler"
     assert pinned["ppid"] == preload.process.pid, "started by the sandbox itself"
     assert not SANDBOX_ONLY.keys() & pinned["env"].keys()
-    preload.wait_for_output("http-get-pinned starts its workers as fresh interpreters: "
-                            "requirements.txt:1 asks for boto3==1.0.0")
+    preload.wait_for_output("http-get-pinned starts its workers as fresh interpreters: requirements.txt:1 asks for boto3==1.0.0")
 
 
 def test_a_function_vendoring_jinja2_runs_in_a_fresh_interpreter_with_its_copy(preload):

@@ -36,8 +36,7 @@ def sandbox(tmp_path_factory):
 
 
 def send(sandbox: RunningSandbox, bodies: list[str], path: str = "/send") -> dict:
-    request = urllib.request.Request(sandbox.url + path, data=json.dumps(bodies).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(sandbox.url + path, data=json.dumps(bodies).encode(), method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -92,8 +91,11 @@ def test_partial_batch_failure_retries_only_the_messages_named(sandbox):
     send(sandbox, ["partial-ok-1", "bad-partial", "partial-ok-2"])
     wait_until(lambda: len(received(sandbox, "bad-partial")) == MAX_RECEIVES, 20, "the failed message's retries")
     assert all(len(received(sandbox, body)) == 1 for body in ("partial-ok-1", "partial-ok-2"))
-    holds(lambda: len(received(sandbox, "partial-ok-1")) == 1 and len(received(sandbox, "partial-ok-2")) == 1,
-          VISIBILITY_TIMEOUT + 1, "the succeeded messages delivered once")
+    holds(
+        lambda: len(received(sandbox, "partial-ok-1")) == 1 and len(received(sandbox, "partial-ok-2")) == 1,
+        VISIBILITY_TIMEOUT + 1,
+        "the succeeded messages delivered once",
+    )
     wait_until(lambda: "bad-partial" in dead_letters(sandbox), 15, "the failed message in the dead-letter queue")
 
 
@@ -119,7 +121,8 @@ def test_a_producer_without_the_send_grant_gets_access_denied(sandbox):
     assert answer["message"] == (
         "User: arn:aws:sts::123456789012:assumed-role/queues-testing-http-post-sneak-role/queues-testing-http-post-sneak "
         "is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:123456789012:queues-testing-jobs "
-        "because no identity-based policy allows the sqs:SendMessage action")
+        "because no identity-based policy allows the sqs:SendMessage action"
+    )
     sandbox.wait_for_output('add "queue jobs send" under @permissions in src/http/post-sneak/config.arc')
 
 

@@ -45,7 +45,7 @@ def after(sandbox, text: str, timeout: float = 10) -> str:
     """The sandbox's output after the first line holding `text` (waited for)."""
     sandbox.wait_for_output(text, timeout)
     output = sandbox.output()
-    return output[output.index(text):]
+    return output[output.index(text) :]
 
 
 def test_a_permissions_edit_applies_to_the_next_invocation(sandbox, edits):
@@ -62,13 +62,17 @@ def test_a_permissions_edit_applies_to_the_next_invocation(sandbox, edits):
 
 
 def test_timeout_and_memory_edits_apply_to_the_next_invocation(sandbox, edits):
-    edits("src/ws/default/index.py", (
-        "import json, os, time\nimport boto3\n\n"
-        "def handler(event, context):\n"
-        "    time.sleep(1.5)\n"
-        "    boto3.client('apigatewaymanagementapi', endpoint_url='http' + os.environ['ARC_WSS_URL'][2:]).post_to_connection(\n"
-        "        ConnectionId=event['requestContext']['connectionId'], Data=json.dumps({'memory': context.memory_limit_in_mb}))\n"
-        "    return {'statusCode': 200}\n"))
+    edits(
+        "src/ws/default/index.py",
+        (
+            "import json, os, time\nimport boto3\n\n"
+            "def handler(event, context):\n"
+            "    time.sleep(1.5)\n"
+            "    boto3.client('apigatewaymanagementapi', endpoint_url='http' + os.environ['ARC_WSS_URL'][2:]).post_to_connection(\n"
+            "        ConnectionId=event['requestContext']['connectionId'], Data=json.dumps({'memory': context.memory_limit_in_mb}))\n"
+            "    return {'statusCode': 200}\n"
+        ),
+    )
     edits("src/ws/default/config.arc", "@aws\ntimeout 1\n")
     sandbox.wait_for_output("applied: ws-default (timeout 10 -> 1 s)")
     ws = connect(sandbox)
@@ -85,8 +89,9 @@ def test_a_new_route_in_app_arc_says_in_one_line_that_a_restart_is_needed(sandbo
     edits("src/ws/extra/index.py", "def handler(event, context):\n    return {'statusCode': 200}\n")
     arc = (sandbox.app_dir / "app.arc").read_text()
     edits("app.arc", arc.replace("@tables", "extra\n\n@tables"))
-    sandbox.wait_for_output("restart the sandbox (Ctrl-C, then make sandbox) to apply new route(s) extra; "
-                            "until then it runs with the configuration it started with")
+    sandbox.wait_for_output(
+        "restart the sandbox (Ctrl-C, then make sandbox) to apply new route(s) extra; until then it runs with the configuration it started with"
+    )
 
 
 def test_a_broken_config_arc_is_named_and_the_previous_configuration_stays(sandbox, edits):
@@ -105,8 +110,10 @@ def test_a_denial_by_an_explicit_deny_names_the_statements_file_not_a_grant_to_a
 def test_a_denial_on_an_index_of_a_granted_table_does_not_suggest_the_declared_line(sandbox):
     denied(lambda: as_function(sandbox, "dynamodb", "ws-audit").scan(TableName=TABLE, IndexName="by-name"))
     line = after(sandbox, "IAM denied audit (ws-audit): dynamodb:Scan").splitlines()[0]
-    assert line.endswith('"table things Scan GetItem" in src/ws/audit/config.arc covers the table, not its indexes '
-                         "(only a Query grant reaches them): use a statements file for Scan on an index")
+    assert line.endswith(
+        '"table things Scan GetItem" in src/ws/audit/config.arc covers the table, not its indexes '
+        "(only a Query grant reaches them): use a statements file for Scan on an index"
+    )
     assert "add " not in line
 
 

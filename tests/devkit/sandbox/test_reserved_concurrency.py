@@ -19,8 +19,11 @@ def test_declared_concurrency_below_the_sandbox_limit_is_the_worker_limit_with_n
     own = limits.Limits(worker_concurrency=4)
     default = _function(app, "$default")
     assert limits.workers_for(own, default) == {"concurrency": 4, "queue": own.function_queue}  # none declared
-    for declared, expected in [(3, {"concurrency": 3, "queue": 0}), (4, {"concurrency": 4, "queue": own.function_queue}),
-                               (5, {"concurrency": 4, "queue": own.function_queue})]:
+    for declared, expected in [
+        (3, {"concurrency": 3, "queue": 0}),
+        (4, {"concurrency": 4, "queue": own.function_queue}),
+        (5, {"concurrency": 4, "queue": own.function_queue}),
+    ]:
         (app / "src/ws/default/config.arc").write_text(f"@aws\ntimeout 2\nconcurrency {declared}\n")
         assert limits.workers_for(own, _function(app, "$default")) == expected, declared
     (app / "src/ws/default/config.arc").write_text("@aws\ntimeout 2\nconcurrency unthrottled\n")

@@ -16,6 +16,7 @@ from tests.support.sandbox import fixture_app
 
 impatient = fixture_app("faults", env={"SANDBOX_HTTP_HEADER_SECONDS": "1", "SANDBOX_HTTP_BODY_SECONDS": "1"})
 
+
 def read_until_closed(client: socket.socket, limit: float = 6) -> tuple[bytes, float]:
     """Everything the server sends until it closes the connection, and how long that took."""
     client.settimeout(limit)
@@ -38,8 +39,7 @@ def test_headers_that_never_finish_close_the_connection(impatient):
 
 def test_a_body_that_stops_coming_gets_408(impatient):
     client = socket.create_connection(("127.0.0.1", impatient.port))
-    client.sendall(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
-                   b"Content-Length: 100\r\n\r\n" + b"x" * 10)  # 90 bytes never come
+    client.sendall(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)  # 90 bytes never come
     received, seconds = read_until_closed(client)
     assert received.startswith(b"HTTP/1.1 408 ") and b"Request Timeout" in received
     assert 0.9 <= seconds < 3

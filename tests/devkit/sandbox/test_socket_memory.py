@@ -41,7 +41,7 @@ def budgeted(tmp_path_factory):
 
 def unfinished(body: bytes) -> list[bytes]:
     """`body` as client frames of at most 32 KB, the last one without FIN: a message never finished."""
-    pieces = [body[i:i + FRAME] for i in range(0, len(body), FRAME)]
+    pieces = [body[i : i + FRAME] for i in range(0, len(body), FRAME)]
     return [frame(TEXT if i == 0 else 0x0, piece, fin=False) for i, piece in enumerate(pieces)]
 
 
@@ -76,8 +76,12 @@ def test_unfinished_messages_of_all_sockets_stay_within_the_budget_and_the_next_
         # has not read, a reset: the sandbox's $disconnect line has the code.
         with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
             await hold(budgeted.port, body[:MESSAGE])
-        await asyncio.to_thread(wait_until, lambda: "(1013 Unfinished messages of all sockets would pass the sandbox's "
-                                f"{ROOM_FOR * MESSAGE + 1000} bytes)" in budgeted.output(), 5, "the 1013 close")
+        await asyncio.to_thread(
+            wait_until,
+            lambda: f"(1013 Unfinished messages of all sockets would pass the sandbox's {ROOM_FOR * MESSAGE + 1000} bytes)" in budgeted.output(),
+            5,
+            "the 1013 close",
+        )
         # The first finishes its message: its bytes are given back, and another socket may hold as much.
         await holders[0].send_raw(frame(0x0, body[MESSAGE:] + b'"}', fin=True))
         reply = await holders[0].receive_json()
@@ -117,8 +121,11 @@ def test_pings_from_a_client_that_never_reads_close_it_once_its_pongs_pass_the_w
         return sent
 
     sent = asyncio.run(flood())
-    wait_until(lambda: re.search(r"WS  \S+: pings from a client that reads nothing \(\d+ bytes wait unread\): closed 1008",
-                                 budgeted.output()), 15, "the close of the client that never reads")
+    wait_until(
+        lambda: re.search(r"WS  \S+: pings from a client that reads nothing \(\d+ bytes wait unread\): closed 1008", budgeted.output()),
+        15,
+        "the close of the client that never reads",
+    )
     wait_until(lambda: "(1008 Client not reading)" in budgeted.output(), 15, "its $disconnect with 1008")
     grown = (sandbox.memory_info().rss - before) >> 20
     assert grown < 16, f"the sandbox grew by {grown} MB after {sent} pings"

@@ -56,8 +56,7 @@ def starting(monkeypatch, request):
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    sandbox = Sandbox(manifest.load(request.param), port=0, log=Log(quiet=True), reload=False,
-                      dynamodb_endpoint=f"http://127.0.0.1:{silent.port}")
+    sandbox = Sandbox(manifest.load(request.param), port=0, log=Log(quiet=True), reload=False, dynamodb_endpoint=f"http://127.0.0.1:{silent.port}")
     start = asyncio.run_coroutine_threadsafe(sandbox.start(), loop)
     try:
         wait_until(lambda: sandbox.port, what="the port to open")

@@ -82,10 +82,8 @@ class TestEvents:
 class TestConnectStatus:
     @pytest.mark.parametrize(
         "query, status",
-        [("?status=401", 401), ("?status=403", 403), ("?status=301", 301), ("?status=500", 500),
-         ("?raise=1", 502), ("?nostatus=1", 502), ("?sleep=3", 502)],
-        ids=["401 refuses", "403 refuses", "301 refuses", "500 refuses", "exception gives 502",
-             "no statusCode gives 502", "timeout gives 502"],
+        [("?status=401", 401), ("?status=403", 403), ("?status=301", 301), ("?status=500", 500), ("?raise=1", 502), ("?nostatus=1", 502), ("?sleep=3", 502)],
+        ids=["401 refuses", "403 refuses", "301 refuses", "500 refuses", "exception gives 502", "no statusCode gives 502", "timeout gives 502"],
     )
     def test_a_non_2xx_connect_refuses_the_handshake_with_that_status(self, faults, query, status):
         assert handshake_status(faults, query) == status
@@ -171,8 +169,17 @@ class TestFailingHandlers:
 class TestWorkerEnvironment:
     def test_each_function_runs_in_its_folder_with_lambdas_variables(self, faults):
         ws = connect(faults)
-        names = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "LAMBDA_TASK_ROOT", "ARC_ENV", "ARC_APP_NAME",
-                 "ARC_WSS_URL", "ARC_TABLE_CONNECTIONS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID"]
+        names = [
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_REGION",
+            "LAMBDA_TASK_ROOT",
+            "ARC_ENV",
+            "ARC_APP_NAME",
+            "ARC_WSS_URL",
+            "ARC_TABLE_CONNECTIONS",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ACCESS_KEY_ID",
+        ]
         reply = ask(ws, {"do": "pid", "env": names})
         ws.close()
         env = reply["env"]
