@@ -135,7 +135,7 @@ def test_an_extra_worker_idle_exactly_the_idle_limit_is_stopped_and_the_newest_s
     pool = running.sandbox.functions._pools["ws-default"]
     wait_until(lambda: len(pool._idle) == 2, 5, "both workers to be idle again")
     oldest, newest = pool._idle
-    assert default_workers() == {oldest.process.pid, newest.process.pid}
+    assert {oldest.process.pid, newest.process.pid} <= default_workers()  # (an earlier module's sandbox may still be ending its own)
 
     def reap(now: float) -> int:
         async def reap_now() -> int:
@@ -145,7 +145,8 @@ def test_an_extra_worker_idle_exactly_the_idle_limit_is_stopped_and_the_newest_s
 
     assert reap(oldest.last_used + LIMITS.worker_idle_seconds - JUST_UNDER) == 0
     assert reap(oldest.last_used + LIMITS.worker_idle_seconds) == 1
-    wait_until(lambda: default_workers() == {newest.process.pid}, 5, "the reaped worker's process to exit")
+    wait_until(lambda: oldest.process.pid not in default_workers(), 5, "the reaped worker's process to exit")
+    assert newest.process.pid in default_workers()
     assert reap(newest.last_used + 1e6) == 0, "the most recently used worker is never reaped"
 
 
