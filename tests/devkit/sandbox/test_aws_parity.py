@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from devkit.sandbox.connections import ClientBufferFull, Connection
 from tests.support.repo import load_event
 from tests.support.sandbox import DUMMY_AWS, RunningSandbox, copy_fixture, wait_until
+from tests.support.sockets import handshake_status
 from tests.support.wsclient import CLOSE, PING, PONG, TEXT, frame
 
 CONTINUATION = 0x0
@@ -472,21 +473,9 @@ def test_connect_past_the_integration_timeout_is_refused_at_the_timeout(small):
     page states the status a timed-out `$connect` refuses the handshake with; the sandbox answers 502, as
     for any `$connect` integration failure. The function runs on to its own timeout (this fixture's
     `$connect` has `timeout 1`, so a sandbox waiting for the function would answer after 1 s)."""
-    connection = http.client.HTTPConnection("127.0.0.1", small.port, timeout=10)
     started = time.monotonic()
-    connection.request(
-        "GET",
-        "/?sleep=1.5",
-        headers={
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-        },
-    )
-    status = connection.getresponse().status
+    status = handshake_status(small, "?sleep=1.5")
     waited = time.monotonic() - started
-    connection.close()
     assert status == 502
     assert 0.5 <= waited < 0.9, f"refused after {waited:.2f} s, not at the integration timeout"
     small.wait_for_output("failed (no response within the integration timeout (0.5 s)): 502")
