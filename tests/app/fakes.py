@@ -22,6 +22,8 @@ class ManagementApiFake:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway: botocore's pool reuses each connection
+
             def do_POST(self):
                 connection_id = unquote(self.path.rsplit("/@connections/", 1)[-1])
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -47,7 +49,10 @@ class ManagementApiFake:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops connects when 16 sender threads open theirs at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

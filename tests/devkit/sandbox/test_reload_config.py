@@ -10,7 +10,7 @@ policy), and the function's next invocation runs with it. The denials' wording i
 import pytest
 
 from tests.support.iam import TABLE, as_function, denied
-from tests.support.sandbox import RunningSandbox, copy_fixture
+from tests.support.sandbox import RunningSandbox, copy_fixture, wait_until
 from tests.support.sockets import ask, connect
 
 
@@ -34,11 +34,18 @@ def edits(sandbox):
         path.write_text(text)
 
     yield edit
+    if not originals:
+        return
+    before = len(sandbox.output())
     for path, text in originals.items():
         if text is None:
             path.unlink()
         else:
             path.write_text(text)
+    # each file under src/ is named in a "reloaded:" line; app.arc alone ends in "applied:" (each edit here changes a setting)
+    sources = [str(path.relative_to(sandbox.app_dir)) for path in originals if path.name != "app.arc"]
+    awaited = sources or ["applied: "]
+    wait_until(lambda: all(text in sandbox.output()[before:] for text in awaited), what=f"the sandbox's reload of {awaited} after the files were put back")
 
 
 def after(sandbox, text: str, timeout: float = 10) -> str:
