@@ -349,7 +349,12 @@ def memory_profile_table(results: dict) -> tuple[list[str], list[list[str]], set
     idle = _get(results, "sandbox", "memory_idle") or {}
     hold = _get(results, "sandbox", "hold") or {}
     held = hold.get("measured") or {}
-    columns = [(m, m.get("by_role") or {}) for m in (idle, held)]
+    fanout = _get(results, "sandbox", "queue_fanout") or {}
+    after = _get(results, "sandbox", "memory_after_fanout") or {}
+    holding = f"holding {hold['held']:,}" if hold.get("held") is not None else "holding"
+    burst = f"after {fanout['connections']:,} came and went" if fanout.get("connections") else "after the queue's burst"
+    readings = [("Idle", idle), (holding, held)] + ([(burst, after)] if after else [])
+    columns = [(m, m.get("by_role") or {}) for _, m in readings]
     roles = [r for r in ROLE_ORDER if any(r in by_role for _, by_role in columns)]
     if not roles:
         return None
@@ -357,12 +362,11 @@ def memory_profile_table(results: dict) -> tuple[list[str], list[list[str]], set
     def cells(figures: dict) -> list[str]:
         return [str(figures["count"]), fmt(figures["pss_mb"]), fmt(figures["rss_mb"])] if figures else [DASH] * 3
 
-    rows = [[role, *cells(columns[0][1].get(role, {})), *cells(columns[1][1].get(role, {}))] for role in roles]
+    rows = [[role, *(cell for _, by_role in columns for cell in cells(by_role.get(role, {})))] for role in roles]
     totals = [cells({"count": m["processes"], "pss_mb": m["pss_mb"], "rss_mb": m["rss_mb"]}) if m else [DASH] * 3 for m, _ in columns]
-    rows.append(["all", *totals[0], *totals[1]])
-    holding = f"holding {hold['held']:,}" if hold.get("held") is not None else "holding"
-    headers = ["Process role", "Idle: processes", "PSS (MB)", "RSS (MB)", f"{holding}: processes", "PSS (MB)", "RSS (MB)"]
-    return headers, rows, {1, 2, 3, 4, 5, 6}
+    rows.append(["all", *(cell for total in totals for cell in total)])
+    headers = ["Process role", *(h for name, _ in readings for h in (f"{name}: processes", "PSS (MB)", "RSS (MB)"))]
+    return headers, rows, set(range(1, len(headers)))
 
 
 def cpu_profile_table(results: dict) -> tuple[list[str], list[list[str]], set[int]] | None:
@@ -506,7 +510,9 @@ METHOD_NOTES = [
     "Memory: the sandbox process and all its descendants (workers, DynamoDB server), from /proc. PSS shares "
     "pages out among the processes that map them (the fair total, used for the targets); RSS counts shared "
     "pages once per process (an upper bound), reported too.",
-    f"{MEMORY_PROFILE}: the same reading, idle (after start) and while holding the sockets, summed per role: "
+    f"{MEMORY_PROFILE}: the same reading, idle (after start), while holding the sockets, and after the "
+    "queue's burst of sockets (opened, broadcast to, closed: the last measurement, so that what a burst leaves "
+    "behind is not read as the hold's), summed per role: "
     "the sandbox process, the DynamoDB server (`dynamodb_server`), the preloaded parent (`zygote_main.py`) and "
     "the workers forked from it (their command line is the parent's; they are told apart by their parent), "
     "fresh-interpreter workers (`worker_main.py`).",

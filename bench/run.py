@@ -286,12 +286,14 @@ class Bench:
             cpu = figures["cpu"] = {}
             figures["throughput"] = self.attempt("sandbox throughput", lambda: self.measure_throughput("sandbox", server, cpu)) or []
             figures["broadcast"] = self.attempt("sandbox broadcast", lambda: self.measure_broadcast("sandbox", server, cpu)) or []
+            figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects("sandbox", server, self.plan.connects))
+            figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
+            # last: the memory a burst of 10,000 sockets leaves behind is its own figure, not the hold's
             queue_sockets = 10_000 if self.plan is FULL else 1_000
             self.progress.step(f"sandbox: broadcast to {queue_sockets:,} sockets through the queue")
             figures["queue_fanout"] = self.attempt("sandbox queue fan-out", lambda: asyncio.run(fanout.exactly_once(server.ws_url, queue_sockets)))
+            figures["memory_after_fanout"] = processes.tree_memory(server.process.pid)
             self.results["cpu_per_post"] = self.attempt("CPU per post", fanout.cpu_per_post)
-            figures["connect"] = self.attempt("sandbox connect", lambda: self.measure_connects("sandbox", server, self.plan.connects))
-            figures["hold"] = self.attempt("sandbox hold", lambda: self.measure_hold("sandbox", server))
         finally:
             self.progress.step("sandbox: stopping (it runs $disconnect for every socket still open)")
             processes.stop(server, grace_s=30.0)

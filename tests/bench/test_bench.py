@@ -386,6 +386,16 @@ def test_memory_profile_lists_each_role_idle_and_holding_pss_first():
     assert report.memory_profile_table(_results()) is None  # no roles recorded: no table
 
 
+def test_memory_profile_shows_what_the_queues_burst_left_behind_in_columns_of_its_own():
+    """The hold is measured before the 10,000-socket burst, so the burst's high-water mark is not read as the hold's."""
+    idle = _memory({"sandbox": {"count": 1, "pss_mb": 50.0, "rss_mb": 70.0}})
+    after = _memory({"sandbox": {"count": 1, "pss_mb": 200.0, "rss_mb": 210.0}})
+    results = _results(memory_idle=idle, hold={"target": 5000, "held": 5000, "measured": idle}, queue_fanout={"connections": 10000}, memory_after_fanout=after)
+    headers, rows, _ = report.memory_profile_table(results)
+    assert headers[-3:] == ["after 10,000 came and went: processes", "PSS (MB)", "RSS (MB)"]
+    assert rows[0] == ["sandbox", "1", "50.0", "70.0", "1", "50.0", "70.0", "1", "200", "210"]
+
+
 def test_start_profile_gives_each_roles_cpu_until_ready_and_until_the_first_echo():
     starts = [
         {"sandbox": {"count": 1, "cpu_ms": 300.0}, "preloaded parent": {"count": 1, "cpu_ms": 150.0}},
