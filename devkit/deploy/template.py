@@ -267,15 +267,7 @@ def _http_route(name: str, route_key: str) -> dict:
                 "TimeoutInMillis": INTEGRATION_TIMEOUT_SECONDS["http"] * 1000,
             },
         },
-        name + "Route": {
-            "Type": "AWS::ApiGatewayV2::Route",
-            "Properties": {
-                "ApiId": {"Ref": "HttpApi"},
-                "RouteKey": route_key,
-                "Target": {"Fn::Sub": "integrations/${" + name + "Integration}"},
-            },
-        },
-        name + "Permission": _permission(name, "HttpApi", source),
+        **_route(name, "HttpApi", route_key, source),
     }
 
 
@@ -293,15 +285,18 @@ def _ws_route(name: str, route_key: str, stage: str) -> dict:
                 "TimeoutInMillis": INTEGRATION_TIMEOUT_SECONDS["ws"] * 1000,
             },
         },
+        **_route(name, "WsApi", route_key, f"{stage}/{route_key}"),
+    }
+
+
+def _route(name: str, api: str, route_key: str, source: str) -> dict:
+    """The route to `name`'s integration on `api`, and the permission that lets `source` invoke it."""
+    return {
         name + "Route": {
             "Type": "AWS::ApiGatewayV2::Route",
-            "Properties": {
-                "ApiId": {"Ref": "WsApi"},
-                "RouteKey": route_key,
-                "Target": {"Fn::Sub": "integrations/${" + name + "Integration}"},
-            },
+            "Properties": {"ApiId": {"Ref": api}, "RouteKey": route_key, "Target": {"Fn::Sub": "integrations/${" + name + "Integration}"}},
         },
-        name + "Permission": _permission(name, "WsApi", f"{stage}/{route_key}"),
+        name + "Permission": _permission(name, api, source),
     }
 
 
