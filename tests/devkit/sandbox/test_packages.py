@@ -66,7 +66,9 @@ def test_an_undeclared_package_fails_to_import_and_one_line_names_the_requiremen
 def test_a_forked_worker_cannot_reach_what_the_parent_preloaded_for_other_functions(sandbox):
     probe = ask(sandbox, "/probe")
     assert probe["ppid"] != sandbox.process.pid, "forked from the preloaded parent, which loaded both"
-    assert probe["before"] == {"aws_lambda_powertools": False, "jinja2": False, "boto3": True}
+    # boto3 is not asked about: whether the parent had loaded it depends on whether this worker was
+    # forked before or after the staged preload's second stage (test_a_function_without_requirements... reaches it)
+    assert {name: probe["before"][name] for name in ("aws_lambda_powertools", "jinja2")} == {"aws_lambda_powertools": False, "jinja2": False}
     assert probe["failures"] == {"aws_lambda_powertools": "No module named 'aws_lambda_powertools'", "jinja2": "No module named 'jinja2'"}
     sandbox.wait_for_output("add jinja2 to src/http/get-probe/requirements.txt")
 
