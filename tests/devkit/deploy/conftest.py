@@ -1,12 +1,15 @@
-"""Fixtures for the deploy tests: a fake pip, and AWS settings that can never reach a real account.
-(The starter app's manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
+"""Fixtures for the deploy tests: a fake pip, AWS settings that can never reach a real account, and a copy
+of the fixture app tests/fixtures/relay to change. (The starter app's manifest, template and copy,
+`app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
+
+import shutil
 
 import pytest
 from moto import mock_aws
 
 from devkit.contract import DUMMY_CREDENTIALS
 from devkit.deploy import command, package, stack
-from tests.support.deploy import AWS_VARIABLES, FakePip
+from tests.support.deploy import AWS_VARIABLES, RELAY, FakePip
 
 
 @pytest.fixture
@@ -63,3 +66,9 @@ def build(tmp_path, monkeypatch):
 def moto(fake_aws, build, fake_pip, no_tls_deny):
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def relay_copy(tmp_path):
+    """A copy of tests/fixtures/relay in tmp, to deploy from or to change."""
+    return shutil.copytree(RELAY, tmp_path / "relay", ignore=shutil.ignore_patterns("__pycache__", "build"))
