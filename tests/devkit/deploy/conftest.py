@@ -1,6 +1,6 @@
 """Fixtures for the deploy tests: a fake pip, AWS settings that can never reach a real account, and a copy
-of the fixture app tests/fixtures/relay to change, with package keys for its template. (The starter app's manifest, template and copy,
-`app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
+of the fixture app tests/fixtures/relay to change, with package keys for its template. (The starter app's
+manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
 
 import shutil
 
