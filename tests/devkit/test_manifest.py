@@ -1,4 +1,5 @@
-"""The manifest reader: the app's own app.arc, Architect's grammar, and every error it names."""
+"""The manifest reader: Architect's grammar, and every error it names (the starter app's own app.arc as it
+reads it is tests/app/test_manifest.py)."""
 
 import subprocess
 import sys
@@ -12,31 +13,6 @@ from devkit import arc, contract, grants, manifest
 from devkit.manifest import Key, ManifestError
 from tests.support.apps import write_app
 from tests.support.repo import ROOT
-
-
-def test_reads_the_apps_own_manifest():
-    app = manifest.load(ROOT / "app.arc")
-    assert app.app == "mywsapp"
-    assert [f.route_key for f in app.functions] == ["GET /", "$connect", "$default", "$disconnect", "broadcast", "queue deliver", "$connect authorizer"]
-    assert [f.id for f in app.functions] == [
-        "http-get-index",
-        "ws-connect",
-        "ws-default",
-        "ws-disconnect",
-        "ws-broadcast",
-        "queue-deliver",
-        "authorizer-authorize",
-    ]
-    assert app.secrets == ("signing-key",)
-    assert [q.name for q in app.queues] == ["deliver"] and app.consumer(app.queues[0]).id == "queue-deliver"
-    index = app.function("GET /")
-    assert index.source_dir == ROOT / "src" / "http" / "get-index"
-    assert index.handler == "index.handler" and index.requirements == index.source_dir / "requirements.txt"
-    assert (index.runtime, index.architecture, index.memory, index.timeout) == ("python3.13", "arm64", 256, 10)
-    [table] = app.tables
-    assert (table.name, table.partition_key, table.sort_key, table.ttl_attribute) == ("connections", Key("connectionId", "S"), None, "expires")
-    assert contract.table_variable(table.name) == "ARC_TABLE_CONNECTIONS"
-    assert app.aws.region == "us-east-1"
 
 
 def test_comments_blank_lines_and_defaults(tmp_path):
@@ -176,10 +152,6 @@ def test_architects_pragmas_and_settings_this_kit_lacks_are_one_warning_each(tmp
     assert app.aws.region == "eu-west-1" and app.function("$default").timeout == 20
     assert app.tables[0].pitr is True  # PITR is honoured (docs/deploy.md), stream is not
     assert [t.name for t in app.tables] == ["things"] and app.tables[0].partition_key == Key("id", "S")
-
-
-def test_the_apps_own_manifest_has_no_warnings():
-    assert manifest.load(ROOT / "app.arc").warnings == ()
 
 
 def test_a_missing_manifest_says_where_it_looked(tmp_path):

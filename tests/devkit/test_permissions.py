@@ -7,6 +7,8 @@ NotResource" and "Resource" (`*` and `?` wildcards; action names are case-insens
 developer guide's "DynamoDB API permissions: Actions, resources, and conditions reference" (an index is
 `table/<name>/index/<index>`; a transaction is authorized per item as PutItem, UpdateItem, DeleteItem,
 ConditionCheckItem, GetItem).
+
+The app whose declarations are read is the fixture tests/fixtures/relay (route announce, table peers, queue outbox).
 """
 
 import dataclasses
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from devkit import manifest, permissions
 from devkit.sandbox.dynamodb_server import requested
 from devkit.sandbox.iam import Evaluator
-from tests.support.repo import ROOT
+from tests.support.repo import FIXTURES
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
@@ -80,19 +82,19 @@ def test_the_evaluator_judges_as_iam_does(statements, action, resource, expected
 
 
 def app():
-    return manifest.load(ROOT / "app.arc")
+    return manifest.load(FIXTURES / "relay" / "app.arc")
 
 
 def local_arns(loaded) -> permissions.LocalArns:
     return permissions.LocalArns(
         "us-east-1",
         "123456789012",
-        {"connections": "mywsapp-testing-connections"},
+        {"peers": "relay-testing-peers"},
         "abc123",
         "testing",
-        lambda f: f"mywsapp-testing-{f.id}",
-        secret_names={"signing-key": "mywsapp-testing-signing-key"},
-        queue_names={"deliver": "mywsapp-testing-deliver"},
+        lambda f: f"relay-testing-{f.id}",
+        secret_names={"signing-key": "relay-testing-signing-key"},
+        queue_names={"outbox": "relay-testing-outbox"},
     )
 
 
@@ -119,16 +121,16 @@ def test_the_evaluator_decides_as_motos_evaluator_where_moto_follows_iam(stateme
 
 def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     loaded = app()
-    document = permissions.policy(loaded.function("broadcast"), local_arns(loaded))
+    document = permissions.policy(loaded.function("announce"), local_arns(loaded))
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mywsapp-testing-ws-broadcast:*",
+                "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/relay-testing-ws-announce:*",
             },
-            {"Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/mywsapp-testing-connections"},
+            {"Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/relay-testing-peers"},
             {
                 "Effect": "Allow",
                 "Action": "execute-api:ManageConnections",
@@ -137,7 +139,7 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
             {
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                "Resource": "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
+                "Resource": "arn:aws:sqs:us-east-1:123456789012:relay-testing-outbox",
             },
         ],
     }
@@ -147,16 +149,16 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
     "route, action, resource, expected",
     [
         (
-            "broadcast",
+            "announce",
             "dynamodb:Query",
-            ARN + "mywsapp-testing-connections",
-            'add "table connections Scan Query" under @permissions in src/ws/broadcast/config.arc',
+            ARN + "relay-testing-peers",
+            'add "table peers Scan Query" under @permissions in src/ws/announce/config.arc',
         ),
         (
-            "broadcast",
+            "announce",
             "sqs:SendMessage",
-            "arn:aws:sqs:us-east-1:123456789012:mywsapp-testing-deliver",
-            'add "queue deliver send" under @permissions in src/ws/broadcast/config.arc',
+            "arn:aws:sqs:us-east-1:123456789012:relay-testing-outbox",
+            'add "queue outbox send" under @permissions in src/ws/announce/config.arc',
         ),
         (
             "$connect",
@@ -167,11 +169,8 @@ def test_the_sandbox_policy_is_the_role_policy_with_concrete_arns():
         (
             "$default",
             "dynamodb:GetItem",
-            ARN + "mywsapp-testing-connections/index/byTime",
-            (
-                'add @permissions to src/ws/default/config.arc with the lines "table connections GetItem" and '
-                '"manage-connections POST" (the default it replaces)'
-            ),
+            ARN + "relay-testing-peers/index/byTime",
+            ('add @permissions to src/ws/default/config.arc with the lines "table peers GetItem" and "manage-connections POST" (the default it replaces)'),
         ),
         (
             "GET /",
@@ -215,7 +214,7 @@ def with_grants(kind: str, **declared) -> manifest.Function:
     [
         (with_grants("http"), False),  # an HTTP function's default: its logs only
         (with_grants("ws"), False),  # a WebSocket function's default: its logs and POST @connections
-        (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), True),
+        (with_grants("ws", tables=(manifest.TableGrant("peers", ("PutItem",)),)), True),
         (with_grants("http", statements=(allow("sqs:SendMessage", "*"),)), False),
         (with_grants("http", statements=(allow("dynamodb:GetItem", "*"),)), True),
         (with_grants("http", statements=(allow(["s3:GetObject", "DynamoDB:Query"], "*"),)), True),  # IAM actions ignore case
@@ -236,7 +235,7 @@ def test_what_may_use_tables_is_read_from_the_declaration(function, expected):
     [
         (with_grants("http"), set()),  # logs only: no client
         (with_grants("ws"), {"apigatewaymanagementapi"}),  # replies through the Management API's client
-        (with_grants("ws", tables=(manifest.TableGrant("connections", ("PutItem",)),)), {"dynamodb"}),
+        (with_grants("ws", tables=(manifest.TableGrant("peers", ("PutItem",)),)), {"dynamodb"}),
         (with_grants("http", statements=(allow(["SQS:SendMessage", "execute-api:ManageConnections"], "*"),)), {"sqs", "apigatewaymanagementapi"}),
         (with_grants("http", statements=(allow("dyn*:Get*", "*"), allow("*", "*"))), set()),  # wildcards name no service
         (with_grants("http", statements=({"Effect": "Deny", "Action": "s3:*", "Resource": "*"},)), set()),
@@ -255,7 +254,7 @@ def test_queue_grants_are_scoped_to_exactly_that_queue():
     SendMessageBatch as sqs:SendMessage), each on the one queue's ARN."""
     from devkit.sandbox.dynamodb_server import sqs_requested
 
-    app = manifest.load(ROOT / "tests/fixtures/queues/app.arc")
+    app = manifest.load(FIXTURES / "queues" / "app.arc")
     arns = permissions.LocalArns("us-east-1", "123456789012", {}, "api", "testing", lambda f: f.id, queue_names={"jobs": "queues-testing-jobs"})
     queue = "arn:aws:sqs:us-east-1:123456789012:queues-testing-jobs"
     producer = Evaluator(permissions.policy(app.function("POST /send"), arns))

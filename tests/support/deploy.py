@@ -1,4 +1,5 @@
-"""Helpers for the deploy tests: the AWS settings that could reach a real account, and a fake pip."""
+"""Helpers for the deploy tests: the AWS settings that could reach a real account, a fake pip, and the
+command run on the fixture app tests/fixtures/relay (one of each thing the kit deploys), not on the starter app."""
 
 import json
 import re
@@ -8,7 +9,7 @@ from cfnlint.api import ManualArgs, lint
 
 from devkit import cli
 from devkit.deploy import package
-from tests.support.repo import ROOT
+from tests.support.repo import FIXTURES
 
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -55,10 +56,12 @@ def lint_findings(document: dict) -> list[str]:
     return [str(m) for m in lint(json.dumps(document), config=config)]
 
 
-APP = str(ROOT / "app.arc")
+RELAY = FIXTURES / "relay"  # the deploy tests' app: its stack is RelayStaging or RelayProduction, its table peers
+APP = str(RELAY / "app.arc")
 
 
 def main(*argv):
+    """`python -m devkit --app tests/fixtures/relay/app.arc <argv>`, in this process."""
     return cli.main(["--app", APP, *argv])
 
 

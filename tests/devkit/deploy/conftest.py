@@ -1,12 +1,16 @@
-"""Fixtures for the deploy tests: a fake pip, and AWS settings that can never reach a real account.
-(The starter app's manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
+"""Fixtures for the deploy tests: a fake pip, AWS settings that can never reach a real account, and a copy
+of the fixture app tests/fixtures/relay to change, with package keys for its template. (The starter app's
+manifest, template and copy, `app_manifest`, `staging` and `app_copy`, are in tests/conftest.py.)"""
+
+import shutil
 
 import pytest
 from moto import mock_aws
 
+from devkit import manifest
 from devkit.contract import DUMMY_CREDENTIALS
-from devkit.deploy import command, package, stack
-from tests.support.deploy import AWS_VARIABLES, FakePip
+from devkit.deploy import command, package, stack, template
+from tests.support.deploy import APP, AWS_VARIABLES, RELAY, FakePip
 
 
 @pytest.fixture
@@ -63,3 +67,16 @@ def build(tmp_path, monkeypatch):
 def moto(fake_aws, build, fake_pip, no_tls_deny):
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def relay_copy(tmp_path):
+    """A copy of tests/fixtures/relay in tmp, to deploy from or to change."""
+    return shutil.copytree(RELAY, tmp_path / "relay", ignore=shutil.ignore_patterns("__pycache__", "build"))
+
+
+@pytest.fixture
+def relay_keys():
+    """Made-up package keys for each of the relay fixture app's functions and its static one, to build its template."""
+    app = manifest.load(APP)
+    return {**{f.id: f"{app.app}/{f.id}/{'0' * 64}.zip" for f in app.functions}, template.STATIC_ID: f"{app.app}/static/{'0' * 64}.zip"}

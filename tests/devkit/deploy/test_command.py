@@ -1,5 +1,6 @@
-"""`python -m devkit deploy | destroy` as a user runs them: the dry run end to end in a subprocess,
-missing credentials, and the whole flow against moto (see test_stack.py for what moto cannot show)."""
+"""`python -m devkit deploy | destroy` as a user runs them, on the fixture app tests/fixtures/relay (stack
+RelayStaging): the dry run end to end in a subprocess, missing credentials, and the whole flow against
+moto (see test_stack.py for what moto cannot show)."""
 
 import json
 import os
@@ -17,34 +18,40 @@ from devkit import cli, manifest
 from devkit.deploy import command, stack
 from devkit.errors import ServiceError
 from devkit.progress import Progress
-from tests.support.deploy import AWS_VARIABLES, give_api_gateway_a_cloudwatch_role, main
+from tests.support.deploy import APP, AWS_VARIABLES, give_api_gateway_a_cloudwatch_role, main
 from tests.support.repo import ROOT
 
-PACKAGES = len(manifest.load(ROOT / "app.arc").functions) + 1  # one a function, and public/'s static one
+PACKAGES = len(manifest.load(APP).functions) + 1  # one a function, and public/'s static one
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # moto skips them, see test_stack
 
 
-def test_dry_run_on_a_fresh_clone_needs_no_aws_account(tmp_path):
-    """The real command in a subprocess, no credentials anywhere, real pip for the Lambda platform."""
+def test_dry_run_on_a_fresh_clone_needs_no_aws_account(relay_copy, tmp_path):
+    """The real command in a subprocess, in a fresh copy of an app, no credentials anywhere, real pip for the Lambda platform."""
     env = {k: v for k, v in os.environ.items() if k not in AWS_VARIABLES}
     empty = tmp_path / "empty"
     empty.write_text("")
-    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_EC2_METADATA_DISABLED="true", DEVKIT_BUILD_DIR=str(tmp_path / "build"))
+    env.update(
+        AWS_CONFIG_FILE=str(empty),
+        AWS_SHARED_CREDENTIALS_FILE=str(empty),
+        AWS_EC2_METADATA_DISABLED="true",
+        DEVKIT_BUILD_DIR=str(tmp_path / "build"),
+        PYTHONPATH=str(ROOT),  # the kit, as the user's checkout has it; the app is the working directory's app.arc
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "devkit", "deploy", "--stage", "staging", "--dry-run"], cwd=relay_copy, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert "Dry run: stack MywsappStaging in us-east-1" in result.stdout
+    assert "Dry run: stack RelayStaging in us-east-1" in result.stdout
     assert "No AWS call was made" in result.stdout
     document = json.loads((tmp_path / "build/template.json").read_text())
     assert document["Resources"]["WsApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
     zips = sorted(p.name for p in (tmp_path / "build/packages").iterdir())
     assert zips == [
-        "authorizer-authorize.zip",
+        "authorizer-gate.zip",
         "http-get-index.zip",
-        "queue-deliver.zip",
+        "queue-outbox.zip",
         "static.zip",
-        "ws-broadcast.zip",
+        "ws-announce.zip",
         "ws-connect.zip",
         "ws-default.zip",
         "ws-disconnect.zip",
@@ -74,16 +81,16 @@ def test_deploy_then_deploy_again_then_destroy(moto, capsys):
     first = capsys.readouterr().out
     assert "deployment bucket devkit-deploy-123456789012-us-east-1 (created)" in first
     assert "  uploaded  ws-connect" in first
-    assert "Stack MywsappStaging created (CREATE_COMPLETE)." in first
+    assert "Stack RelayStaging created (CREATE_COMPLETE)." in first
     # moto's change sets leave no Outputs, so the URLs are not printed here; test_stack.py covers outputs.
 
     assert main("deploy", "--stage", "staging") == 0
     second = capsys.readouterr().out
     assert "  unchanged ws-connect" in second
-    assert "No changes: stack MywsappStaging is already up to date." in second
+    assert "No changes: stack RelayStaging is already up to date." in second
 
     assert main("destroy", "--stage", "staging", "--yes") == 0
-    assert "Stack MywsappStaging deleted." in capsys.readouterr().out
+    assert "Stack RelayStaging deleted." in capsys.readouterr().out
     assert main("destroy", "--stage", "staging", "--yes") == 0
     assert "Nothing to destroy" in capsys.readouterr().out
 
@@ -91,8 +98,8 @@ def test_deploy_then_deploy_again_then_destroy(moto, capsys):
 @pytest.mark.parametrize(
     "argv, status, line",
     [
-        (("deploy", "--stage", "staging"), 1, "Deploy failed: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
-        (("destroy", "--stage", "staging", "--yes"), 2, "error: stack MywsappStaging belongs to app 'other', not 'mywsapp'"),
+        (("deploy", "--stage", "staging"), 1, "Deploy failed: stack RelayStaging belongs to app 'other', not 'relay'"),
+        (("destroy", "--stage", "staging", "--yes"), 2, "error: stack RelayStaging belongs to app 'other', not 'relay'"),
     ],
 )
 def test_deploy_and_destroy_refuse_a_stack_that_another_app_owns(moto, capsys, argv, status, line):
@@ -101,13 +108,13 @@ def test_deploy_and_destroy_refuse_a_stack_that_another_app_owns(moto, capsys, a
 
     cfn = boto3.client("cloudformation", region_name="us-east-1")
     taken = {"TemplateBody": json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})}
-    stack.deploy(cfn, "MywsappStaging", taken, {}, poll_seconds=0, app="other")
+    stack.deploy(cfn, "RelayStaging", taken, {}, poll_seconds=0, app="other")
     assert main(*argv) == status
     captured = capsys.readouterr()
     assert line in captured.out + captured.err
-    described = cfn.describe_stacks(StackName="MywsappStaging")["Stacks"][0]
+    described = cfn.describe_stacks(StackName="RelayStaging")["Stacks"][0]
     assert described["StackStatus"] == "CREATE_COMPLETE"
-    assert [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="MywsappStaging")["StackResources"]] == ["Topic"]
+    assert [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="RelayStaging")["StackResources"]] == ["Topic"]
 
 
 def test_destroy_without_a_terminal_asks_for_yes(moto, capsys, monkeypatch):
@@ -124,7 +131,7 @@ def test_destroy_answered_no_deletes_nothing(moto, capsys, monkeypatch):
     assert "Nothing deleted." in capsys.readouterr().out
     import boto3
 
-    assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks(StackName="MywsappStaging")["Stacks"]
+    assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks(StackName="RelayStaging")["Stacks"]
 
 
 def test_a_failed_deploy_prints_the_failing_resources_and_the_rollback(moto, capsys, monkeypatch):
@@ -133,12 +140,12 @@ def test_a_failed_deploy_prints_the_failing_resources_and_the_rollback(moto, cap
     )
 
     def failing_deploy(*args, **kwargs):
-        raise stack.DeployError("stack MywsappStaging ended ROLLBACK_COMPLETE", [failure], rolled_back=True)
+        raise stack.DeployError("stack RelayStaging ended ROLLBACK_COMPLETE", [failure], rolled_back=True)
 
     monkeypatch.setattr(stack, "deploy", failing_deploy)
     assert main("deploy", "--stage", "staging") == 1
     out = capsys.readouterr().out
-    assert "Deploy failed: stack MywsappStaging ended ROLLBACK_COMPLETE" in out
+    assert "Deploy failed: stack RelayStaging ended ROLLBACK_COMPLETE" in out
     assert "  WsConnectFunction (AWS::Lambda::Function): Runtime python3.99 is not supported" in out
     assert "CloudFormation rolled back" in out
 
@@ -184,7 +191,7 @@ def test_production_deploy_turns_termination_protection_on(moto, capsys, monkeyp
     give_api_gateway_a_cloudwatch_role()
     assert main("deploy", "--stage", "production") == 0
     out = capsys.readouterr().out
-    assert calls == [("MywsappProduction", True)]
+    assert calls == [("RelayProduction", True)]
     assert "Termination protection is on" in out
     assert "Smoke test skipped: the stack has no PageUrl output." in out  # moto leaves no outputs
 
@@ -206,8 +213,8 @@ def test_destroy_production_turns_protection_off_after_asking_and_says_how_to_de
     out = capsys.readouterr().out
     assert [c[0] for c in calls] == ["protect", "asked", "protect"] and calls[2] == ("protect", False)
     assert "turn its termination protection off and delete its functions and APIs (its tables are kept)" in calls[1][1]
-    assert "Turned termination protection off for MywsappProduction" in out
-    assert "Stack MywsappProduction deleted." in out
+    assert "Turned termination protection off for RelayProduction" in out
+    assert "Stack RelayProduction deleted." in out
     table = next(line.split()[2] for line in out.splitlines() if line.startswith("Kept table "))
     assert f"aws dynamodb update-table --region us-east-1 --table-name {table} --no-deletion-protection-enabled" in out
     assert f"aws dynamodb delete-table --region us-east-1 --table-name {table}" in out
@@ -218,19 +225,19 @@ def test_destroy_staging_keeps_nothing_and_never_touches_protection(moto, capsys
     assert main("deploy", "--stage", "staging") == 0
     assert main("destroy", "--stage", "staging", "--yes") == 0
     out = capsys.readouterr().out
-    assert "Stack MywsappStaging deleted." in out and "Kept table" not in out and "dry-run" not in out
+    assert "Stack RelayStaging deleted." in out and "Kept table" not in out and "dry-run" not in out
 
 
 @pytest.mark.parametrize(
     "arc_region, env_region, expected",
     [
-        ("eu-west-1", "ap-south-1", "stack MywsappStaging in eu-west-1, from @aws region in app.arc"),
-        (None, "ap-south-1", "stack MywsappStaging in ap-south-1, from $AWS_REGION (app.arc sets no @aws region)"),
-        (None, None, "stack MywsappStaging in us-east-1, from the default"),
+        ("eu-west-1", "ap-south-1", "stack RelayStaging in eu-west-1, from @aws region in app.arc"),
+        (None, "ap-south-1", "stack RelayStaging in ap-south-1, from $AWS_REGION (app.arc sets no @aws region)"),
+        (None, None, "stack RelayStaging in us-east-1, from the default"),
     ],
 )
-def test_the_first_line_says_which_region_wins(app_copy, tmp_path, monkeypatch, capsys, arc_region, env_region, expected):
-    arc = app_copy / "app.arc"
+def test_the_first_line_says_which_region_wins(relay_copy, tmp_path, monkeypatch, capsys, arc_region, env_region, expected):
+    arc = relay_copy / "app.arc"
     text = arc.read_text().replace("region us-east-1\n", f"region {arc_region}\n" if arc_region else "")
     arc.write_text(text)
     if env_region:
@@ -246,9 +253,9 @@ def test_the_first_line_says_which_region_wins(app_copy, tmp_path, monkeypatch, 
 
 
 @pytest.mark.parametrize("setting, stage", [("access-logs true", "staging"), ("", "production")])
-def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(moto, app_copy, capsys, fake_pip, setting, stage):
+def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(moto, relay_copy, capsys, fake_pip, setting, stage):
     """Asked for in staging, or production's default."""
-    arc = app_copy / "app.arc"
+    arc = relay_copy / "app.arc"
     arc.write_text(arc.read_text() + f"\n{setting}\n")
     assert cli.main(["--app", str(arc), "deploy", "--stage", stage]) == 2
     err = capsys.readouterr().err
@@ -257,15 +264,15 @@ def test_access_logs_without_the_cloudwatch_role_stop_before_anything_is_built(m
     assert fake_pip.calls == []
 
 
-def test_manifest_warnings_are_printed_before_the_deploy(app_copy, tmp_path, monkeypatch, capsys):
-    (app_copy / "src/ws/default/config.arc").write_text("@aws\ntimeout 60\n")
+def test_manifest_warnings_are_printed_before_the_deploy(relay_copy, tmp_path, monkeypatch, capsys):
+    (relay_copy / "src/ws/default/config.arc").write_text("@aws\ntimeout 60\n")
     monkeypatch.setenv(command.BUILD_DIR_VARIABLE, str(tmp_path / "build"))
     monkeypatch.setattr(command.package, "build_all", lambda *a, **k: {})
     monkeypatch.setattr(command.template, "build", lambda *a, **k: {})
     monkeypatch.setattr(command, "_describe", lambda *a: None)
-    assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", "--dry-run"]) == 0
+    assert cli.main(["--app", str(relay_copy / "app.arc"), "deploy", "--stage", "staging", "--dry-run"]) == 0
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"warning: {app_copy / 'src/ws/default/config.arc'}:2: $default has timeout 60 s")
+    assert line.startswith(f"warning: {relay_copy / 'src/ws/default/config.arc'}:2: $default has timeout 60 s")
 
 
 @pytest.mark.parametrize("argv, verdict, status", [([], 0, 0), ([], 1, 1), (["--no-smoke"], None, 0)])
@@ -283,10 +290,10 @@ def test_deploy_ends_with_the_smoke_test_on_the_page_unless_skipped(moto, capsys
 
 def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
     assert main("smoke", "--stage", "staging") == 2
-    assert "there is no stack MywsappStaging in us-east-1: deploy it first" in capsys.readouterr().err
+    assert "there is no stack RelayStaging in us-east-1: deploy it first" in capsys.readouterr().err
     assert main("deploy", "--stage", "staging", "--no-smoke") == 0
     assert main("smoke", "--stage", "staging") == 2  # moto leaves no outputs
-    assert capsys.readouterr().err.endswith("stack MywsappStaging has no PageUrl output to test\n")
+    assert capsys.readouterr().err.endswith("stack RelayStaging has no PageUrl output to test\n")
     monkeypatch.setattr(stack, "outputs", lambda cfn, name: {"PageUrl": "https://abc.example/"})
     tested = []
     monkeypatch.setattr(command.smoke_test, "run", lambda url, declaration, timeout: tested.append((url, timeout)) or 0)
@@ -295,22 +302,22 @@ def test_smoke_by_stage_reads_the_stacks_page_url(moto, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, status", [([], 2), (["--no-smoke"], None), (["--dry-run"], None)])
-def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_else(app_copy, monkeypatch, capsys, argv, status):
+def test_a_deploy_that_will_smoke_test_reads_the_declaration_before_anything_else(relay_copy, monkeypatch, capsys, argv, status):
     """A broken smoke.json would otherwise surface only after a whole deploy; `--no-smoke` and `--dry-run` do not need it."""
 
     def went_further(*args, **kwargs):
         raise AssertionError("went past the declaration")
 
-    (app_copy / "smoke.json").write_text("{")
+    (relay_copy / "smoke.json").write_text("{")
     monkeypatch.setattr(command.stack, "session", went_further)
     monkeypatch.setattr(command.package, "build_all", went_further)
     if status is None:
         with pytest.raises(AssertionError, match="went past the declaration"):
-            cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv])
+            cli.main(["--app", str(relay_copy / "app.arc"), "deploy", "--stage", "staging", *argv])
         return
-    assert cli.main(["--app", str(app_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
+    assert cli.main(["--app", str(relay_copy / "app.arc"), "deploy", "--stage", "staging", *argv]) == status
     assert capsys.readouterr().err == (
-        f"error: {app_copy / 'smoke.json'}:1: not valid JSON (Expecting property name enclosed in double quotes): expected one JSON object\n"
+        f"error: {relay_copy / 'smoke.json'}:1: not valid JSON (Expecting property name enclosed in double quotes): expected one JSON object\n"
     )
 
 
@@ -328,7 +335,7 @@ def test_ctrl_c_while_waiting_says_where_the_stack_stands(moto, capsys, monkeypa
     args = ("deploy", "--stage", "staging") if verb == "deploy" else ("destroy", "--stage", "staging", "--yes")
     assert main(*args) == 130
     out = capsys.readouterr().out
-    assert re.search(r"Interrupted\. Stack MywsappStaging is ([A-Z_]+|absent \(not created, or deleted\))\.", out), out
+    assert re.search(r"Interrupted\. Stack RelayStaging is ([A-Z_]+|absent \(not created, or deleted\))\.", out), out
 
 
 # --- AWS or the network failing under a command ---
@@ -382,9 +389,9 @@ def test_deploy_losing_aws_while_waiting_for_the_stack_says_cloudformation_carri
     stopping_first(monkeypatch, moto_server, stack, "_wait_for_stack")
     assert main("deploy", "--stage", "staging") == 1
     err = one_error_line(capsys)
-    assert err.startswith("error: deploying stack MywsappStaging failed: Could not connect to the endpoint URL: "), err
+    assert err.startswith("error: deploying stack RelayStaging failed: Could not connect to the endpoint URL: "), err
     assert "CloudFormation carries on without this command" in err
-    assert "aws cloudformation describe-stacks --stack-name MywsappStaging" in err
+    assert "aws cloudformation describe-stacks --stack-name RelayStaging" in err
 
 
 def test_destroy_losing_aws_while_deleting_is_one_line(moto_server, capsys, monkeypatch):
@@ -392,13 +399,13 @@ def test_destroy_losing_aws_while_deleting_is_one_line(moto_server, capsys, monk
     capsys.readouterr()
     stopping_first(monkeypatch, moto_server, stack, "destroy")
     assert main("destroy", "--stage", "staging", "--yes") == 1
-    assert one_error_line(capsys).startswith("error: deleting stack MywsappStaging failed: Could not connect to the endpoint URL: ")
+    assert one_error_line(capsys).startswith("error: deleting stack RelayStaging failed: Could not connect to the endpoint URL: ")
 
 
 def test_smoke_losing_aws_while_reading_the_stack_is_one_line(moto_server, capsys, monkeypatch):
     stopping_first(monkeypatch, moto_server, stack, "stack_status")
     assert main("smoke", "--stage", "staging") == 1
-    assert one_error_line(capsys).startswith("error: reading stack MywsappStaging's page URL failed: Could not connect")
+    assert one_error_line(capsys).startswith("error: reading stack RelayStaging's page URL failed: Could not connect")
 
 
 def test_no_aws_at_all_is_one_line_about_the_credentials_check(moto_server, capsys):
@@ -443,7 +450,7 @@ def test_ctrl_c_while_packaging_says_what_was_built_and_that_nothing_reached_aws
     started = re.findall(r"^packaging (\S+)", out, re.MULTILINE)
     assert len(started) == 3
     assert out.splitlines()[-1] == (
-        f"Interrupted while packaging {started[2]} (2 of {PACKAGES} packages built): nothing was sent to AWS, and stack MywsappStaging was not changed."
+        f"Interrupted while packaging {started[2]} (2 of {PACKAGES} packages built): nothing was sent to AWS, and stack RelayStaging was not changed."
     )
     assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
 
@@ -459,9 +466,9 @@ def test_ctrl_c_while_uploading_says_which_packages_are_in_the_bucket(moto, caps
     third = re.findall(r"^packaging (\S+)", out, re.MULTILINE)[2]
     assert out.splitlines()[-1] == (
         f"Interrupted while uploading {third}: 2 of {PACKAGES} packages are in the deployment bucket "
-        f"({', '.join(uploaded)}), {PACKAGES - 2} not; stack MywsappStaging was not changed."
+        f"({', '.join(uploaded)}), {PACKAGES - 2} not; stack RelayStaging was not changed."
     )
-    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == ""
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "RelayStaging") == ""
 
 
 def test_ctrl_c_at_the_destroy_question_says_nothing_was_deleted(moto, capsys, monkeypatch):
@@ -475,5 +482,5 @@ def test_ctrl_c_at_the_destroy_question_says_nothing_was_deleted(moto, capsys, m
 
     monkeypatch.setattr(command, "confirm", interrupted)
     assert main("destroy", "--stage", "staging") == 130
-    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack MywsappStaging was not changed.")
-    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappStaging") == "CREATE_COMPLETE"
+    assert capsys.readouterr().out.splitlines()[-1] == ("Interrupted before anything was deleted: stack RelayStaging was not changed.")
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "RelayStaging") == "CREATE_COMPLETE"

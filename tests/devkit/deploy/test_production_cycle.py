@@ -1,6 +1,7 @@
 """Destroying and redeploying production safely, against moto: the question before termination
 protection goes off, protection restored when the delete fails, the kept tables refused or adopted by
-the next deploy, and the shared bucket's documents written only when they differ.
+the next deploy, and the shared bucket's documents written only when they differ. The app is the fixture
+tests/fixtures/relay (stack RelayProduction, table peers).
 
 What moto cannot show: it has no UpdateTerminationProtection (the calls are recorded; test_stack.py
 checks them against botocore's model), and it runs an IMPORT change set by creating a new table
@@ -15,8 +16,7 @@ import pytest
 
 from devkit.deploy import adopt, command, stack, template
 from devkit.manifest import load
-from tests.support.deploy import give_api_gateway_a_cloudwatch_role, main
-from tests.support.repo import ROOT
+from tests.support.deploy import APP, give_api_gateway_a_cloudwatch_role, main
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning"),
@@ -61,21 +61,21 @@ def test_destroying_production_asks_before_turning_protection_off_and_no_leaves_
     assert main("destroy", "--stage", "production") == 1
     assert protection == [], "not touched without consent"
     [question] = questions
-    assert question.startswith("Stack MywsappProduction in us-east-1 (account 123456789012): turn its termination protection off")
+    assert question.startswith("Stack RelayProduction in us-east-1 (account 123456789012): turn its termination protection off")
     assert "Nothing deleted." in capsys.readouterr().out
-    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappProduction") == "CREATE_COMPLETE"
+    assert stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "RelayProduction") == "CREATE_COMPLETE"
 
 
 def test_a_failed_production_delete_turns_termination_protection_back_on_and_says_so(deployed, protection, monkeypatch, capsys):
     def failing(*args, **kwargs):
-        raise stack.DeployError("stack MywsappProduction ended DELETE_FAILED")
+        raise stack.DeployError("stack RelayProduction ended DELETE_FAILED")
 
     monkeypatch.setattr(stack, "destroy", failing)
     assert main("destroy", "--stage", "production", "--yes") == 1  # --yes: consent, protection included
     assert protection == [False, True]
     out = capsys.readouterr().out
-    assert "Deploy failed: stack MywsappProduction ended DELETE_FAILED" in out
-    assert "Turned termination protection back on for MywsappProduction" in out
+    assert "Deploy failed: stack RelayProduction ended DELETE_FAILED" in out
+    assert "Turned termination protection back on for RelayProduction" in out
 
 
 def test_after_a_production_destroy_the_next_deploy_refuses_beside_the_kept_table_in_one_line(deployed, capsys, fake_pip):
@@ -86,11 +86,11 @@ def test_after_a_production_destroy_the_next_deploy_refuses_beside_the_kept_tabl
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(
-        f"error: stack MywsappProduction does not exist, but its tables from an earlier deploy do: {kept} "
-        "(TableConnections); a new stack would start empty tables beside them."
+        f"error: stack RelayProduction does not exist, but its tables from an earlier deploy do: {kept} "
+        "(TablePeers); a new stack would start empty tables beside them."
     )
     assert err.endswith("To take them into the new stack: python -m devkit deploy --stage production --adopt\n")
-    assert not stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "MywsappProduction")
+    assert not stack.stack_status(boto3.client("cloudformation", region_name="us-east-1"), "RelayProduction")
 
 
 def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsys, change_sets, protection):
@@ -101,16 +101,16 @@ def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsy
     assert main("deploy", "--stage", "production", "--no-smoke", "--adopt") == 0
     out = capsys.readouterr().out
     assert f"adopting the kept tables {kept} (CloudFormation resource import)" in out
-    assert "Stack MywsappProduction updated (UPDATE_COMPLETE)." in out
+    assert "Stack RelayProduction updated (UPDATE_COMPLETE)." in out
     imported, update = change_sets
     assert imported["ChangeSetType"] == "IMPORT" and update["ChangeSetType"] == "UPDATE"
     assert imported["ResourcesToImport"] == [
-        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": "TableConnections", "ResourceIdentifier": {"TableName": kept}}
+        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": "TablePeers", "ResourceIdentifier": {"TableName": kept}}
     ]
     body = json.loads(imported["TemplateBody"])
     full = json.loads(update["TemplateBody"])
-    assert body["Resources"] == {"TableConnections": full["Resources"]["TableConnections"]}, "the table as the stack will have it"
-    assert body["Resources"]["TableConnections"]["DeletionPolicy"] == "Retain"  # an import needs one
+    assert body["Resources"] == {"TablePeers": full["Resources"]["TablePeers"]}, "the table as the stack will have it"
+    assert body["Resources"]["TablePeers"]["DeletionPolicy"] == "Retain"  # an import needs one
     assert {"Key": "devkit:stage", "Value": "production"} in imported["Tags"]
     assert protection == [True]
 
@@ -118,21 +118,21 @@ def test_adopt_imports_the_kept_tables_then_adds_everything_else(deployed, capsy
 def test_a_kept_table_with_other_keys_is_refused_by_name(moto):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(
-        TableName="MywsappProduction-TableConnections-OLD1",
+        TableName="RelayProduction-TablePeers-OLD1",
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
     )
-    document = template.build(load(ROOT / "app.arc"), "production", _code_keys())
+    document = template.build(load(APP), "production", _code_keys())
     with pytest.raises(
-        stack.DeployError, match="MywsappProduction-TableConnections-OLD1, kept from an earlier MywsappProduction, has another key schema than TableConnections"
+        stack.DeployError, match="RelayProduction-TablePeers-OLD1, kept from an earlier RelayProduction, has another key schema than TablePeers"
     ):
-        adopt.kept_tables(dynamodb, "MywsappProduction", document)
-    assert adopt.kept_tables(dynamodb, "MywsappStaging", document) == {}
+        adopt.kept_tables(dynamodb, "RelayProduction", document)
+    assert adopt.kept_tables(dynamodb, "RelayStaging", document) == {}
 
 
 def _code_keys():
-    manifest = load(ROOT / "app.arc")
+    manifest = load(APP)
     return {**{f.id: f"k/{f.id}.zip" for f in manifest.functions}, template.STATIC_ID: "k/static.zip"}
 
 

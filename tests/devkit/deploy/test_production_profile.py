@@ -1,49 +1,50 @@
 """What production gets by default and what app.arc changes: reserved concurrency, alarms, access
-logs and tags (whole properties compared; cfn-lint and checkov run in test_scanners.py)."""
+logs and tags (whole properties compared; cfn-lint and checkov run in test_scanners.py), on a copy of
+the fixture app tests/fixtures/relay."""
 
 import pytest
 
 from devkit import manifest as manifest_module
 from devkit.deploy import concurrency, stack, tags, template
 from devkit.errors import ManifestError
-from tests.support.repo import ROOT
+from tests.support.deploy import APP as RELAY_ARC
 
 
-def build(app_copy, code_keys, stage, app_lines="", config=None):
-    arc = app_copy / "app.arc"
+def build(app_dir, keys, stage, app_lines="", config=None):
+    arc = app_dir / "app.arc"
     arc.write_text(arc.read_text() + "\n" + app_lines)
     if config:
-        (app_copy / "src/ws/default/config.arc").write_text(config)
-    return template.build(manifest_module.load(arc), stage, code_keys)["Resources"]
+        (app_dir / "src/ws/default/config.arc").write_text(config)
+    return template.build(manifest_module.load(arc), stage, keys)["Resources"]
 
 
 def reserved(resources) -> dict[str, int | None]:
     return {k: r["Properties"].get("ReservedConcurrentExecutions") for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
 
 
-def test_production_reserves_the_default_for_every_function_staging_none(app_copy, code_keys):
+def test_production_reserves_the_default_for_every_function_staging_none(relay_copy, relay_keys):
     """Lambda's ReservedConcurrentExecutions (AWS::Lambda::Function); the numbers: docs/deploy.md, Concurrency."""
-    assert set(reserved(build(app_copy, code_keys, "production")).values()) == {concurrency.PRODUCTION_RESERVED}
-    assert set(reserved(build(app_copy, code_keys, "staging")).values()) == {None}
+    assert set(reserved(build(relay_copy, relay_keys, "production")).values()) == {concurrency.PRODUCTION_RESERVED}
+    assert set(reserved(build(relay_copy, relay_keys, "staging")).values()) == {None}
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
-def test_declared_concurrency_wins_app_wide_then_per_function(app_copy, code_keys, stage):
-    resources = build(app_copy, code_keys, stage, "concurrency 20\n", "@aws\nconcurrency 3\n")
+def test_declared_concurrency_wins_app_wide_then_per_function(relay_copy, relay_keys, stage):
+    resources = build(relay_copy, relay_keys, stage, "concurrency 20\n", "@aws\nconcurrency 3\n")
     assert reserved(resources) == {
         "HttpGetIndexFunction": 20,
         "StaticFunction": 20,
         "WsConnectFunction": 20,
         "WsDefaultFunction": 3,
         "WsDisconnectFunction": 20,
-        "WsBroadcastFunction": 20,
-        "AuthorizerAuthorizeFunction": 20,
-        "QueueDeliverFunction": 20,
+        "WsAnnounceFunction": 20,
+        "AuthorizerGateFunction": 20,
+        "QueueOutboxFunction": 20,
     }
 
 
-def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys):
-    resources = build(app_copy, code_keys, "production", "", "@aws\nconcurrency unthrottled\n")
+def test_unthrottled_opts_a_function_out_even_in_production(relay_copy, relay_keys):
+    resources = build(relay_copy, relay_keys, "production", "", "@aws\nconcurrency unthrottled\n")
     assert reserved(resources)["WsDefaultFunction"] is None
     assert reserved(resources)["WsConnectFunction"] == concurrency.PRODUCTION_RESERVED
 
@@ -56,16 +57,16 @@ def test_unthrottled_opts_a_function_out_even_in_production(app_copy, code_keys)
         ("none", "expected a whole number from 1 to 10000"),
     ],
 )
-def test_concurrency_out_of_range_is_a_manifest_error_at_its_line(app_copy, value, error):
-    arc = app_copy / "app.arc"
+def test_concurrency_out_of_range_is_a_manifest_error_at_its_line(relay_copy, value, error):
+    arc = relay_copy / "app.arc"
     lines = arc.read_text().count("\n")
     arc.write_text(arc.read_text() + f"concurrency {value}\n")
     with pytest.raises(ManifestError, match=f":{lines + 1}: .*" + error.replace("(", r"\(").replace(")", r"\)")):
         manifest_module.load(arc)
 
 
-def test_concurrency_at_its_bounds_is_accepted(app_copy):
-    arc = app_copy / "app.arc"
+def test_concurrency_at_its_bounds_is_accepted(relay_copy):
+    arc = relay_copy / "app.arc"
     text = arc.read_text()
     for value in ("1", "10000"):
         arc.write_text(text + f"concurrency {value}\n")
@@ -73,7 +74,7 @@ def test_concurrency_at_its_bounds_is_accepted(app_copy):
 
 
 # Errors and throttles of each function (public/'s static one too), 5xx of both APIs, each dead-letter queue's depth.
-APP = manifest_module.load(ROOT / "app.arc")
+APP = manifest_module.load(RELAY_ARC)
 ALARMS = (len(APP.functions) + 1) * 2 + 2 + len(APP.queues)
 
 
@@ -81,8 +82,8 @@ def alarms(resources) -> dict[str, dict]:
     return {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_copy, code_keys):
-    resources = build(app_copy, code_keys, "production")
+def test_production_alarms_on_every_function_and_both_apis_without_a_topic(relay_copy, relay_keys):
+    resources = build(relay_copy, relay_keys, "production")
     assert len(alarms(resources)) == ALARMS
     assert "AlarmTopic" not in resources
     assert all("AlarmActions" not in a["Properties"] for a in alarms(resources).values()), "nobody to notify"
@@ -112,22 +113,22 @@ def test_production_alarms_on_every_function_and_both_apis_without_a_topic(app_c
         ("alarms false", "production", 0, False),
     ],
 )
-def test_alarms_setting(app_copy, code_keys, line, stage, count, topic):
-    resources = build(app_copy, code_keys, stage, line + "\n")
+def test_alarms_setting(relay_copy, relay_keys, line, stage, count, topic):
+    resources = build(relay_copy, relay_keys, stage, line + "\n")
     assert len(alarms(resources)) == count
     assert ("AlarmTopic" in resources) == topic
     if topic:
         assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms(resources).values())
 
 
-def test_access_logs_false_turns_production_logs_off(app_copy, code_keys):
-    resources = build(app_copy, code_keys, "production", "access-logs false\n")
+def test_access_logs_false_turns_production_logs_off(relay_copy, relay_keys):
+    resources = build(relay_copy, relay_keys, "production", "access-logs false\n")
     assert not any("AccessLogSettings" in resources[s]["Properties"] for s in ("HttpApiStage", "WsStage"))
 
 
-def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, code_keys):
-    resources = build(app_copy, code_keys, "production", "\n@tags\nteam chat ops\ncost-centre 42\n")
-    expected = {"devkit:app": "mywsapp", "devkit:stage": "production", "team": "chat ops", "cost-centre": "42"}
+def test_every_taggable_resource_carries_app_stage_and_the_users_tags(relay_copy, relay_keys):
+    resources = build(relay_copy, relay_keys, "production", "\n@tags\nteam chat ops\ncost-centre 42\n")
+    expected = {"devkit:app": "relay", "devkit:stage": "production", "team": "chat ops", "cost-centre": "42"}
     taggable = {k: r for k, r in resources.items() if r["Type"] in tags.TAGGED}
     assert {r["Type"] for r in taggable.values()} >= {
         "AWS::Lambda::Function",
@@ -154,9 +155,9 @@ def test_every_taggable_resource_carries_app_stage_and_the_users_tags(app_copy, 
 
 
 def test_the_stack_carries_the_same_tags_and_its_name():
-    assert stack._tags("MywsappProduction", "mywsapp", tags.resource_tags("mywsapp", "production", (("team", "chat"),))) == [
-        {"Key": "devkit:stack", "Value": "MywsappProduction"},
-        {"Key": "devkit:app", "Value": "mywsapp"},
+    assert stack._tags("RelayProduction", "relay", tags.resource_tags("relay", "production", (("team", "chat"),))) == [
+        {"Key": "devkit:stack", "Value": "RelayProduction"},
+        {"Key": "devkit:app", "Value": "relay"},
         {"Key": "devkit:stage", "Value": "production"},
         {"Key": "team", "Value": "chat"},
     ]
@@ -172,15 +173,15 @@ def test_the_stack_carries_the_same_tags_and_its_name():
         ("team <b>", "a tag key is 1-128"),
     ],
 )
-def test_bad_tags_are_manifest_errors_at_their_line(app_copy, line, error):
-    arc = app_copy / "app.arc"
+def test_bad_tags_are_manifest_errors_at_their_line(relay_copy, line, error):
+    arc = relay_copy / "app.arc"
     lines = arc.read_text().count("\n")
     arc.write_text(arc.read_text() + f"\n@tags\n{line}\n")
     with pytest.raises(ManifestError, match=f":{lines + 3}: {error}"):
         manifest_module.load(arc)
 
 
-def test_a_tag_key_of_128_and_a_value_of_256_are_accepted(app_copy):
-    arc = app_copy / "app.arc"
+def test_a_tag_key_of_128_and_a_value_of_256_are_accepted(relay_copy):
+    arc = relay_copy / "app.arc"
     arc.write_text(arc.read_text() + "\n@tags\n" + "k" * 128 + " " + "v" * 256 + "\n")
     assert manifest_module.load(arc).tags == (("k" * 128, "v" * 256),)

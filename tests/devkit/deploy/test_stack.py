@@ -7,6 +7,8 @@ What moto cannot show, and where it is checked instead:
 - moto's change sets record only stack-level events, never per-resource ones, leave the stack without
   Outputs, and never fail or roll back: event streaming, outputs, failed resources and rollback are
   played back by `ScriptedCloudFormation` below.
+
+The app deployed is the fixture tests/fixtures/relay (one of each kind of function, a table, a queue).
 """
 
 import json
@@ -18,9 +20,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from devkit.deploy import package, stack, template
+from devkit.manifest import load
+from tests.support.deploy import APP
 
 REGION = "us-east-1"
-NAME = "MywsappStaging"
+NAME = "RelayStaging"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..ApiGatewayV2:UserWarning")  # see the module docstring
 
 
@@ -32,8 +36,9 @@ def aws(fake_aws):
 
 
 @pytest.fixture
-def deployable(aws, app_manifest, tmp_path, fake_pip, no_tls_deny):
-    """The real app packaged (fake pip), bucket made, packages uploaded: (s3, cfn, bucket, template)."""
+def deployable(aws, tmp_path, fake_pip, no_tls_deny):
+    """The fixture app packaged (fake pip), bucket made, packages uploaded: (s3, cfn, bucket, template)."""
+    app_manifest = load(APP)
     account = stack.account_id(aws)
     s3, cfn = aws.client("s3"), aws.client("cloudformation")
     bucket = stack.bucket_name(account, REGION)
@@ -149,7 +154,7 @@ def test_retained_tables_names_each_table_of_the_stack(deployable, aws):
     _, cfn, bucket, document = deployable
     run(cfn, bucket, document)
     [(logical_id, table)] = stack.retained_tables(cfn, NAME)
-    assert logical_id == "TableConnections"
+    assert logical_id == "TablePeers"
     assert aws.client("dynamodb").describe_table(TableName=table)["Table"]["TableName"] == table
 
 
@@ -180,17 +185,17 @@ def test_create_then_no_change_then_update_then_destroy(deployable, aws):
 
     functions = {f["Description"]: f for f in aws.client("lambda").list_functions()["Functions"]}
     assert set(functions) == {
-        "mywsapp staging: GET /",
-        "mywsapp staging: GET /_static/{proxy+}",
-        "mywsapp staging: $connect",
-        "mywsapp staging: $default",
-        "mywsapp staging: $disconnect",
-        "mywsapp staging: broadcast",
-        "mywsapp staging: queue deliver",
-        "mywsapp staging: $connect authorizer",
+        "relay staging: GET /",
+        "relay staging: GET /_static/{proxy+}",
+        "relay staging: $connect",
+        "relay staging: $default",
+        "relay staging: $disconnect",
+        "relay staging: announce",
+        "relay staging: queue outbox",
+        "relay staging: $connect authorizer",
     }
-    variables = functions["mywsapp staging: $connect"]["Environment"]["Variables"]
-    table = variables["ARC_TABLE_CONNECTIONS"]
+    variables = functions["relay staging: $connect"]["Environment"]["Variables"]
+    table = variables["ARC_TABLE_PEERS"]
     assert aws.client("dynamodb").describe_table(TableName=table)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert variables["ARC_ENV"] == "staging"
 
@@ -309,7 +314,7 @@ def test_a_failed_update_names_the_failing_resources_and_says_it_rolled_back():
 def test_a_rollback_that_fails_is_not_reported_as_rolled_back():
     cfn = ScriptedCloudFormation(
         [
-            ("UPDATE_ROLLBACK_FAILED", [("TableConnections", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Limit exceeded")]),
+            ("UPDATE_ROLLBACK_FAILED", [("TablePeers", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Limit exceeded")]),
         ]
     )
     with pytest.raises(stack.DeployError) as raised:

@@ -21,7 +21,6 @@ import pytest
 from devkit import manifest
 from devkit.sandbox.log import Log
 from devkit.sandbox.server import Sandbox
-from tests.support.repo import ROOT
 from tests.support.sandbox import FIXTURES, wait_until
 
 
@@ -47,9 +46,9 @@ class Silent:
             connection.close()
 
 
-@pytest.fixture(params=[ROOT / "app.arc"])
+@pytest.fixture(params=[FIXTURES / "relay" / "app.arc"])
 def starting(monkeypatch, request):
-    """An app's sandbox (the starter app's unless parametrized), in this process, still creating its
+    """An app's sandbox (the fixture app tests/fixtures/relay's unless parametrized), in this process, still creating its
     tables on a database that never answers."""
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)  # with the developer's keys IAM is off: all would wait
     silent = Silent()
@@ -81,15 +80,15 @@ def test_a_route_without_table_grants_answers_while_the_tables_are_still_being_c
 
 
 def test_a_route_that_reads_a_secret_waits_for_the_tables(starting):
-    """The starter app's page signs a token with the secret `signing-key`, which the embedded moto makes
-    with the tables: its request is held, not failed, until they exist."""
+    """The relay fixture's page declares the secret `signing-key`, which the embedded moto makes with the
+    tables: its request is held, not failed, until they exist."""
     sandbox, _ = starting
     with pytest.raises(OSError):  # urllib's timeout: held, where a route without grants answers at once
         urllib.request.urlopen(f"http://127.0.0.1:{sandbox.port}/", timeout=1.5)
 
 
 def test_a_websocket_waits_for_the_tables_when_connect_may_use_them(starting):
-    """`$connect` declares `table connections PutItem`: its upgrade is held before the WebSocket API
+    """The relay fixture's `$connect` declares `table peers PutItem`: its upgrade is held before the WebSocket API
     (and so before `$connect` runs) until the table exists."""
     sandbox, loop = starting
     reached = []
@@ -113,7 +112,7 @@ def test_a_websocket_waits_for_the_tables_when_connect_may_use_them(starting):
 def test_the_workers_started_with_the_sandbox_are_a_first_visits_get_routes_connect_and_default():
     """No AWS source (the sandbox's own start order; Lambda starts every function on first use): the
     functions of GET routes (a page) and API Gateway's `$connect` and `$default` routes start a worker
-    with the sandbox; `$disconnect` and custom routes such as `broadcast` start theirs on first use."""
+    with the sandbox; `$disconnect` and custom routes such as the relay fixture's `announce` start theirs on first use."""
     from devkit.sandbox.server import first_request
 
-    assert [f.id for f in first_request(manifest.load(ROOT / "app.arc"))] == ["http-get-index", "ws-connect", "ws-default"]
+    assert [f.id for f in first_request(manifest.load(FIXTURES / "relay" / "app.arc"))] == ["http-get-index", "ws-connect", "ws-default"]
